@@ -1,0 +1,27 @@
+"""Writing audit events. Call `record` inside the transaction of the change it records."""
+
+from .models import AuditEvent
+
+
+def client_ip(request) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy sets it.
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def record(*, action: str, request=None, actor=None, actor_label: str = "", case=None, clinic=None,
+           details: dict | None = None) -> AuditEvent:
+    if actor is None and request is not None and request.user.is_authenticated:
+        actor = request.user
+    if actor is not None and not actor_label:
+        actor_label = actor.get_username()
+    if clinic is None and case is not None:
+        clinic = case.clinic
+    return AuditEvent.objects.create(
+        actor=actor,
+        actor_label=actor_label,
+        action=action,
+        case=case,
+        clinic=clinic,
+        ip_address=client_ip(request),
+        details=details or {},
+    )

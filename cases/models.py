@@ -1,0 +1,164 @@
+"""Clinical records: clinics, patients, cases, predictions, reviews and the audit trail.
+
+Public ids are UUIDs so that case URLs reveal nothing about volume or order.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    code = models.SlugField(max_length=40, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(m2m_fields=[members])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "O", "Other"
+        UNKNOWN = "U", "Unknown"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("patient number (MRN)", max_length=64)
+    birth_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    created = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="unique_mrn_per_clinic")]
+
+    def __str__(self) -> str:
+        return f"{self.mrn} ({self.clinic.code})"
+
+
+class Case(models.Model):
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        QUEUED = "queued", "Waiting for the classifier"
+        CLASSIFYING = "classifying", "Classifying"
+        PREDICTED = "predicted", "Awaiting review"
+        FAILED = "failed", "Classification failed"
+        REVIEWED = "reviewed", "Reviewed"
+
+    class View(models.TextChoices):
+        PA = "PA", "PA"
+        AP = "AP", "AP"
+        LATERAL = "LAT", "Lateral"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    # Clinical context
+    symptoms = models.TextField(blank=True)
+    onset_date = models.DateField(null=True, blank=True)
+    spo2 = models.PositiveSmallIntegerField("SpO2 (%)", null=True, blank=True)
+    notes = models.TextField(blank=True)
+    view = models.CharField(max_length=3, choices=View.choices, default=View.PA)
+    urgent = models.BooleanField(default=False)
+
+    # Workflow. Transitions are compare-and-set updates in services, never plain saves.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    status_changed = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+
+    # The image: stored under server-generated names in private storage.
+    image_name = models.CharField(max_length=200)
+    display_name = models.CharField(max_length=200)
+    image_sha256 = models.CharField(max_length=64)
+    image_format = models.CharField(max_length=8)
+    image_width = models.PositiveIntegerField()
+    image_height = models.PositiveIntegerField()
+    original_filename = models.CharField(max_length=255, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["status_changed"])
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["clinic", "status", "-created"], name="case_clinic_status_created")]
+        permissions = [("view_all_clinics", "Can open the cases of every clinic")]
+
+    def __str__(self) -> str:
+        return f"Case {self.public_id} ({self.patient.mrn})"
+
+
+class Prediction(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="predictions")
+    model_version = models.ForeignKey("classifier.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=32)
+    probabilities = models.JSONField()
+    heatmap_name = models.CharField(max_length=200, blank=True)
+    inference_ms = models.FloatField()
+    queue_wait_ms = models.FloatField(null=True)
+    worker_host = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "model_version"], name="one_prediction_per_case_and_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} for {self.case_id}"
+
+
+class Review(models.Model):
+    class Finding(models.TextChoices):
+        COVID = "covid", "COVID-19"
+        NORMAL = "normal", "Normal"
+        VIRAL = "viral_pneumonia", "Viral Pneumonia"
+        OTHER = "other", "Other / indeterminate"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    finding = models.CharField(max_length=32, choices=Finding.choices)
+    note = models.TextField(blank=True)
+    agreed = models.BooleanField()
+    signed_at = models.DateTimeField(auto_now_add=True)
+    amends = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by")
+    amendment_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_finding_display()} by {self.reviewer} on {self.case_id}"
+
+
+class AuditEvent(models.Model):
+    """Append-only. Written in the same transaction as the change it records."""
+
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True)  # "worker@host", or the username tried
+    action = models.CharField(max_length=40, db_index=True)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="audit_events")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, related_name="+")
+    ip_address = models.GenericIPAddressField(null=True)
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_label}"

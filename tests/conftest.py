@@ -1,0 +1,58 @@
+"""Shared fixtures: two clinics, a user of each role, and private storage in a temp folder."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
+from cases.models import Clinic
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def _private_storage(settings, tmp_path):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(username: str, group: str, *clinics: Clinic, is_staff: bool = False) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, is_staff=is_staff)
+    user.groups.add(Group.objects.get(name=group))
+    for clinic in clinics:
+        clinic.members.add(user)
+    return user
+
+
+@pytest.fixture
+def clinic(db):
+    return Clinic.objects.create(name="Hillside Clinic", code="hillside")
+
+
+@pytest.fixture
+def other_clinic(db):
+    return Clinic.objects.create(name="Riverside Clinic", code="riverside")
+
+
+@pytest.fixture
+def staff(clinic):
+    return make_user("nurse", STAFF_GROUP, clinic)
+
+
+@pytest.fixture
+def other_staff(other_clinic):
+    return make_user("outsider", STAFF_GROUP, other_clinic)
+
+
+@pytest.fixture
+def radiologist(clinic):
+    return make_user("radiologist", RADIOLOGIST_GROUP, clinic)
+
+
+@pytest.fixture
+def other_radiologist(other_clinic):
+    return make_user("other_radiologist", RADIOLOGIST_GROUP, other_clinic)
+
+
+@pytest.fixture
+def administrator(db):
+    return make_user("administrator", ADMIN_GROUP, is_staff=True)
