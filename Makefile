@@ -14,6 +14,18 @@ $(STAMP): requirements.txt build-constraints.txt
 	$(BIN)/python -m pip install -q --build-constraint build-constraints.txt -r requirements.txt
 	touch $(STAMP)
 
+# Migrate, seed the demo users once, start Redis (unless REDIS_URL), the worker and the web server.
+run: setup
+	$(BIN)/python bin/run
+
+# One more Celery worker against REDIS_URL and DATABASE_URL (set both to scale out; README).
+# Prefork with one child per WORKER_CONCURRENCY, one thread each; WORKER_NAME must be unique per machine.
+WORKER_CONCURRENCY ?= 1
+WORKER_NAME ?= worker@%h
+worker: setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m celery -A cxrsite worker --pool=prefork \
+	  --concurrency=$(WORKER_CONCURRENCY) -n '$(WORKER_NAME)' --without-gossip --without-mingle --loglevel=INFO
+
 # Debian's Chromium drives the browser tests; Playwright cannot download its own here.
 browser:
 	@test -x /usr/bin/chromium || { \

@@ -10,8 +10,9 @@ def client_ip(request) -> str | None:
 
 def record(*, action: str, request=None, actor=None, actor_label: str = "", case=None, clinic=None,
            details: dict | None = None) -> AuditEvent:
-    if actor is None and request is not None and request.user.is_authenticated:
-        actor = request.user
+    request_user = getattr(request, "user", None)  # authenticate() may pass a bare HttpRequest
+    if actor is None and request_user is not None and request_user.is_authenticated:
+        actor = request_user
     if actor is not None and not actor_label:
         actor_label = actor.get_username()
     if clinic is None and case is not None:

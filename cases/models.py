@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from .audit_guard import AppendOnlyError, AppendOnlyQuerySet
+
 
 class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -157,8 +159,20 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True)
     details = models.JSONField(default=dict)
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         ordering = ["-time", "-id"]
+        base_manager_name = "objects"  # related-object paths get the append-only queryset too
+        default_permissions = ("view",)  # there is no change or delete permission to grant
 
     def __str__(self) -> str:
         return f"{self.time:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events cannot be deleted.")

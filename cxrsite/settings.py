@@ -8,6 +8,7 @@ DATABASE_URL and REDIS_URL.
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -121,6 +122,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The worker and the web server write at once; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Tests use a file, not memory, so that a worker subprocess sees the rows they commit; one per run.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("CXR_TEST_DATABASE", str(Path(tempfile.gettempdir()) / f"cxr-test-{os.getpid()}.sqlite3"))
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Accounts and sessions
@@ -216,6 +221,24 @@ CELERY_TASK_TIME_LIMIT = env_int("CXR_TASK_TIME_LIMIT", 90)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CXR_VISIBILITY_TIMEOUT", 600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A submission must not hang on a dead broker: a few quick tries, then the case waits for the reaper.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# The reaper hands cases stuck before "predicted" back to the queue; a case that has started
+# CXR_MAX_ATTEMPTS classifications without finishing one is marked failed.
+CXR_REQUEUE_AFTER_SECONDS = env_int("CXR_REQUEUE_AFTER_SECONDS", 120)
+CXR_MAX_ATTEMPTS = env_int("CXR_MAX_ATTEMPTS", 3)
+CXR_REAPER_INTERVAL_SECONDS = env_int("CXR_REAPER_INTERVAL_SECONDS", 60)
+CXR_WORKER_PING_TIMEOUT = float(env_str("CXR_WORKER_PING_TIMEOUT", "1.0"))
+if CXR_REQUEUE_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    # Otherwise the reaper would hand a case that is still being classified to a second worker.
+    raise ImproperlyConfigured("CXR_REQUEUE_AFTER_SECONDS must be longer than CXR_TASK_TIME_LIMIT")
+CELERY_BEAT_SCHEDULE = {
+    # Expiring: while no worker runs, the reaper runs do not pile up in the queue.
+    "requeue-stuck-cases": {"task": "cases.tasks.requeue_stuck_cases", "schedule": CXR_REAPER_INTERVAL_SECONDS,
+                            "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
+}
 
 # The classifier model served by the worker; the committed one by default.
 CXR_MODEL_PATH = env_str("CXR_MODEL_PATH", "")

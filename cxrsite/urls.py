@@ -6,6 +6,7 @@ from cases.views.health import healthz
 
 urlpatterns = [
     path("", include("cases.urls")),
+    path("audit/", include("cases.audit_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),

@@ -13,6 +13,9 @@ PASSWORD = "correct-horse-battery-9"
 def _private_storage(settings, tmp_path):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The hashed-name manifest exists only after collectstatic; tests render pages without it.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
 def make_user(username: str, group: str, *clinics: Clinic, is_staff: bool = False) -> User:

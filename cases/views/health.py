@@ -5,6 +5,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from cxrsite.celery import app as celery_app
+
 
 def _database_ok() -> bool:
     try:
@@ -22,8 +24,18 @@ def _redis_ok() -> bool:
         return False
 
 
+def _worker_ok() -> bool:
+    """At least one Celery worker answers a ping within CXR_WORKER_PING_TIMEOUT seconds."""
+    try:
+        return bool(celery_app.control.ping(timeout=settings.CXR_WORKER_PING_TIMEOUT, limit=1))
+    except Exception:
+        return False
+
+
 @login_not_required
 @require_GET
 def healthz(request):
     checks = {"database": _database_ok(), "redis": _redis_ok()}
+    # Without Redis a ping cannot be sent; skip the wait.
+    checks["worker"] = checks["redis"] and _worker_ok()
     return JsonResponse({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)

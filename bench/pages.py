@@ -1,0 +1,208 @@
+"""Page speed with many cases: worklist, case list and audit pages at 1,000 and 100,000 cases.
+
+Builds a throw-away database (SQLite in a temporary folder; or the disposable PostgreSQL
+database named by BENCH_DATABASE_URL, which is emptied first), fills it with synthetic cases,
+predictions, reviews and audit events, then requests each page through Django's test client
+as a logged-in user and reports the p50/p95 response time and the number of SQL queries.
+Both sizes run in one process, so the last column (p95 at 100k / p95 at 1k) compares like
+with like.
+
+    .venv/bin/python bench/pages.py [--cases 100000] [--repeats 30]
+"""
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report import percentile, stamp, table, write_section  # noqa: E402
+
+STATUS_MIX = [("reviewed", 0.70), ("predicted", 0.20), ("queued", 0.03), ("classifying", 0.01), ("failed", 0.02),
+              ("submitted", 0.04)]
+LABELS = ["covid", "normal", "viral_pneumonia"]
+CLINICS = 5
+BATCH = 2000
+
+
+def configure(workdir: Path) -> None:
+    os.environ.update({
+        "SECRET_KEY": "bench-only-" + "k" * 50, "HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "testserver", "CXR_DATA_DIR": str(workdir),
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
+    })
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxrsite.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    # Static files are served from the finders; the manifest is not built for a benchmark.
+    settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.management import call_command
+
+    if os.environ.get("BENCH_DATABASE_URL"):
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+
+
+def people():
+    from django.contrib.auth.models import Group, User
+
+    from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
+    from cases.models import Clinic
+
+    clinics = [Clinic.objects.create(name=f"Clinic {i}", code=f"clinic-{i}") for i in range(CLINICS)]
+
+    def user(name, group, *member_of):
+        account = User.objects.create_user(name, password="bench-password-1", is_staff=group == ADMIN_GROUP)
+        account.groups.add(Group.objects.get(name=group))
+        for clinic in member_of:
+            clinic.members.add(account)
+        return account
+
+    # The radiologist serves every clinic: the worst case, every case is on their worklist.
+    return clinics, {"staff": user("staff", STAFF_GROUP, clinics[0]),
+                     "radiologist": user("radiologist", RADIOLOGIST_GROUP, *clinics),
+                     "administrator": user("administrator", ADMIN_GROUP)}
+
+
+def fill(clinics, users, *, start: int, stop: int, rng: random.Random) -> None:
+    """Cases start..stop-1 with their patients, predictions, reviews and audit events."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from cases.models import AuditEvent, Case, Patient, Prediction, Review
+    from classifier.models import ModelVersion
+
+    version, _ = ModelVersion.objects.get_or_create(
+        name="bench-model", defaults={"architecture": "bench", "file": "-", "sha256": "0" * 64})
+    statuses, weights = zip(*STATUS_MIX)
+    now = timezone.now()
+    for first in range(start, stop, BATCH):
+        numbers = range(first, min(stop, first + BATCH))
+        with transaction.atomic():
+            patients = Patient.objects.bulk_create(
+                Patient(clinic=clinics[n % CLINICS], mrn=f"MRN-{n:07d}", birth_year=1940 + n % 70) for n in numbers)
+            cases = Case.objects.bulk_create(
+                Case(clinic=patient.clinic, patient=patient, submitted_by=users["staff"], symptoms="cough",
+                     urgent=rng.random() < 0.1, status=rng.choices(statuses, weights)[0],
+                     image_name=f"{n:032x}.png", display_name=f"{n:032x}.png", image_sha256="0" * 64,
+                     image_format="PNG", image_width=256, image_height=256)
+                for n, patient in zip(numbers, patients))
+            # auto_now_add ignores given values: spread the submission times over 90 days afterwards.
+            for case in cases:
+                case.created = now - timedelta(minutes=rng.randrange(90 * 24 * 60))
+            Case.objects.bulk_update(cases, ["created"])
+            predicted = [case for case in cases if case.status in ("predicted", "reviewed")]
+            predictions = Prediction.objects.bulk_create(_prediction(case, version, rng) for case in predicted)
+            Review.objects.bulk_create(
+                Review(case=p.case, prediction=p, reviewer=users["radiologist"], finding=p.label, agreed=True)
+                for p in predictions if p.case.status == "reviewed")
+            AuditEvent.objects.bulk_create(
+                AuditEvent(actor=users["staff"], actor_label="staff", action="case_submitted", case=case,
+                           clinic=case.clinic, details={}) for case in cases)
+
+
+def _prediction(case, version, rng: random.Random):
+    from cases.models import Prediction
+
+    raw = [rng.random() ** 2 for _ in LABELS]
+    probabilities = {label: value / sum(raw) for label, value in zip(LABELS, raw)}
+    label = max(probabilities, key=probabilities.get)
+    return Prediction(case=case, model_version=version, label=label, probabilities=probabilities,
+                      heatmap_name="", inference_ms=3.0)
+
+
+def pages(users) -> list[tuple[str, str, str, dict]]:
+    """(name, user, url, query) for every page measured; audit pages only when installed."""
+    from django.urls import NoReverseMatch, reverse
+
+    from cases.models import Case
+
+    awaiting = Case.objects.filter(status="predicted").order_by("id").first()
+    found = [
+        ("Worklist, page 1", "radiologist", reverse("cases:worklist"), {}),
+        ("Worklist, page 20", "radiologist", reverse("cases:worklist"), {"page": 20}),
+        ("Worklist, COVID-19 suggestions only", "radiologist", reverse("cases:worklist"), {"label": "covid"}),
+        ("Worklist, all statuses", "radiologist", reverse("cases:worklist"), {"status": "all"}),
+        ("Review page", "radiologist", reverse("cases:review", args=[awaiting.public_id]), {}),
+        ("Case list, one clinic (staff)", "staff", reverse("cases:case_list"), {}),
+        ("Case list, all clinics (administrator)", "administrator", reverse("cases:case_list"), {}),
+    ]
+    for name, url_name in (("Audit log", "audit:event_list"), ("Audit log", "audit:index")):
+        try:
+            found.append((name, "administrator", reverse(url_name), {}))
+            break
+        except NoReverseMatch:
+            continue
+    return found
+
+
+def measure(users, *, repeats: int) -> dict[str, tuple[float, float, int]]:
+    """Per page: p50 ms, p95 ms, queries of the last request."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    results = {}
+    clients = {}
+    for role, account in users.items():
+        clients[role] = Client()
+        clients[role].force_login(account)
+    for name, role, url, query in pages(users):
+        client = clients[role]
+        client.get(url, query)  # warm caches and templates
+        times = []
+        for _ in range(repeats):
+            with CaptureQueriesContext(connection) as queries:
+                began = time.perf_counter()
+                response = client.get(url, query)
+                times.append((time.perf_counter() - began) * 1000)
+            if response.status_code != 200:
+                raise SystemExit(f"{name}: HTTP {response.status_code}")
+        results[name] = (percentile(times, 50), percentile(times, 95), len(queries))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cxr-bench-pages-") as workdir:
+        configure(Path(workdir))
+        from django.db import connection
+
+        rng = random.Random(7)
+        clinics, users = people()
+        fill(clinics, users, start=0, stop=args.small, rng=rng)
+        small = measure(users, repeats=args.repeats)
+        began = time.perf_counter()
+        fill(clinics, users, start=args.small, stop=args.cases, rng=rng)
+        print(f"filled {args.cases} cases in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+        large = measure(users, repeats=args.repeats)
+        vendor = connection.vendor
+    rows = [[name, f"{small[name][1]:.1f}", small[name][2], f"{large[name][0]:.1f}", f"{large[name][1]:.1f}",
+             large[name][2], f"{large[name][1] / small[name][1]:.2f}"] for name in large]
+    body = "\n\n".join([
+        stamp("Django", "psycopg") + f" Database: {vendor}. {args.repeats} requests per page after one warm-up,"
+        f" Django test client in-process (no network); {CLINICS} clinics, the radiologist serves all of them, so"
+        f" every case is on their worklist (~20% awaiting review, ~70% reviewed).",
+        table(["Page", f"p95 ms ({args.small:,} cases)", "queries", f"p50 ms ({args.cases:,})",
+               f"p95 ms ({args.cases:,})", "queries", "p95 ratio"], rows),
+    ])
+    write_section(f"pages-{vendor}", f"Page response times with {args.cases:,} cases ({vendor})", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Create the demo clinic and one user per role, once.
+
+Passwords come from CXR_DEMO_PASSWORD (all users) or CXR_DEMO_<ROLE>_PASSWORD (one user),
+otherwise they are generated and printed this one time. They are stored only as hashes, so a
+second run cannot show them again: it changes nothing and says how to reset one.
+"""
+
+import os
+import secrets
+
+from django.contrib.auth.models import Group, User
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
+from cases.models import Clinic
+
+CLINIC = {"code": "demo", "name": "Demo Clinic"}
+# (username, role group, environment variable, member of the demo clinic, admin site access)
+DEMO_USERS = [
+    ("demo_staff", STAFF_GROUP, "CXR_DEMO_STAFF_PASSWORD", True, False),
+    ("demo_radiologist", RADIOLOGIST_GROUP, "CXR_DEMO_RADIOLOGIST_PASSWORD", True, False),
+    ("demo_admin", ADMIN_GROUP, "CXR_DEMO_ADMIN_PASSWORD", False, True),
+]
+
+
+class Command(BaseCommand):
+    help = "Create a demo clinic and one user per role (staff, radiologist, administrator), once."
+
+    def handle(self, *args, **options):
+        missing = [spec for spec in DEMO_USERS if not User.objects.filter(username=spec[0]).exists()]
+        if not missing:
+            self.stdout.write(
+                "Demo data already exists; nothing changed. The passwords were shown when it was created "
+                "(or came from CXR_DEMO_PASSWORD); reset one with `python manage.py changepassword demo_staff`."
+            )
+            return
+        passwords = {username: self._password(variable) for username, _, variable, _, _ in missing}
+        with transaction.atomic():
+            clinic, _ = Clinic.objects.get_or_create(code=CLINIC["code"], defaults={"name": CLINIC["name"]})
+            for username, group, _, member, is_staff in missing:
+                user = User.objects.create_user(username=username, password=passwords[username], is_staff=is_staff)
+                user.groups.add(Group.objects.get(name=group))
+                if member:
+                    clinic.members.add(user)
+        self.stdout.write(f"Created the demo clinic “{clinic.name}” and these logins (shown only now):")
+        for username, group, variable, _, _ in missing:
+            shown = "(from the environment)" if self._configured(variable) else passwords[username]
+            self.stdout.write(f"  {group:<15} {username:<17} {shown}")
+
+    def _password(self, variable: str) -> str:
+        password = self._configured(variable)
+        if not password:
+            return secrets.token_urlsafe(12)  # 16 characters, about 96 bits
+        try:
+            validate_password(password)
+        except ValidationError as error:
+            raise CommandError(f"The demo password from the environment is too weak: {' '.join(error.messages)}")
+        return password
+
+    @staticmethod
+    def _configured(variable: str) -> str:
+        return os.environ.get(variable) or os.environ.get("CXR_DEMO_PASSWORD", "")

@@ -1,0 +1,18 @@
+"""Celery entry points: take an id, call a service. Retries live here, outcomes in the service."""
+
+import socket
+
+from celery import shared_task
+
+from . import predictions
+
+
+@shared_task(name=predictions.CLASSIFY_TASK, autoretry_for=predictions.TRANSIENT_ERRORS, max_retries=5,
+             retry_backoff=2, retry_backoff_max=60, retry_jitter=True)
+def classify_case(case_id: int) -> str:
+    return predictions.classify_case(case_id, worker_host=socket.gethostname())
+
+
+@shared_task(name="cases.tasks.requeue_stuck_cases")
+def requeue_stuck_cases() -> dict[str, int]:
+    return predictions.requeue_stuck_cases()

@@ -1,0 +1,34 @@
+"""Template helpers shared by the case page, the review page and the report."""
+
+from django import template
+
+from ..reviews import LABELS, result_for
+
+register = template.Library()
+
+
+@register.filter
+def label_name(value: str) -> str:
+    """'viral_pneumonia' -> 'Viral Pneumonia'; unknown values are shown as they are."""
+    return LABELS.get(value, value or "")
+
+
+@register.filter
+def probability_rows(prediction) -> list[dict]:
+    """The prediction's probabilities as rows for labelled bars, most likely first."""
+    rows = [
+        {"label": label, "name": label_name(label), "percent": round(100 * float(p), 1)}
+        for label, p in prediction.probabilities.items()
+    ]
+    return sorted(rows, key=lambda row: -row["percent"])
+
+
+@register.filter
+def confidence(prediction) -> float:
+    return round(100 * float(prediction.probabilities.get(prediction.label, 0)), 1)
+
+
+@register.simple_tag
+def result_of(case):
+    """The prediction and review in force, so templates/cases/_result.html needs only `case`."""
+    return result_for(case)

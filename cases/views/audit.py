@@ -1,0 +1,84 @@
+"""The audit section: event list, CSV export, case timeline and the oversight dashboard.
+
+Administrators only (`can_audit`); everyone else gets 403, and anonymous users the login page.
+"""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Max
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from .. import oversight
+from ..access import can_audit
+from ..audit import record
+from ..audit_forms import AuditFilterForm
+from ..audit_trail import case_timeline, csv_chunks, events_matching
+from ..models import AuditEvent, Case
+
+EVENTS_PER_PAGE = 50
+
+
+def audit_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not can_audit(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def filtered(request) -> tuple[AuditFilterForm, object]:
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return form, AuditEvent.objects.none()
+    return form, events_matching(**(form.filters() if form.is_bound else {}))
+
+
+@require_GET
+@audit_required
+def event_list(request):
+    form, events = filtered(request)
+    page = Paginator(events.select_related("case", "clinic"), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "audit/events.html", {"form": form, "page": page})
+
+
+@require_GET
+@audit_required
+def export_csv(request):
+    form, events = filtered(request)
+    # The export covers the events that existed when it was asked for, not its own record.
+    last_id = AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
+    record(request=request, action="audit_exported",
+           details={"filters": {k: str(v) for k, v in (form.filters() if form.is_valid() else {}).items()}})
+    response = StreamingHttpResponse(csv_chunks(events.filter(id__lte=last_id)), content_type="text/csv")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@audit_required
+def timeline(request, public_id):
+    case = get_object_or_404(Case.objects.select_related("patient", "clinic"), public_id=public_id)
+    return render(request, "audit/timeline.html", {"case": case, "entries": case_timeline(case)})
+
+
+@require_GET
+@audit_required
+def oversight_dashboard(request):
+    labels = [oversight.NAMES[label] for label in oversight.LABELS]
+    return render(request, "audit/oversight.html", {"summaries": oversight.oversight_by_version(), "labels": labels})
+
+
+@require_GET
+@audit_required
+def oversight_chart(request):
+    response = HttpResponse(oversight.chart_png(oversight.oversight_by_version()), content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    return response

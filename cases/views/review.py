@@ -1,0 +1,114 @@
+"""Radiologist pages: the worklist, reviewing a case, amending a review, and the printable report."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import access
+from ..models import Case
+from ..review_forms import AmendForm, ReviewForm, WorklistFilterForm
+from ..reviews import ReviewConflict, ReviewError, amend_review, result_for, sign_review
+from ..worklist import earlier_cases, status_counts, worklist_page
+
+
+def _reviewer(request) -> None:
+    if not access.can_review(request.user):
+        raise PermissionDenied("Only radiologists review cases.")
+
+
+@require_GET
+def worklist(request):
+    _reviewer(request)
+    form = WorklistFilterForm(request.GET, clinics=access.clinics_for(request.user))
+    filters = form.filters()
+    page = worklist_page(request.user, filters=filters, page_number=request.GET.get("page"))
+    counts = status_counts(request.user)
+    return render(request, "cases/worklist.html", {
+        "form": form, "page": page, "filters": filters, "threshold": settings.COVID_PRIORITY_THRESHOLD,
+        "counts": [(status, name, counts[status]) for status, name in Case.Status.choices],
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def review(request, public_id):
+    _reviewer(request)
+    case = _case(request, public_id)
+    result = result_for(case)
+    if request.method == "GET":
+        return _review_page(request, case, result, form=ReviewForm(initial=_initial(result)))
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            sign_review(case=case, reviewer=request.user, finding=form.cleaned_data["finding"],
+                        note=form.cleaned_data["note"], prediction_id=form.cleaned_data["prediction"],
+                        request=request)
+        except ReviewConflict as conflict:
+            messages.error(request, str(conflict))
+            return redirect("cases:review", public_id=case.public_id)
+        except ReviewError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Review signed for patient {case.patient.mrn}.")
+            return redirect("cases:worklist")
+    return _review_page(request, case, result, form=form, status=400)
+
+
+@require_POST
+def amend(request, public_id):
+    _reviewer(request)
+    case = _case(request, public_id)
+    result = result_for(case)
+    form = AmendForm(request.POST)
+    if result.review is None:
+        messages.error(request, "There is no signed review to amend.")
+        return redirect("cases:review", public_id=case.public_id)
+    if form.is_valid():
+        if form.cleaned_data["review"] != result.review.pk:
+            messages.error(request, "This review was already amended by someone else; here is the current one.")
+            return redirect("cases:review", public_id=case.public_id)
+        try:
+            amend_review(review=result.review, reviewer=request.user, finding=form.cleaned_data["finding"],
+                         note=form.cleaned_data["note"], reason=form.cleaned_data["reason"], request=request)
+        except ReviewConflict as conflict:
+            messages.error(request, str(conflict))
+            return redirect("cases:review", public_id=case.public_id)
+        except ReviewError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Amendment signed; the earlier review is kept in the history.")
+            return redirect("cases:review", public_id=case.public_id)
+    return _review_page(request, case, result, amend_form=form, status=400)
+
+
+@require_GET
+def report(request, public_id):
+    case = _case(request, public_id)
+    return render(request, "cases/report.html", {
+        "case": case, "result": result_for(case), "history": case.reviews.select_related("reviewer"),
+    })
+
+
+def _case(request, public_id) -> Case:
+    visible = access.visible_cases(request.user).select_related("patient", "clinic")
+    return access.case_for(request, public_id, queryset=visible)
+
+
+def _initial(result) -> dict:
+    if result.prediction is None:
+        return {}
+    return {"finding": result.prediction.label, "prediction": result.prediction.pk}
+
+
+def _review_page(request, case, result, *, form=None, amend_form=None, status: int = 200):
+    """The review page: the signing form while the case awaits review, the amend form once signed."""
+    if case.status != Case.Status.PREDICTED or result.prediction is None:
+        form = None
+    if result.review is not None and amend_form is None:
+        amend_form = AmendForm(initial={"finding": result.review.finding, "review": result.review.pk})
+    return render(request, "cases/review.html", {
+        "case": case, "result": result, "form": form, "amend_form": amend_form,
+        "history": case.reviews.select_related("reviewer").order_by("signed_at", "id"),
+        "earlier": earlier_cases(case),
+    }, status=status)

@@ -1,0 +1,114 @@
+"""The radiologist's worklist: which cases, in which order, and how many of each status.
+
+Ordering: latest COVID-19 probability above settings.COVID_PRIORITY_THRESHOLD first, then the
+staff "urgent" flag, then the longest wait. The latest prediction is read with correlated
+subqueries so one page costs a fixed number of queries whatever its size.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, FloatField, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case as CaseWhen
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Greatest
+from django.utils import timezone
+
+from . import access
+from .models import Case, Prediction, Review
+
+PAGE_SIZE = 25
+LABELS = ("covid", "normal", "viral_pneumonia")
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    status: str = Case.Status.PREDICTED
+    clinic: int | None = None
+    label: str = ""
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+
+
+def _latest(field) -> Subquery:
+    return Subquery(
+        Prediction.objects.filter(case=OuterRef("pk")).order_by("-created", "-id").values(field)[:1]
+    )
+
+
+def with_latest_prediction(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """Annotate each case with its latest prediction's id, label and COVID-19 probability."""
+    covid = Cast(KT("probabilities__covid"), FloatField())
+    return cases.annotate(
+        prediction_id=_latest("id"),
+        predicted_label=_latest("label"),
+        covid_probability=Subquery(
+            Prediction.objects.filter(case=OuterRef("pk"))
+            .order_by("-created", "-id")
+            .annotate(covid=covid)
+            .values("covid")[:1],
+            output_field=FloatField(),
+        ),
+    )
+
+
+def reviewable_cases(user) -> QuerySet[Case]:
+    """Cases of the clinics this radiologist serves (every clinic for those who see all)."""
+    return Case.objects.filter(clinic__in=access.clinics_for(user))
+
+
+def worklist_for(user, *, filters: WorklistFilters) -> QuerySet[Case]:
+    cases = with_latest_prediction(reviewable_cases(user))
+    if filters.status:
+        cases = cases.filter(status=filters.status)
+    if filters.clinic:
+        cases = cases.filter(clinic_id=filters.clinic)
+    if filters.label:
+        cases = cases.filter(predicted_label=filters.label)
+    if filters.submitted_from:
+        cases = cases.filter(created__gte=_start_of(filters.submitted_from))
+    if filters.submitted_to:
+        cases = cases.filter(created__lt=_start_of(filters.submitted_to + timedelta(days=1)))
+    covid_first = CaseWhen(
+        When(covid_probability__gt=settings.COVID_PRIORITY_THRESHOLD, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return (
+        cases.annotate(priority=covid_first)
+        .select_related("patient", "clinic")
+        .order_by("priority", "-urgent", "created", "id")
+    )
+
+
+def worklist_page(user, *, filters: WorklistFilters, page_number) -> Page:
+    return Paginator(worklist_for(user, filters=filters), PAGE_SIZE).get_page(page_number)
+
+
+def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """Also the AI's confidence in its label and the finding of the signed review in force."""
+    latest = Prediction.objects.filter(case=OuterRef("pk")).order_by("-created", "-id")
+    final = Review.objects.filter(case=OuterRef("pk"), amended_by__isnull=True).order_by("-signed_at", "-id")
+    highest = Greatest(*(Cast(KT(f"probabilities__{label}"), FloatField()) for label in LABELS))
+    return with_latest_prediction(cases).annotate(
+        confidence=Subquery(latest.annotate(p=highest).values("p")[:1], output_field=FloatField()),
+        final_finding=Subquery(final.values("finding")[:1]),
+    )
+
+
+def earlier_cases(case: Case) -> QuerySet[Case]:
+    """The patient's other cases, newest first, with their AI suggestion and signed finding."""
+    return with_outcome(case.patient.cases.exclude(pk=case.pk)).order_by("-created", "-id")
+
+
+def status_counts(user) -> dict[str, int]:
+    """Cases per status in this radiologist's clinics, every status present (zero if none)."""
+    rows = reviewable_cases(user).order_by().values("status").annotate(n=Count("id"))
+    counts = {row["status"]: row["n"] for row in rows}
+    return {status: counts.get(status, 0) for status in Case.Status.values}
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))

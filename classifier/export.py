@@ -1,0 +1,75 @@
+"""Exporting a trained Keras network to the LiteRT file the worker serves.
+
+The exported graph is self-contained: it applies the fitted temperature (so its
+probabilities are the calibrated ones) and, for networks that end in global average pooling
++ "logits", also returns class activation maps (feature maps times the logits weights):
+exact CAM, computed without gradients, which LiteRT cannot give.
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+AGREEMENT_TOLERANCE = 1e-3
+
+
+def has_cam(model) -> bool:
+    return any(layer.name == "features" for layer in model.layers)
+
+
+def export_litert(model, *, temperature: float, path: str | Path) -> Path:
+    import tensorflow as tf
+
+    import keras
+
+    size = model.input_shape[1]
+    logits_layer = model.get_layer("logits")
+    outputs = [logits_layer.output] + ([model.get_layer("features").output] if has_cam(model) else [])
+    heads = keras.Model(model.input, outputs)
+    weights = tf.constant(logits_layer.kernel.numpy())
+    scale = tf.constant(1.0 / temperature, tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32, name="pixels")])
+    def serve(pixels):
+        result = heads(pixels, training=False)
+        logits, features = (result[0], result[1]) if len(outputs) == 2 else (result, None)
+        served = {"probabilities": tf.nn.softmax(logits * scale)}
+        if features is not None:
+            served["cams"] = tf.einsum("bhwk,kc->bhwc", features, weights)
+        return served
+
+    # The variables must be tracked by a SavedModel for the converter to freeze them into the
+    # file (converting a bare concrete function leaves Keras 3 variables uninitialised: NaN).
+    archive = keras.export.ExportArchive()
+    archive.track(heads)
+    archive.add_endpoint(name="serving_default", fn=serve)
+    with tempfile.TemporaryDirectory() as saved_model:
+        archive.write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
+        flatbuffer = converter.convert()
+    path = Path(path)
+    path.write_bytes(flatbuffer)
+    return path
+
+
+def keras_logits(model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Logits from calling the Keras model directly (predict() adds overhead for nothing here)."""
+    import keras
+
+    logits_model = keras.Model(model.input, model.get_layer("logits").output)
+    return np.concatenate([np.asarray(logits_model(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)])
+
+
+def check_agreement(model, litert_path: str | Path, x: np.ndarray, temperature: float) -> float:
+    """Largest probability difference between Keras and LiteRT on x; raises above 1e-3."""
+    from classifier.calibration import softmax
+    from classifier.inference import Predictor
+
+    expected = softmax(keras_logits(model, x), temperature)
+    got = Predictor(litert_path).probabilities(x)
+    worst = float(np.abs(expected - got).max())
+    if not worst <= AGREEMENT_TOLERANCE:  # also catches NaN
+        raise RuntimeError(f"LiteRT probabilities differ from Keras by {worst:.2e} (> {AGREEMENT_TOLERANCE})")
+    return worst

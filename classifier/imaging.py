@@ -1,0 +1,211 @@
+"""Decoding uploaded chest X-rays (PNG, JPEG, DICOM) into one 8-bit grayscale array.
+
+The file type is decided by the content (magic bytes), never by a name or a browser's
+content type. Every refusal raises `ImageRejected` with a message a clinic user can act on.
+Limits are arguments, not Django settings, so training scripts can use this module too.
+Checks run cheapest first: bytes, then the pixel count read from the header, and only then
+the full decode, so a decompression bomb is refused before it costs memory.
+"""
+
+import io
+from collections.abc import Sequence
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+DICOM_MAGIC_OFFSET = 128
+
+# What other files people attach by mistake, to say what the file looks like.
+_LOOKALIKES = [
+    (b"%PDF", "a PDF"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"PK\x03\x04", "a ZIP archive or Office document"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+]
+
+
+class ImageRejected(ValueError):
+    """The upload is not an acceptable chest image; str(error) is the user-facing reason."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: np.ndarray  # uint8, 2-D, grayscale, 0 = black
+    format: str  # "PNG", "JPEG" or "DICOM"
+    width: int
+    height: int
+    dicom: dict | None = None  # {"patient_id": str, "view_position": str} for DICOM
+
+
+def decode_image(data: bytes, *, max_bytes: int | None = None, max_pixels: int | None = None,
+                 min_side: int | None = None) -> DecodedImage:
+    if not data:
+        raise ImageRejected("The file is empty.")
+    check_file_size(len(data), max_bytes=max_bytes)
+    kind = sniff_format(data)
+    if kind == "DICOM":
+        pixels, header = _decode_dicom(data, max_pixels, min_side)
+    else:
+        pixels, header = _decode_raster(data, kind, max_pixels, min_side), None
+    height, width = pixels.shape
+    return DecodedImage(pixels=pixels, format=kind, width=width, height=height, dicom=header)
+
+
+def check_file_size(size: int, *, max_bytes: int | None) -> None:
+    """Also for callers that know an upload's size before reading it into memory."""
+    if max_bytes is not None and size > max_bytes:
+        raise ImageRejected(f"The file is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}.")
+
+
+def sniff_format(data: bytes) -> str:
+    if data.startswith(PNG_MAGIC):
+        return "PNG"
+    if data.startswith(JPEG_MAGIC):
+        return "JPEG"
+    if data[DICOM_MAGIC_OFFSET:DICOM_MAGIC_OFFSET + 4] == b"DICM":
+        return "DICOM"
+    raise ImageRejected(f"This file is not a PNG, JPEG or DICOM image (it looks like {_looks_like(data)}).")
+
+
+def to_8bit(values: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
+    """Map [low, high] (default: the image's own range) linearly onto 0..255."""
+    values = values.astype(np.float64)
+    low = float(values.min()) if low is None else low
+    high = float(values.max()) if high is None else high
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    scaled = (values - low) * (255.0 / (high - low))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _check_size(width: int, height: int, max_pixels: int | None, min_side: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageRejected(
+            f"The image is {width} x {height} pixels ({width * height / 1e6:.1f} megapixels); "
+            f"the limit is {max_pixels / 1e6:.1f} megapixels."
+        )
+    if min_side is not None and min(width, height) < min_side:
+        raise ImageRejected(
+            f"The image is only {width} x {height} pixels; a chest radiograph needs at least "
+            f"{min_side} pixels on each side."
+        )
+
+
+def _decode_raster(data: bytes, kind: str, max_pixels: int | None, min_side: int | None) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb guard warns between 1x and 2x MAX_IMAGE_PIXELS: refuse there too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[kind])
+            _check_size(*image.size, max_pixels, min_side)  # from the header, before decoding
+            image.load()  # a truncated file fails here (LOAD_TRUNCATED_IMAGES stays off)
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("The image has too many pixels to be decoded safely.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageRejected(f"This {kind} file is damaged or incomplete ({_reason(error)}).") from None
+    image = ImageOps.exif_transpose(image)  # phones store JPEGs sideways with an EXIF rotation tag
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return to_8bit(np.asarray(image))  # 16-bit: stretch the range actually used onto 8 bits
+    if image.mode != "L":
+        image = image.convert("L")  # colour, palette, 1-bit, alpha: luminance only
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None) -> tuple[np.ndarray, dict]:
+    import pydicom  # imported only when a DICOM arrives: it is slow to import
+    from pydicom import uid
+    from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
+
+    # Only syntaxes whose decoders ship with pydicom and are tested here; anything else is
+    # refused by name rather than handed to whichever optional plugin happens to be installed.
+    supported = {uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian,
+                 uid.DeflatedExplicitVRLittleEndian, uid.RLELossless}
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+        syntax = ds.file_meta.TransferSyntaxUID
+    except Exception as error:  # pydicom raises many types for malformed files
+        raise ImageRejected(f"This DICOM file is damaged or incomplete ({_reason(error)}).") from None
+    if "PixelData" not in ds:
+        raise ImageRejected("This DICOM file contains no image (no pixel data); it may be a report or a worklist entry.")
+    if syntax not in supported:
+        raise ImageRejected(
+            f"This DICOM file uses the {syntax.name} transfer syntax, which is not supported. "
+            "Export it uncompressed (or RLE / deflated), or as PNG."
+        )
+    header = {"patient_id": str(ds.get("PatientID", "") or "").strip(),
+              "view_position": str(ds.get("ViewPosition", "") or "").strip().upper()}
+    try:
+        _check_size(int(ds.Columns), int(ds.Rows), max_pixels, min_side)
+        frame = pixel_array(ds, index=0)  # only the first frame is a radiograph to classify
+        photometric = str(ds.PhotometricInterpretation).strip()
+        if photometric == "PALETTE COLOR":
+            frame = apply_color_lut(frame, ds)
+        if frame.ndim == 3:  # RGB (pydicom converts YBR to RGB): luminance, on its own bit depth
+            luminance = frame[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+            return to_8bit(luminance, 0, float(np.iinfo(frame.dtype).max)), header
+        pixels = _monochrome_to_8bit(frame, ds, apply_modality_lut, apply_voi_lut)
+    except ImageRejected:
+        raise
+    except Exception as error:
+        raise ImageRejected(f"This DICOM file is damaged or incomplete ({_reason(error)}).") from None
+    if photometric == "MONOCHROME1":  # 0 means white in MONOCHROME1
+        pixels = 255 - pixels
+    return pixels, header
+
+
+def _monochrome_to_8bit(frame: np.ndarray, ds, apply_modality_lut, apply_voi_lut) -> np.ndarray:
+    """Modality LUT (rescale slope/intercept), then the first VOI window, as a viewer would."""
+    values = apply_modality_lut(frame, ds)
+    centre, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+    if centre is not None and width is not None and width >= 1:
+        # DICOM PS3.3 C.11.2.1.2 linear window: [c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2] -> full range
+        return to_8bit(values, centre - 0.5 - (width - 1) / 2, centre - 0.5 + (width - 1) / 2)
+    if "VOILUTSequence" in ds:
+        return to_8bit(apply_voi_lut(values, ds, index=0))
+    return to_8bit(values)
+
+
+def _first(value) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Sequence) and not isinstance(value, str):  # several windows: the first
+        value = value[0] if len(value) else None
+    return None if value is None else float(value)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text[:120]
+
+
+def _looks_like(data: bytes) -> str:
+    for magic, name in _LOOKALIKES:
+        if data.startswith(magic):
+            return name
+    if data[8:12] == b"WEBP" and data.startswith(b"RIFF"):
+        return "a WebP image"
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script")):
+        return "an HTML page"
+    if head.startswith(b"<?xml") or head.startswith(b"<svg"):
+        return "an XML or SVG file"
+    try:
+        data[:4096].decode("utf-8")
+        return "a text file"
+    except UnicodeDecodeError:
+        return "some other kind of file"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"

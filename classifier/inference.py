@@ -1,0 +1,145 @@
+"""Serving: a LiteRT model loaded once per process, lazily; TensorFlow is never imported here.
+
+The worker calls `classify(pixels)` (pixels from `classifier.imaging.decode_image`). Each
+model file has a sidecar `<file>.json` (name, architecture, labels, temperature) written
+at training time; the temperature is also baked into the LiteRT graph.
+"""
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from classifier.preprocessing import LABELS, to_model_input
+
+TRAINED_DIR = Path(__file__).resolve().parent / "trained"
+COMMITTED_MODEL = TRAINED_DIR / "own.tflite"
+OCCLUSION_GRID = 8
+
+
+@dataclass(frozen=True)
+class ClassificationResult:
+    label: str
+    probabilities: dict[str, float]
+    heatmap: np.ndarray  # uint8, same shape as the classified pixels
+    model_name: str
+    model_sha256: str
+    model_file: str
+    architecture: str
+    inference_ms: float
+
+
+def default_model_path() -> Path:
+    """settings.CXR_MODEL_PATH when set, else the committed model."""
+    configured = ""
+    if os.environ.get("DJANGO_SETTINGS_MODULE"):
+        from django.conf import settings
+
+        configured = getattr(settings, "CXR_MODEL_PATH", "") or ""
+    return Path(configured) if configured else COMMITTED_MODEL
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_metadata(model_path: str | Path) -> dict:
+    sidecar = Path(f"{model_path}.json")
+    metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    metadata.setdefault("name", Path(model_path).stem)
+    metadata.setdefault("architecture", "unknown")
+    metadata.setdefault("labels", list(LABELS))
+    return metadata
+
+
+class Predictor:
+    """One LiteRT interpreter and what is known about its model file."""
+
+    def __init__(self, path: str | Path, *, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        self.metadata = read_metadata(self.path)
+        self.labels = tuple(self.metadata["labels"])
+        self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
+        self._runner = self._interpreter.get_signature_runner()
+        self.input_size = int(self._interpreter.get_input_details()[0]["shape"][1])
+        self.has_cam = "cams" in self._runner.get_output_details()
+        self._lock = threading.Lock()  # an interpreter must not run two inferences at once
+
+    @cached_property
+    def sha256(self) -> str:
+        return file_sha256(self.path)
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        with self._lock:
+            return self._runner(pixels=np.ascontiguousarray(x, dtype=np.float32))
+
+    def probabilities(self, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        return np.concatenate([self.run(x[i:i + batch_size])["probabilities"] for i in range(0, len(x), batch_size)])
+
+    def classify(self, pixels: np.ndarray) -> ClassificationResult:
+        started = time.perf_counter()
+        x = to_model_input(pixels, self.input_size)[np.newaxis]
+        outputs = self.run(x)
+        probabilities = outputs["probabilities"][0]
+        best = int(probabilities.argmax())
+        cam = outputs["cams"][0, :, :, best] if self.has_cam else self._occlusion_map(x[0], best, probabilities[best])
+        return ClassificationResult(
+            label=self.labels[best],
+            probabilities={label: float(p) for label, p in zip(self.labels, probabilities)},
+            heatmap=heatmap_image(cam, np.shape(pixels)),
+            model_name=self.metadata["name"],
+            model_sha256=self.sha256,
+            model_file=str(self.path),
+            architecture=self.metadata["architecture"],
+            inference_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _occlusion_map(self, x: np.ndarray, best: int, score: float) -> np.ndarray:
+        """For networks without CAM: how much hiding each cell lowers the predicted class."""
+        cell = -(-self.input_size // OCCLUSION_GRID)
+        occluded = np.repeat(x[np.newaxis], OCCLUSION_GRID * OCCLUSION_GRID, axis=0)
+        for index in range(len(occluded)):
+            row, column = divmod(index, OCCLUSION_GRID)
+            occluded[index, row * cell:(row + 1) * cell, column * cell:(column + 1) * cell] = x.mean()
+        drops = score - self.probabilities(occluded)[:, best]
+        return drops.reshape(OCCLUSION_GRID, OCCLUSION_GRID)
+
+
+def heatmap_image(cam: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Min-max scale a class map to 0..255 and resize it (bilinear) to the image's shape."""
+    cam = np.asarray(cam, dtype=np.float32)
+    span = float(cam.max() - cam.min())
+    scaled = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
+    image = Image.fromarray(np.rint(scaled * 255).astype(np.uint8))
+    return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+_predictors: dict[Path, Predictor] = {}
+_predictors_lock = threading.Lock()
+
+
+def get_predictor(model_path: str | Path | None = None) -> Predictor:
+    """The process-wide predictor for a model file, created on first use."""
+    path = Path(model_path) if model_path else default_model_path()
+    with _predictors_lock:
+        if path not in _predictors:
+            _predictors[path] = Predictor(path)
+        return _predictors[path]
+
+
+def classify(pixels: np.ndarray, *, model_path: str | Path | None = None) -> ClassificationResult:
+    """Classify 8-bit grayscale pixels with the given model file (default: `default_model_path()`)."""
+    return get_predictor(model_path).classify(pixels)

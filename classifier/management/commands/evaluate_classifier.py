@@ -1,0 +1,32 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from classifier.evaluation import evaluate
+from classifier.inference import default_model_path
+
+
+class Command(BaseCommand):
+    help = ("Evaluate a model file on a dataset folder (covid/, normal/, viral_pneumonia/, optional manifest.csv); "
+            "without --data, on the test split saved beside the model.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", help="dataset folder (default: the model's saved test split)")
+        parser.add_argument("--model", help="LiteRT model file (default: the served model)")
+        parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        parser.add_argument("--plots", help="write confusion matrix, ROC and reliability PNGs here")
+
+    def handle(self, *args, **options):
+        metrics = evaluate(model_path=options["model"] or default_model_path(), data_dir=options["data"],
+                           plots_dir=options["plots"])
+        if options["json"]:
+            self.stdout.write(json.dumps(metrics, indent=2))
+            return
+        self.stdout.write(f"{metrics['model']['name']}  sha256 {metrics['model']['sha256'][:16]}...  n={metrics['n']}")
+        self.stdout.write(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+                          f"macro AUC {metrics['macro_auc']:.4f}  ECE {metrics['ece']:.4f}")
+        for label, figures in metrics["per_class"].items():
+            self.stdout.write(f"  {label:16s} n={figures['n']:4d}  sensitivity {figures['sensitivity']:.3f}  "
+                              f"specificity {figures['specificity']:.3f}  AUC {figures['auc']:.4f}")
+        for name, figures in {**metrics.get("per_source", {}), **metrics.get("subgroups", {})}.items():
+            self.stdout.write(f"  {name:20s} n={figures['n']:4d}  accuracy {figures['accuracy']:.3f}")

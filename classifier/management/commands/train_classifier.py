@@ -1,0 +1,26 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from classifier.networks import ARCHITECTURES
+from classifier.training import train
+
+
+class Command(BaseCommand):
+    help = "Train one architecture on a dataset folder (split by patient group), calibrate it and export it to LiteRT."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--arch", required=True, choices=sorted(ARCHITECTURES))
+        parser.add_argument("--data", required=True, help="folder with covid/, normal/, viral_pneumonia/ (+ manifest.csv)")
+        parser.add_argument("--out", required=True, help="output folder for the model, split and curves")
+        parser.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--split", help="reuse this split.csv instead of making a new split")
+
+    def handle(self, *args, **options):
+        # A progress bar on a terminal, one line per epoch in a log file.
+        verbose = 1 if self.stdout.isatty() else 2
+        summary = train(arch=options["arch"], data_dir=options["data"], out_dir=options["out"],
+                        epochs=options["epochs"], seed=options["seed"], split_file=options["split"], verbose=verbose)
+        self.stdout.write(json.dumps(summary, indent=2))
+        self.stdout.write(self.style.SUCCESS(f"Saved {summary['litert_file']} in {options['out']}"))

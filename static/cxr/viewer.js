@@ -1,0 +1,253 @@
+// The review page: an X-ray viewer (zoom, pan, window/level, invert, heatmap overlay) and
+// keyboard use of the signing form. Plain JavaScript, no libraries, nothing from a CDN.
+(function () {
+  "use strict";
+
+  const MIN_ZOOM = 1;
+  const MAX_ZOOM = 8;
+  const PAN_STEP = 40;
+
+  function loadImage(url) {
+    return new Promise(function (resolve, reject) {
+      const image = new Image();
+      image.onload = function () { resolve(image); };
+      image.onerror = function () { reject(new Error("could not load " + url)); };
+      image.src = url;
+    });
+  }
+
+  function pixelsOf(image) {
+    const canvas = document.createElement("canvas");
+    canvas.width = image.naturalWidth;
+    canvas.height = image.naturalHeight;
+    const context = canvas.getContext("2d", {willReadFrequently: true});
+    context.drawImage(image, 0, 0);
+    return context.getImageData(0, 0, canvas.width, canvas.height);
+  }
+
+  // A grayscale heatmap becomes transparent-to-red-to-yellow; a coloured one is kept as it is.
+  function colouredHeatmap(image) {
+    const data = pixelsOf(image);
+    const p = data.data;
+    for (let i = 0; i < p.length; i += 4) {
+      if (p[i] !== p[i + 1] || p[i] !== p[i + 2]) continue;
+      const v = p[i];
+      p[i] = 255;
+      p[i + 1] = Math.max(0, 2 * v - 255);
+      p[i + 2] = 0;
+      p[i + 3] = v;
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = data.width;
+    canvas.height = data.height;
+    canvas.getContext("2d").putImageData(data, 0, 0);
+    return canvas;
+  }
+
+  function Viewer(root) {
+    this.root = root;
+    this.canvas = root.querySelector("canvas");
+    this.context = this.canvas.getContext("2d");
+    this.status = root.querySelector(".viewer-status");
+    this.controls = {
+      window: root.querySelector("input[name=window]"),
+      level: root.querySelector("input[name=level]"),
+      invert: root.querySelector("input[name=invert]"),
+      heatmap: root.querySelector("input[name=heatmap]"),
+      opacity: root.querySelector("input[name=opacity]"),
+    };
+    this.reset();
+  }
+
+  Viewer.prototype.reset = function () {
+    this.zoom = 1;
+    this.panX = 0;
+    this.panY = 0;
+    this.controls.window.value = 255;
+    this.controls.level.value = 128;
+    this.controls.invert.checked = false;
+  };
+
+  Viewer.prototype.start = async function () {
+    const image = await loadImage(this.root.dataset.imageUrl);
+    this.source = pixelsOf(image);
+    this.canvas.width = this.source.width;
+    this.canvas.height = this.source.height;
+    this.windowed = document.createElement("canvas");
+    this.windowed.width = this.source.width;
+    this.windowed.height = this.source.height;
+    if (this.root.dataset.heatmapUrl) {
+      this.heatmap = colouredHeatmap(await loadImage(this.root.dataset.heatmapUrl));
+    }
+    this.applyWindow();
+    this.bind();
+    this.root.dataset.ready = "true";
+  };
+
+  // Window/level as a lookup table over the 8-bit gray values, then invert if asked.
+  Viewer.prototype.applyWindow = function () {
+    const width = Number(this.controls.window.value);
+    const level = Number(this.controls.level.value);
+    const invert = this.controls.invert.checked;
+    const table = new Uint8ClampedArray(256);
+    for (let v = 0; v < 256; v++) {
+      const out = ((v - (level - width / 2)) / width) * 255;
+      table[v] = invert ? 255 - out : out;
+    }
+    const out = new ImageData(this.source.width, this.source.height);
+    const src = this.source.data;
+    const dst = out.data;
+    for (let i = 0; i < src.length; i += 4) {
+      const v = table[src[i]];
+      dst[i] = v;
+      dst[i + 1] = v;
+      dst[i + 2] = v;
+      dst[i + 3] = 255;
+    }
+    this.windowed.getContext("2d").putImageData(out, 0, 0);
+    this.draw();
+  };
+
+  Viewer.prototype.draw = function () {
+    const c = this.context;
+    const w = this.canvas.width;
+    const h = this.canvas.height;
+    c.setTransform(1, 0, 0, 1, 0, 0);
+    c.fillStyle = "#000";
+    c.fillRect(0, 0, w, h);
+    c.setTransform(this.zoom, 0, 0, this.zoom, w / 2 * (1 - this.zoom) + this.panX, h / 2 * (1 - this.zoom) + this.panY);
+    c.drawImage(this.windowed, 0, 0);
+    const showHeatmap = this.heatmap && this.controls.heatmap.checked;
+    if (showHeatmap) {
+      c.globalAlpha = Number(this.controls.opacity.value) / 100;
+      c.drawImage(this.heatmap, 0, 0, w, h);
+      c.globalAlpha = 1;
+    }
+    this.root.dataset.heatmapShown = showHeatmap ? "true" : "false";
+    if (this.status) {
+      this.status.textContent = "Zoom " + this.zoom.toFixed(1) + "×" + (showHeatmap ? ", heatmap on" : "");
+    }
+  };
+
+  Viewer.prototype.zoomBy = function (factor) {
+    this.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, this.zoom * factor));
+    if (this.zoom === MIN_ZOOM) {
+      this.panX = 0;
+      this.panY = 0;
+    }
+    this.draw();
+  };
+
+  Viewer.prototype.panBy = function (dx, dy) {
+    this.panX += dx;
+    this.panY += dy;
+    this.draw();
+  };
+
+  // Canvas pixels per CSS pixel, so a drag moves the image with the pointer at any display size.
+  Viewer.prototype.scale = function () {
+    return this.canvas.width / this.canvas.getBoundingClientRect().width;
+  };
+
+  Viewer.prototype.bind = function () {
+    const viewer = this;
+    const controls = this.controls;
+    this.root.querySelectorAll("[data-action]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        const action = button.dataset.action;
+        if (action === "zoom-in") viewer.zoomBy(1.25);
+        if (action === "zoom-out") viewer.zoomBy(0.8);
+        if (action === "reset") { viewer.reset(); viewer.applyWindow(); }
+      });
+    });
+    [controls.window, controls.level, controls.invert].forEach(function (input) {
+      input.addEventListener("input", function () { viewer.applyWindow(); });
+    });
+    [controls.heatmap, controls.opacity].forEach(function (input) {
+      if (input) input.addEventListener("input", function () { viewer.draw(); });
+    });
+
+    let drag = null;
+    this.canvas.addEventListener("pointerdown", function (event) {
+      drag = {x: event.clientX, y: event.clientY};
+      viewer.canvas.setPointerCapture(event.pointerId);
+    });
+    this.canvas.addEventListener("pointermove", function (event) {
+      if (!drag) return;
+      const s = viewer.scale();
+      viewer.panBy((event.clientX - drag.x) * s, (event.clientY - drag.y) * s);
+      drag = {x: event.clientX, y: event.clientY};
+    });
+    this.canvas.addEventListener("pointerup", function () { drag = null; });
+    this.canvas.addEventListener("wheel", function (event) {
+      event.preventDefault();
+      viewer.zoomBy(event.deltaY < 0 ? 1.1 : 1 / 1.1);
+    }, {passive: false});
+
+    this.canvas.addEventListener("keydown", function (event) {
+      const keys = {
+        "ArrowLeft": function () { viewer.panBy(PAN_STEP, 0); },
+        "ArrowRight": function () { viewer.panBy(-PAN_STEP, 0); },
+        "ArrowUp": function () { viewer.panBy(0, PAN_STEP); },
+        "ArrowDown": function () { viewer.panBy(0, -PAN_STEP); },
+        "+": function () { viewer.zoomBy(1.25); },
+        "=": function () { viewer.zoomBy(1.25); },
+        "-": function () { viewer.zoomBy(0.8); },
+        "0": function () { viewer.reset(); viewer.applyWindow(); },
+        "i": function () { controls.invert.checked = !controls.invert.checked; viewer.applyWindow(); },
+        "h": function () { if (controls.heatmap) { controls.heatmap.checked = !controls.heatmap.checked; viewer.draw(); } },
+      };
+      if (keys[event.key] && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault();
+        keys[event.key]();
+      }
+    });
+  };
+
+  // Signing: the button says whether it confirms or overrides, the note is required to
+  // override, keys 1-4 pick the finding (outside text fields) and Ctrl+Enter signs.
+  function bindReviewForm(form) {
+    const button = form.querySelector("button[type=submit]");
+    const note = form.querySelector("textarea[name=note]");
+    const radios = Array.from(form.querySelectorAll("input[name=finding]"));
+
+    function update() {
+      const chosen = radios.find(function (radio) { return radio.checked; });
+      const override = chosen && chosen.value !== form.dataset.predicted;
+      note.required = Boolean(override);
+      button.textContent = override ? button.dataset.overrideText : button.dataset.confirmText;
+      button.classList.toggle("btn-warning", Boolean(override));
+      button.classList.toggle("btn-primary", !override);
+    }
+
+    radios.forEach(function (radio) { radio.addEventListener("change", update); });
+    document.addEventListener("keydown", function (event) {
+      const typing = event.target.closest && event.target.closest("textarea, input[type=text], select");
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        form.requestSubmit();
+        return;
+      }
+      if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+      const radio = radios.find(function (r) { return r.dataset.key === event.key; });
+      if (radio) {
+        radio.checked = true;
+        radio.focus();
+        update();
+      }
+    });
+    update();
+  }
+
+  const root = document.getElementById("viewer");
+  if (root) {
+    new Viewer(root).start().catch(function (error) {
+      const status = root.querySelector(".viewer-status");
+      if (status) status.textContent = "The image could not be loaded.";
+      root.dataset.ready = "error";
+      throw error;
+    });
+  }
+  const form = document.getElementById("review-form");
+  if (form) bindReviewForm(form);
+})();

@@ -1,0 +1,70 @@
+"""DICOM files written with pydicom for tests: real files, built the way modalities build them."""
+
+import io
+
+import numpy as np
+from PIL import Image
+from pydicom import uid
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+
+
+def dicom_bytes(pixels: np.ndarray | None, *, syntax=uid.ExplicitVRLittleEndian, photometric: str = "MONOCHROME2",
+                patient_id: str = "MRN-100", view_position: str = "PA", rescale: tuple[float, float] | None = None,
+                window: tuple[float, float] | None = None) -> bytes:
+    """A chest X-ray DICOM; `pixels=None` writes one without pixel data (a report-like object)."""
+    ds = _dataset(uid.ExplicitVRLittleEndian if syntax == uid.RLELossless else syntax, patient_id, view_position)
+    if pixels is not None:
+        _set_pixels(ds, pixels, photometric)
+    if rescale is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = rescale
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    if syntax == uid.RLELossless:
+        ds.compress(uid.RLELossless, encoding_plugin="pydicom")
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def jpeg2000_dicom_bytes(pixels: np.ndarray) -> bytes:
+    """A JPEG 2000 compressed DICOM whose codestream Pillow encodes (pydicom cannot without plugins)."""
+    ds = _dataset(uid.JPEG2000Lossless, "MRN-100", "PA")
+    _set_pixels(ds, pixels, "MONOCHROME2")
+    codestream = io.BytesIO()
+    Image.fromarray(pixels).save(codestream, format="JPEG2000", no_jp2=True)
+    ds.PixelData = encapsulate([codestream.getvalue()])
+    ds["PixelData"].VR = "OB"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _dataset(syntax, patient_id: str, view_position: str) -> Dataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = uid.DigitalXRayImageStorageForPresentation
+    meta.MediaStorageSOPInstanceUID = uid.generate_uid()
+    meta.TransferSyntaxUID = syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "DX"
+    ds.PatientID = patient_id
+    ds.PatientName = "Test^Patient"
+    ds.ViewPosition = view_position
+    ds.BodyPartExamined = "CHEST"
+    return ds
+
+
+def _set_pixels(ds: Dataset, pixels: np.ndarray, photometric: str) -> None:
+    ds.Rows, ds.Columns = pixels.shape[:2]
+    ds.SamplesPerPixel = 3 if pixels.ndim == 3 else 1
+    if pixels.ndim == 3:
+        ds.PlanarConfiguration = 0
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = ds.BitsStored = pixels.dtype.itemsize * 8
+    ds.HighBit = ds.BitsStored - 1
+    ds.PixelRepresentation = 0
+    ds.PixelData = pixels.tobytes()
+    ds["PixelData"].VR = "OW" if pixels.dtype.itemsize == 2 else "OB"

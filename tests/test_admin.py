@@ -1,0 +1,98 @@
+"""The admin site: administrators manage clinics, users and roles; clinical records stay as recorded."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP
+from cases.models import Case, Clinic
+from tests.review_data import make_case, predict
+
+
+@pytest.fixture
+def admin_client(client, administrator):
+    client.force_login(administrator)
+    return client
+
+
+@pytest.fixture
+def superuser_client(client, db):
+    client.force_login(User.objects.create_superuser("root", password="violet-harbour-lantern-42"))
+    return client
+
+
+def test_administrators_add_a_clinic_with_its_members(admin_client, staff, radiologist):
+    response = admin_client.post(reverse("admin:cases_clinic_add"), {
+        "name": "Lakeside Clinic", "code": "lakeside", "members": [staff.pk, radiologist.pk],
+    })
+    assert response.status_code == 302
+    assert set(Clinic.objects.get(code="lakeside").members.all()) == {staff, radiologist}
+
+
+def test_administrators_change_a_clinics_members(admin_client, clinic, staff, other_staff):
+    admin_client.post(reverse("admin:cases_clinic_change", args=[clinic.pk]), {
+        "name": clinic.name, "code": clinic.code, "members": [other_staff.pk],
+    })
+    assert list(clinic.members.all()) == [other_staff]
+
+
+def test_administrators_give_a_user_a_role(admin_client, staff):
+    url = reverse("admin:auth_user_change", args=[staff.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("password", "user_permissions")}
+    data.update(groups=[Group.objects.get(name=RADIOLOGIST_GROUP).pk], date_joined_0="2026-01-01",
+                date_joined_1="00:00:00", is_active="on")
+    assert admin_client.post(url, data).status_code == 302
+    assert list(staff.groups.values_list("name", flat=True)) == [RADIOLOGIST_GROUP]
+
+
+def test_a_user_given_the_administrator_role_can_use_the_admin_site(superuser_client, client, staff):
+    url = reverse("admin:auth_user_change", args=[staff.pk])
+    form = superuser_client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("password", "user_permissions")}
+    data.update(groups=[Group.objects.get(name=ADMIN_GROUP).pk], date_joined_0="2026-01-01",
+                date_joined_1="00:00:00", is_active="on")
+    superuser_client.post(url, data)
+    staff.refresh_from_db()
+    assert staff.is_staff
+    client.force_login(staff)
+    assert client.get(reverse("admin:cases_clinic_changelist")).status_code == 200
+
+
+def test_administrators_see_cases_and_patients_but_cannot_change_or_delete_them(admin_client, clinic, staff):
+    case = make_case(clinic, staff)
+    assert admin_client.get(reverse("admin:cases_case_changelist")).status_code == 200
+    page = admin_client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    assert page.status_code == 200 and case.image_sha256 in page.content.decode()
+    admin_client.post(reverse("admin:cases_case_change", args=[case.pk]), {"notes": "rewritten"})
+    assert admin_client.post(reverse("admin:cases_case_delete", args=[case.pk]), {"post": "yes"}).status_code == 403
+    case.refresh_from_db()
+    assert case.notes == "" and Case.objects.filter(pk=case.pk).exists()
+    assert admin_client.get(reverse("admin:cases_patient_change", args=[case.patient.pk])).status_code == 200
+
+
+def test_even_a_superuser_cannot_change_a_cases_image_hash_or_status(superuser_client, clinic, staff):
+    case = make_case(clinic, staff)
+    form = superuser_client.get(reverse("admin:cases_case_change", args=[case.pk])).context["adminform"].form
+    assert set(form.fields) == {"notes", "urgent"}
+    superuser_client.post(reverse("admin:cases_case_change", args=[case.pk]), {
+        "notes": "called the patient back", "status": "reviewed", "image_sha256": "0" * 64,
+    })
+    case.refresh_from_db()
+    assert (case.notes, case.status, case.image_sha256) == ("called the patient back", "submitted", "a" * 64)
+    assert superuser_client.get(reverse("admin:cases_case_delete", args=[case.pk])).status_code == 403
+    assert superuser_client.get(reverse("admin:cases_case_add")).status_code == 403
+
+
+def test_predictions_and_reviews_are_read_only_for_superusers_too(superuser_client, clinic, staff):
+    prediction = predict(make_case(clinic, staff))
+    page = superuser_client.get(reverse("admin:cases_prediction_change", args=[prediction.pk]))
+    assert page.status_code == 200 and not page.context["adminform"].form.fields
+    assert superuser_client.get(reverse("admin:cases_prediction_delete", args=[prediction.pk])).status_code == 403
+    assert superuser_client.get(reverse("admin:cases_review_add")).status_code == 403
+
+
+def test_clinic_staff_cannot_enter_the_admin_site(client, staff):
+    client.force_login(staff)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and "/admin/login/" in response.url

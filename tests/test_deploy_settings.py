@@ -1,0 +1,43 @@
+"""Production settings pass Django's deployment checks, and the migrations match the models."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from django.core.management import call_command
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def production_env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("HTTPS", "DEBUG", "SECURE_HSTS_SECONDS")}
+    env.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="cxr.example.org",
+               CXR_DATA_DIR=str(tmp_path))
+    return env
+
+
+def test_check_deploy_passes_with_production_settings(tmp_path):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_fails_when_https_is_switched_off(tmp_path):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={**production_env(tmp_path), "HTTPS": "0"})
+    assert result.returncode != 0 and "security.W008" in result.stderr
+
+
+def test_a_malformed_boolean_setting_stops_start_up_with_its_name(tmp_path):
+    result = manage("check", env={**production_env(tmp_path), "DEBUG": "maybe"})
+    assert result.returncode != 0 and "DEBUG must be a boolean" in result.stderr
+
+
+def test_the_migrations_are_complete(db):
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero when a model changed

@@ -1,0 +1,71 @@
+"""`bin/run` (what `make run` starts): a working site from a fresh data folder, and a clean stop."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 90.0) -> tuple[int, bytes]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def descendants(pid: int) -> set[int]:
+    children = subprocess.run(["ps", "-eo", "pid=,ppid=,sid="], capture_output=True, text=True).stdout.split()
+    rows = [tuple(map(int, children[i:i + 3])) for i in range(0, len(children), 3)]
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent, _ in rows if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.slow
+def test_run_starts_the_site_with_demo_logins_and_stops_every_child_on_sigint(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "HTTPS")}
+    env.update(PORT=str(port), CXR_DATA_DIR=str(tmp_path), CXR_DEMO_PASSWORD="violet-harbour-lantern-42")
+    log = (tmp_path / "run.log").open("w+")
+    run = subprocess.Popen([sys.executable, "bin/run"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        status, body = wait_for(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200 and json.loads(body)["database"] and json.loads(body)["redis"], body
+        status, page = wait_for(f"http://127.0.0.1:{port}/accounts/login/")
+        assert status == 200 and b'name="password"' in page
+        started = descendants(run.pid)
+        assert len(started) >= 3  # redis (unless one already answered), worker, beat, gunicorn and its workers
+    finally:
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=60) == 0
+    log.seek(0)
+    output = log.read()
+    assert f"running at http://127.0.0.1:{port}/" in output and "demo_staff" in output
+    time.sleep(0.5)
+    still_running = [pid for pid in started if Path(f"/proc/{pid}").exists()
+                     and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
+    assert still_running == []
