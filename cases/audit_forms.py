@@ -18,8 +18,8 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for bound in self.visible_fields():
-            css = "form-select form-select-sm" if isinstance(bound.field, forms.ChoiceField) else "form-control form-control-sm"
-            bound.field.widget.attrs["class"] = css
+            is_select = isinstance(bound.field, forms.ChoiceField)
+            bound.field.widget.attrs["class"] = "form-select form-select-sm" if is_select else "form-control form-control-sm"
 
     def clean(self):
         data = super().clean()

@@ -35,6 +35,7 @@ class CaseForm(forms.Form):
                               help_text="If known.")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     urgent = forms.BooleanField(required=False, label="Clinically urgent")
+    # No `accept` filter: DICOM exports often have no file extension at all.
     image = forms.FileField(label="Chest X-ray (PNG, JPEG or DICOM)")
 
     def __init__(self, *args, clinics, **kwargs):

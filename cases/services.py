@@ -95,6 +95,7 @@ def _fill_unknown_demographics(patient: Patient, details: CaseDetails) -> None:
 
 
 def _enqueue_after_commit(case: Case) -> None:
-    # on_commit: the worker never sees an uncommitted row. A broker that is down leaves the
-    # case "submitted" for the reaper (cases.predictions); the submission itself succeeds.
-    transaction.on_commit(lambda: enqueue_case(case.id))
+    # on_commit: the worker never sees an uncommitted row. robust: an error while queueing is
+    # logged, never raised out of the commit, where submit_case would delete committed files;
+    # the case stays "submitted" and the reaper (cases.predictions) queues it later.
+    transaction.on_commit(lambda: enqueue_case(case.id), robust=True)

@@ -118,7 +118,8 @@ def remember_saved_fields(sender, instance, raw=False, update_fields=None, **kwa
     watch = WATCHED.get(sender)
     if watch is None or raw or instance.pk is None:
         return
-    if update_fields is not None and not {f.removesuffix("_id") for f in watch.fields} & set(update_fields):
+    watched_names = set(watch.fields) | {f.removesuffix("_id") for f in watch.fields}
+    if update_fields is not None and not watched_names & set(update_fields):
         return  # e.g. the last_login update on every login
     instance._audit_before = sender._base_manager.filter(pk=instance.pk).values(*watch.fields).first()
 

@@ -94,11 +94,11 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
              plots_dir: str | Path | None = None) -> dict:
     """Evaluate a model file on a folder (all its images) or on given records (e.g. a test split).
 
-    With neither, the test split saved beside the model, read from the default dataset folder.
+    With neither, the test split saved beside the model, read from the folder it was trained on.
     """
     predictor = Predictor(model_path)
     if data_dir is None:
-        data_dir = DEFAULT_DATA_DIR
+        data_dir = training_data_dir(predictor)
         if records is None:
             records = saved_test_split(model_path)
     records = records if records is not None else read_records(data_dir)
@@ -110,6 +110,12 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
     if plots_dir:
         save_plots(y, probabilities, metrics, Path(plots_dir))
     return metrics
+
+
+def training_data_dir(predictor: Predictor) -> Path:
+    """Where the model was trained from if that folder is here, else the shared dataset (../shared)."""
+    trained_on = Path(predictor.metadata.get("data", ""))
+    return trained_on if predictor.metadata.get("data") and trained_on.is_dir() else DEFAULT_DATA_DIR
 
 
 def saved_test_split(model_path: str | Path) -> list[Record]:

@@ -125,7 +125,7 @@ def _decode_raster(data: bytes, kind: str, max_pixels: int | None, min_side: int
 def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None) -> tuple[np.ndarray, dict]:
     import pydicom  # imported only when a DICOM arrives: it is slow to import
     from pydicom import uid
-    from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
+    from pydicom.pixels import apply_color_lut, pixel_array
 
     # Only syntaxes whose decoders ship with pydicom and are tested here; anything else is
     # refused by name rather than handed to whichever optional plugin happens to be installed.
@@ -137,7 +137,8 @@ def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None) -> 
     except Exception as error:  # pydicom raises many types for malformed files
         raise ImageRejected(f"This DICOM file is damaged or incomplete ({_reason(error)}).") from None
     if "PixelData" not in ds:
-        raise ImageRejected("This DICOM file contains no image (no pixel data); it may be a report or a worklist entry.")
+        raise ImageRejected("This DICOM file contains no image (no pixel data); it may be a report or a "
+                            "worklist entry.")
     if syntax not in supported:
         raise ImageRejected(
             f"This DICOM file uses the {syntax.name} transfer syntax, which is not supported. "
@@ -154,7 +155,7 @@ def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None) -> 
         if frame.ndim == 3:  # RGB (pydicom converts YBR to RGB): luminance, on its own bit depth
             luminance = frame[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
             return to_8bit(luminance, 0, float(np.iinfo(frame.dtype).max)), header
-        pixels = _monochrome_to_8bit(frame, ds, apply_modality_lut, apply_voi_lut)
+        pixels = _monochrome_to_8bit(frame, ds)
     except ImageRejected:
         raise
     except Exception as error:
@@ -164,8 +165,10 @@ def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None) -> 
     return pixels, header
 
 
-def _monochrome_to_8bit(frame: np.ndarray, ds, apply_modality_lut, apply_voi_lut) -> np.ndarray:
+def _monochrome_to_8bit(frame: np.ndarray, ds) -> np.ndarray:
     """Modality LUT (rescale slope/intercept), then the first VOI window, as a viewer would."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
     values = apply_modality_lut(frame, ds)
     centre, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
     if centre is not None and width is not None and width >= 1:

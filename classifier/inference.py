@@ -1,6 +1,7 @@
 """Serving: a LiteRT model loaded once per process, lazily; TensorFlow is never imported here.
 
-The worker calls `classify(pixels)` (pixels from `classifier.imaging.decode_image`). Each
+The worker calls `classify(pixels)` (pixels from `classifier.imaging.decode_image`): the
+active ModelVersion's file, or the committed model outside Django. Each
 model file has a sidecar `<file>.json` (name, architecture, labels, temperature) written
 at training time; the temperature is also baked into the LiteRT graph.
 """
@@ -36,14 +37,36 @@ class ClassificationResult:
     inference_ms: float
 
 
+def configured_model_path() -> Path | None:
+    """settings.CXR_MODEL_PATH, when a Django process sets it (it pins the model served)."""
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return None
+    from django.conf import settings
+
+    configured = getattr(settings, "CXR_MODEL_PATH", "") or ""
+    return Path(configured) if configured else None
+
+
 def default_model_path() -> Path:
     """settings.CXR_MODEL_PATH when set, else the committed model."""
-    configured = ""
-    if os.environ.get("DJANGO_SETTINGS_MODULE"):
-        from django.conf import settings
+    return configured_model_path() or COMMITTED_MODEL
 
-        configured = getattr(settings, "CXR_MODEL_PATH", "") or ""
-    return Path(configured) if configured else COMMITTED_MODEL
+
+def active_model_path() -> Path:
+    """What a worker serves: CXR_MODEL_PATH if set, else the active ModelVersion's file.
+
+    Looked up on every call, so switching the active version in the admin takes effect in
+    running workers; the interpreter for each file is still created only once per process.
+    Outside Django (scripts, benchmarks) it is the committed model.
+    """
+    from django.apps import apps
+
+    pinned = configured_model_path()
+    if pinned is None and os.environ.get("DJANGO_SETTINGS_MODULE") and apps.ready:
+        from classifier.registry import active_version, model_file
+
+        return model_file(active_version())
+    return pinned or COMMITTED_MODEL
 
 
 def file_sha256(path: str | Path) -> str:
@@ -133,7 +156,7 @@ _predictors_lock = threading.Lock()
 
 def get_predictor(model_path: str | Path | None = None) -> Predictor:
     """The process-wide predictor for a model file, created on first use."""
-    path = Path(model_path) if model_path else default_model_path()
+    path = Path(model_path) if model_path else active_model_path()
     with _predictors_lock:
         if path not in _predictors:
             _predictors[path] = Predictor(path)
@@ -141,5 +164,5 @@ def get_predictor(model_path: str | Path | None = None) -> Predictor:
 
 
 def classify(pixels: np.ndarray, *, model_path: str | Path | None = None) -> ClassificationResult:
-    """Classify 8-bit grayscale pixels with the given model file (default: `default_model_path()`)."""
+    """Classify 8-bit grayscale pixels with the given model file (default: the active model)."""
     return get_predictor(model_path).classify(pixels)

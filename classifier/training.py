@@ -59,7 +59,7 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
                                "data": str(data_dir), "split": "split.csv", "seed": seed})
     epochs_run = len(history.history["loss"])
     summary = {
-        "name": name, "architecture": arch, "parameters": int(model.count_params()),
+        "name": name, "architecture": arch, "seed": seed, "parameters": int(model.count_params()),
         "input_size": architecture.input_size, "epochs_run": epochs_run,
         "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
         "train_images": len(y_train), "val_images": len(y_val), "test_images": len(split["test"]),

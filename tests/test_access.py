@@ -140,3 +140,11 @@ def test_private_storage_is_outside_every_static_path():
         Path(d[1] if isinstance(d, tuple) else d) for d in project_settings.STATICFILES_DIRS
     ]
     assert all(not private.is_relative_to(p.resolve()) for p in public)
+
+
+def test_refusals_are_explained_on_the_sites_own_pages(client, radiologist, other_staff, case):
+    client.force_login(radiologist)
+    assert "You do not have access to this page" in client.get(reverse("cases:case_new")).content.decode()
+    client.force_login(other_staff)
+    page = client.get(reverse("cases:case_detail", args=[case.public_id])).content.decode()
+    assert "Page not found" in page and "H-1001" not in page

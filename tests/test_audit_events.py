@@ -2,11 +2,10 @@
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
-from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.access import RADIOLOGIST_GROUP, STAFF_GROUP, case_for
+from cases.access import RADIOLOGIST_GROUP, STAFF_GROUP
 from cases.models import AuditEvent, Clinic
 from classifier.signals import model_activated
 from tests.conftest import PASSWORD
@@ -55,14 +54,14 @@ def test_a_login_does_not_count_as_a_user_change(client, staff):
     assert AuditEvent.objects.filter(action="user_changed").count() == before
 
 
-def test_opening_another_clinics_case_is_recorded_as_access_denied(clinic, staff, other_staff):
+def test_opening_another_clinics_case_is_recorded_as_access_denied(client, clinic, staff, other_staff):
     case = make_case(clinic, staff)
-    request = RequestFactory().get(f"/cases/{case.public_id}/", REMOTE_ADDR="10.0.0.7")
-    request.user = other_staff
-    with pytest.raises(Exception, match="No such case"):
-        case_for(request, case.public_id)
+    client.force_login(other_staff)
+    url = reverse("cases:case_detail", args=[case.public_id])
+    assert client.get(url, REMOTE_ADDR="10.0.0.7").status_code == 404
     event = only_event("access_denied")
     assert (event.actor, event.case, event.clinic, event.ip_address) == (other_staff, case, clinic, "10.0.0.7")
+    assert event.details == {"path": url}
 
 
 def test_creating_a_user_records_who_was_created_without_the_password(db):
@@ -96,7 +95,8 @@ def test_adding_a_user_to_a_group_records_the_groups_before_and_after(staff, cha
     change(staff, Group.objects.get(name=RADIOLOGIST_GROUP))
     event = AuditEvent.objects.get(id__gt=last)
     assert (event.action, event.details["object"]) == ("user_changed", "nurse")
-    assert event.details["changes"] == {"groups": {"before": [STAFF_GROUP], "after": sorted([RADIOLOGIST_GROUP, STAFF_GROUP])}}
+    assert event.details["changes"] == {
+        "groups": {"before": [STAFF_GROUP], "after": sorted([RADIOLOGIST_GROUP, STAFF_GROUP])}}
 
 
 def test_clearing_a_users_groups_records_one_event(staff):
@@ -205,7 +205,8 @@ def test_correcting_a_patient_in_the_admin_records_one_case_edit_by_the_administ
     assert response.status_code == 302
     event = AuditEvent.objects.get(id__gt=last, action="case_edited")
     assert (event.actor, event.clinic, event.ip_address) == (root, clinic, "127.0.0.1")
-    assert event.details["changes"] == {"birth_year": {"before": 1970, "after": 1980}, "sex": {"before": "F", "after": "M"}}
+    assert event.details["changes"] == {"birth_year": {"before": 1970, "after": 1980},
+                                        "sex": {"before": "F", "after": "M"}}
 
 
 def test_changing_a_users_email_in_the_admin_records_exactly_one_event(client, staff):

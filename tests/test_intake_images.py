@@ -20,7 +20,8 @@ def png_claiming_size(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    pixels = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def rejection(data: bytes, **limits) -> str:
@@ -151,3 +152,10 @@ def test_a_jpeg_rotated_by_its_exif_tag_is_turned_upright():
     image.save(buffer, format="JPEG", exif=exif.tobytes())
     decoded = decode_image(buffer.getvalue())
     assert (decoded.width, decoded.height) == (160, 256)
+
+
+def test_a_colour_dicom_is_reduced_to_its_luminance():
+    gray = chest_like_array(160)
+    decoded = decode_image(dicom_bytes(np.stack([gray] * 3, axis=-1), photometric="RGB"))
+    assert decoded.pixels.shape == (160, 160)
+    assert np.abs(decoded.pixels.astype(int) - gray.astype(int)).max() <= 1

@@ -207,3 +207,16 @@ def test_an_age_that_contradicts_the_birth_year_is_refused(logged_in, clinic, se
     response = submit(logged_in, clinic, png_bytes(), age="30", birth_year="1940")
     assert "An age of 30 does not match the birth year 1940." in response.content.decode()
     assert_nothing_left(settings)
+
+
+def test_an_error_while_queueing_after_the_commit_keeps_the_case_and_its_files(
+        logged_in, clinic, settings, monkeypatch, django_capture_on_commit_callbacks):
+    def broker_exploded(case_id):
+        raise ConnectionError("broker exploded")
+
+    monkeypatch.setattr("cases.services.enqueue_case", broker_exploded)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = submit(logged_in, clinic, png_bytes())
+    case = Case.objects.get()
+    assert response.status_code == 302 and case.status == Case.Status.SUBMITTED
+    assert sorted(p.name for p in stored_files(settings)) == sorted([case.image_name, case.display_name])

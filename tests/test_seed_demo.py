@@ -27,7 +27,8 @@ def test_it_creates_a_clinic_and_one_user_per_role_with_printed_passwords(db):
     output = seed()
     passwords = dict(re.findall(r"(demo_\w+)\s+(\S+)$", output, flags=re.MULTILINE))
     assert set(passwords) == {"demo_staff", "demo_radiologist", "demo_admin"}
-    staff, radiologist, admin = (log_in(name, passwords[name]) for name in ("demo_staff", "demo_radiologist", "demo_admin"))
+    staff, radiologist, admin = (log_in(name, passwords[name])
+                                 for name in ("demo_staff", "demo_radiologist", "demo_admin"))
     assert can_submit(staff) and not can_review(staff)
     assert can_review(radiologist) and not can_submit(radiologist)
     assert can_audit(admin) and admin.is_staff and not admin.is_superuser

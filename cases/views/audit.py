@@ -8,7 +8,7 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Max
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -33,17 +33,19 @@ def audit_required(view):
     return wrapper
 
 
-def filtered(request) -> tuple[AuditFilterForm, object]:
+def filters_from(request) -> tuple[AuditFilterForm, dict | None]:
+    """The filter form and its filters; None when the filter is not valid."""
     form = AuditFilterForm(request.GET or None)
-    if form.is_bound and not form.is_valid():
-        return form, AuditEvent.objects.none()
-    return form, events_matching(**(form.filters() if form.is_bound else {}))
+    if not form.is_bound:
+        return form, {}
+    return form, form.filters() if form.is_valid() else None
 
 
 @require_GET
 @audit_required
 def event_list(request):
-    form, events = filtered(request)
+    form, filters = filters_from(request)
+    events = AuditEvent.objects.none() if filters is None else events_matching(**filters)
     page = Paginator(events.select_related("case", "clinic"), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/events.html", {"form": form, "page": page})
 
@@ -51,12 +53,15 @@ def event_list(request):
 @require_GET
 @audit_required
 def export_csv(request):
-    form, events = filtered(request)
+    form, filters = filters_from(request)
+    if filters is None:
+        return HttpResponseBadRequest("The filter is not valid.", content_type="text/plain")
     # The export covers the events that existed when it was asked for, not its own record.
     last_id = AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
     record(request=request, action="audit_exported",
-           details={"filters": {k: str(v) for k, v in (form.filters() if form.is_valid() else {}).items()}})
-    response = StreamingHttpResponse(csv_chunks(events.filter(id__lte=last_id)), content_type="text/csv")
+           details={"filters": {name: value for name, value in request.GET.items() if name in form.fields and value}})
+    events = events_matching(**filters).filter(id__lte=last_id)
+    response = StreamingHttpResponse(csv_chunks(events), content_type="text/csv")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response

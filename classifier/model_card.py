@@ -1,0 +1,147 @@
+"""Writing MODEL_CARD.md from the files of a trained run, so its figures and hash cannot drift."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from classifier.data import read_split
+from classifier.inference import file_sha256
+from classifier.preprocessing import DISPLAY_NAMES, LABELS
+
+SOURCES = {
+    "radiography_db": "COVID-19 Radiography Database mirror (PadChest COVID; adult RSNA/NIH normals)",
+    "cohen": "Cohen et al. COVID-19 image data collection (COVID; 9 adult SARS as viral pneumonia)",
+    "covid_cxnet": "COVID-CXNet (COVID)",
+    "hannover": "Hannover Medical School (COVID, many ICU films)",
+    "mooney_a": "Mooney/Kermany paediatric pneumonia set, mirror A (normal, viral pneumonia)",
+    "mooney_b": "Mooney/Kermany paediatric pneumonia set, mirror B (normal, viral pneumonia)",
+}
+
+
+def _f(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def write_model_card(trained_dir: Path, card_path: Path) -> None:
+    metrics = json.loads((trained_dir / "metrics.json").read_text())
+    training = json.loads((trained_dir / "training.json").read_text())
+    metadata = json.loads((trained_dir / "own.tflite.json").read_text())
+    split = read_split(trained_dir / "split.csv")
+    sha256 = file_sha256(trained_dir / "own.tflite")
+    card_path.write_text(render(metrics=metrics, training=training, metadata=metadata, split=split, sha256=sha256,
+                                size_kb=(trained_dir / "own.tflite").stat().st_size / 1024))
+
+
+def render(*, metrics: dict, training: dict, metadata: dict, split: dict, sha256: str, size_kb: float) -> str:
+    per_class = metrics["per_class"]
+    counts = {name: Counter(r.label for r in records) for name, records in split.items()}
+    split_rows = "\n".join(
+        f"| {name} | {len(records)} | {len({r.group for r in records})} | "
+        + " | ".join(str(counts[name][label]) for label in LABELS) + " |"
+        for name, records in split.items())
+    class_rows = "\n".join(
+        f"| {DISPLAY_NAMES[label]} | {c['n']} | {_f(c['sensitivity'])} | {_f(c['specificity'])} | "
+        f"{_f(c['precision'])} | {_f(c['auc'], 4)} |" for label, c in per_class.items())
+    source_rows = "\n".join(
+        f"| {source} | {SOURCES.get(source, '')} | {s['n']} | "
+        + ", ".join(f"{k} {v}" for k, v in s["labels"].items()) + f" | {_f(s['accuracy'])} |"
+        for source, s in metrics.get("per_source", {}).items())
+    subgroup_rows = "\n".join(
+        f"| {name.replace('_', ' ')} | {g['n']} | {_f(g['accuracy'])} | "
+        + ", ".join(f"{DISPLAY_NAMES[k]} {v}" for k, v in g["predicted"].items()) + " |"
+        for name, g in metrics.get("subgroups", {}).items())
+    matrix = metrics["confusion_matrix"]["matrix"]
+    matrix_rows = "\n".join(f"| **{DISPLAY_NAMES[label]}** | " + " | ".join(str(v) for v in row) + " |"
+                            for label, row in zip(LABELS, matrix))
+    return f"""# Model card: {metadata['name']}
+
+> **Research software, not a diagnostic device.** This model was trained on public research
+> collections with known label noise and source confounds. It must not be used to diagnose,
+> exclude or triage disease in real patients without a radiologist's read.
+
+| | |
+|---|---|
+| Served file | `classifier/trained/own.tflite` ({size_kb:.0f} KB, LiteRT, float32) |
+| SHA-256 | `{sha256}` |
+| Keras weights | `classifier/trained/own.keras` (the same weights before export) |
+| Architecture | `own`: 5x5 stride-2 stem, BatchNorm separable-convolution blocks, global average pooling, dense softmax; {training['parameters']:,} parameters; input {training['input_size']}x{training['input_size']} grayscale |
+| Outputs | calibrated probabilities for COVID-19, Normal, Viral Pneumonia; class activation map (CAM) of the predicted class |
+| Calibration | temperature scaling fitted on the validation split: T = {training['temperature']:.3f}; validation ECE {training['val_ece_before']:.3f} before, {training['val_ece_after']:.3f} after; test ECE {metrics['ece']:.3f} |
+| Training | {training['epochs_run']} epochs (best {training['best_epoch']}), {training['train_minutes']:.1f} minutes on 2 CPU cores, {training['train_images_per_second']:.0f} images/s, seed {training.get('seed', metadata.get('seed'))} |
+| LiteRT vs Keras | largest probability difference on 64 validation images: {metadata.get('litert_max_abs_difference', float('nan')):.1e} |
+
+## Intended use
+Suggesting, for a radiologist to confirm or override, which of three classes a frontal chest
+radiograph resembles in the CXR Triage research prototype, and showing which regions drove the
+suggestion. Not for use without a radiologist, not for other findings (bacterial pneumonia, lung
+opacity, tuberculosis, effusion, ...), not for lateral films, not for children's COVID-19 or adults'
+viral pneumonia (almost absent from the data; see limitations).
+
+## Data
+`shared/datasets/cxr`: 4,241 de-duplicated 256x256 grayscale PNGs from six public collections
+(see that folder's README for provenance and licences). Preprocessing, the same in training,
+evaluation and serving (`classifier.preprocessing`): decode to 8-bit grayscale, resize the whole
+image to {training['input_size']}x{training['input_size']} (bilinear), scale to [0, 1].
+
+Split: by patient `group` (no patient in two splits), stratified by class and source, seed
+{training.get('seed', metadata.get('seed'))}; saved as `classifier/trained/split.csv`.
+
+| split | images | groups | COVID-19 | Normal | Viral Pneumonia |
+|---|---:|---:|---:|---:|---:|
+{split_rows}
+
+Training used class weights (inverse frequency), augmentation with Keras preprocessing layers
+(brightness ±15%, contrast ±20%, rotation ±7°, shift ±5%, zoom ±5%; no flip, which moves the heart;
+no large zoom, which made normal lungs look consolidated), Adam, ReduceLROnPlateau, EarlyStopping
+and ModelCheckpoint on validation loss.
+
+## Results on the held-out test split ({metrics['n']} images)
+Accuracy **{metrics['accuracy']:.3f}**, macro-F1 **{metrics['macro_f1']:.3f}**, macro AUC **{metrics['macro_auc']:.4f}**,
+COVID-19 sensitivity **{per_class['covid']['sensitivity']:.3f}**, ECE {metrics['ece']:.3f}.
+Floors: accuracy >= 0.94, COVID-19 sensitivity >= 0.95, macro AUC >= 0.985
+(checked by `tests/test_classifier_quality.py` through `evaluate_classifier`'s code).
+
+| class | n | sensitivity | specificity | precision | AUC |
+|---|---:|---:|---:|---:|---:|
+{class_rows}
+
+Confusion matrix (rows true, columns predicted):
+
+| | COVID-19 | Normal | Viral Pneumonia |
+|---|---:|---:|---:|
+{matrix_rows}
+
+Plots: `classifier/trained/plots/` (confusion matrix, ROC, reliability diagram) and
+`classifier/trained/training_curves.png`. Baselines side by side: BENCHMARKS.md, "Model quality".
+
+### Per source
+
+| source | collection | n | classes | accuracy |
+|---|---|---:|---|---:|
+{source_rows}
+
+### Normals by age: the shortcut check
+Nearly all viral-pneumonia images are of young children (Mooney) and nearly all COVID-19 images
+of adults. A network that had learned only "child or adult" would call paediatric normals viral
+pneumonia and adult normals COVID-19. Accuracy on each:
+
+| normals | n | accuracy | predicted as |
+|---|---:|---:|---|
+{subgroup_rows}
+
+## Limitations
+- Source and age confounds: each class comes from few collections; markers, borders, contrast and
+  age differ between classes. Good figures here do not show that the model detects disease; the
+  per-source and by-age tables are the honest part. Expect poor results on adult viral pneumonia
+  (9 images in the whole data set), paediatric COVID-19 (about 10) and films from other hospitals.
+- Resolution confound: some sources were upscaled from 224 px; the 128 px input reduces but does
+  not remove this cue.
+- Labels are noisy: "COVID-19" means a positive patient per the source (some films look normal);
+  "normal" means no pneumonia label, not a radiologist-confirmed normal chest.
+- The test split is small ({metrics['n']} images); a difference of 0.01 in accuracy is about
+  {round(metrics['n'] * 0.01)} images. No external validation set was available to us.
+- The heatmap is a class activation map at {training['input_size'] // 16}x{training['input_size'] // 16}
+  resolution, upsampled: it shows where the evidence for the predicted class lies, coarsely; it is
+  not a segmentation.
+- Not a diagnostic device; not cleared or approved for clinical use anywhere.
+"""

@@ -1,0 +1,48 @@
+"""The committed model meets the quality floors on its saved, patient-disjoint test split.
+
+Uses the real images in ../shared (never committed); CI has them, so there a missing folder
+is a failure, not a skip.
+"""
+
+import json
+import os
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from classifier.data import DEFAULT_DATA_DIR, read_split
+from classifier.inference import COMMITTED_MODEL, file_sha256
+
+pytestmark = pytest.mark.shared_data
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    """`evaluate_classifier --model <committed> --json`: no --data, so the saved test split."""
+    if not (DEFAULT_DATA_DIR / "manifest.csv").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide the shared dataset at {DEFAULT_DATA_DIR}")
+        pytest.skip(f"needs the shared dataset at {DEFAULT_DATA_DIR}")
+    output = StringIO()
+    call_command("evaluate_classifier", model=str(COMMITTED_MODEL), json=True, stdout=output)
+    return json.loads(output.getvalue())
+
+
+def test_committed_model_meets_the_floors_on_the_held_out_test_split(metrics):
+    assert metrics["n"] == len(read_split(COMMITTED_MODEL.parent / "split.csv")["test"])
+    assert metrics["model"]["sha256"] == file_sha256(COMMITTED_MODEL)
+    assert metrics["accuracy"] >= 0.94
+    assert metrics["per_class"]["covid"]["sensitivity"] >= 0.95
+    assert metrics["macro_auc"] >= 0.985
+
+
+def test_committed_model_does_not_call_every_child_viral_pneumonia(metrics):
+    assert metrics["subgroups"]["paediatric_normals"]["accuracy"] >= 0.85
+    assert metrics["subgroups"]["adult_normals"]["accuracy"] >= 0.85
+
+
+def test_committed_metrics_file_is_what_evaluation_gives_today(metrics):
+    committed = json.loads((COMMITTED_MODEL.parent / "metrics.json").read_text())
+    assert committed["confusion_matrix"] == metrics["confusion_matrix"]
+    assert committed["model"] == metrics["model"]

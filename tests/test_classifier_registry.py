@@ -1,0 +1,74 @@
+"""Model versions: the committed model registers itself, and administrators switch the served one."""
+
+import shutil
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from cases.models import AuditEvent
+from classifier.inference import COMMITTED_MODEL, classify, file_sha256
+from classifier.models import ModelVersion
+from classifier.registry import active_version, register_model
+from tests.conftest import PASSWORD
+from tests.images import chest_like_array
+
+
+@pytest.fixture
+def second_model(tmp_path):
+    """Another model file: a tiny network, exported in a subprocess (TensorFlow stays out of here)."""
+    from tests.stack import tiny_model
+
+    return tiny_model(tmp_path)
+
+
+def test_a_fresh_install_registers_and_activates_the_committed_model(db, settings):
+    settings.CXR_MODEL_PATH = ""
+    version = active_version()
+    assert version.active
+    assert version.file == "classifier/trained/own.tflite"
+    assert version.sha256 == file_sha256(COMMITTED_MODEL)
+    assert version.architecture == "own"
+    assert version.metrics["accuracy"] > 0.9  # the test-split figures from metrics.json
+    assert "split by patient group" in version.training_data
+    assert active_version() == version
+    assert ModelVersion.objects.count() == 1
+
+
+def test_register_model_command_registers_a_file_once(db, tmp_path, capsys):
+    copy = tmp_path / "copy.tflite"
+    shutil.copy(COMMITTED_MODEL, copy)
+    call_command("register_model", str(copy))
+    call_command("register_model", str(copy), activate=True)
+    version = ModelVersion.objects.get()
+    assert version.sha256 == file_sha256(COMMITTED_MODEL)
+    assert version.active
+    assert "Registered" in capsys.readouterr().out
+
+
+def test_administrator_activates_a_version_in_the_admin_and_it_is_audited(client, administrator, second_model):
+    committed = register_model(COMMITTED_MODEL, activate=True)
+    tiny = register_model(second_model)
+    client.login(username=administrator.username, password=PASSWORD)
+    response = client.post(reverse("admin:classifier_modelversion_changelist"),
+                           {"action": "activate", "_selected_action": [tiny.pk]}, follow=True)
+    assert response.status_code == 200
+    assert "is now the active model" in response.content.decode()
+    assert list(ModelVersion.objects.filter(active=True)) == [tiny]
+    event = AuditEvent.objects.get(action="model_activated")
+    assert event.actor == administrator
+    assert event.details["model_version"]["name"] == tiny.name
+    assert event.details["previous"]["name"] == committed.name
+
+
+def test_workers_serve_the_version_an_administrator_activated(db, settings, second_model):
+    settings.CXR_MODEL_PATH = ""  # not pinned: the active version decides
+    pixels = chest_like_array(256)
+    register_model(COMMITTED_MODEL, activate=True)
+    assert classify(pixels).model_sha256 == file_sha256(COMMITTED_MODEL)
+    register_model(second_model, activate=True)
+    result = classify(pixels)
+    assert result.model_sha256 == file_sha256(second_model)
+    assert result.architecture == "tiny"
+    assert result.heatmap.shape == pixels.shape and np.ptp(result.heatmap) > 0

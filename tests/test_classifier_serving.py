@@ -1,0 +1,78 @@
+"""The committed model as the worker serves it: classify_image, heatmap, hash, no TensorFlow."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from classifier.inference import COMMITTED_MODEL, classify, file_sha256
+from classifier.preprocessing import LABELS
+from tests.dicoms import dicom_bytes
+from tests.images import chest_like_array, jpeg_bytes, png_bytes
+
+MODEL_CARD = Path(__file__).resolve().parent.parent / "classifier" / "MODEL_CARD.md"
+
+
+def test_committed_model_is_small_and_its_sha256_is_the_one_on_the_model_card():
+    assert COMMITTED_MODEL.stat().st_size < 5 * 1024 * 1024
+    hashes = re.findall(r"`([0-9a-f]{64})`", MODEL_CARD.read_text())
+    assert hashes == [file_sha256(COMMITTED_MODEL)]
+    assert "not a diagnostic device" in MODEL_CARD.read_text().lower()
+
+
+def test_committed_model_gives_a_probability_for_each_label_and_a_heatmap_the_size_of_the_image():
+    pixels = chest_like_array(300, seed=4)[:, :280]  # not square, not the training size
+    result = classify(pixels, model_path=COMMITTED_MODEL)
+    assert result.label in LABELS
+    assert set(result.probabilities) == set(LABELS)
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert result.label == max(result.probabilities, key=result.probabilities.get)
+    assert result.heatmap.dtype == np.uint8 and result.heatmap.shape == pixels.shape
+    assert result.heatmap.max() == 255 and result.heatmap.min() == 0  # scaled, not constant
+    assert result.model_sha256 == file_sha256(COMMITTED_MODEL)
+    assert result.architecture == "own"
+    assert result.inference_ms > 0
+
+
+@pytest.mark.parametrize("suffix, data", [
+    (".png", png_bytes(256, seed=1)),
+    (".jpg", jpeg_bytes(256, seed=2)),
+    (".dcm", dicom_bytes(chest_like_array(256, seed=3))),
+])
+def test_classify_image_reads_png_jpeg_and_dicom(tmp_path, capsys, suffix, data):
+    path = tmp_path / f"film{suffix}"
+    path.write_bytes(data)
+    call_command("classify_image", str(path), model=str(COMMITTED_MODEL), json=True)
+    output = json.loads(capsys.readouterr().out)
+    assert output["file"] == str(path)
+    assert output["label"] in LABELS
+    assert sum(output["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert output["model_sha256"] == file_sha256(COMMITTED_MODEL)
+    assert output["inference_ms"] > 0
+
+
+def test_classify_image_explains_a_file_that_is_not_an_image(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("not an image")
+    with pytest.raises(Exception, match="not a PNG, JPEG or DICOM"):
+        call_command("classify_image", str(path), model=str(COMMITTED_MODEL))
+
+
+def test_serving_path_never_imports_tensorflow():
+    script = (
+        "import sys\n"
+        "from classifier.inference import classify\n"
+        "from classifier.preprocessing import load_grayscale\n"
+        "from tests.images import png_bytes\n"
+        "result = classify(load_grayscale(png_bytes(256)))\n"
+        "print(result.label, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert output[0] in LABELS
+    assert output[1:] == ["False", "False"]

@@ -1,0 +1,116 @@
+"""Training, export and evaluation end to end: a tiny network, one epoch, synthetic images.
+
+The same commands and code as the real model (train_classifier, evaluate_classifier); only
+the architecture ("tiny") and the data are small.
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from classifier.data import load_arrays, read_split
+from classifier.imaging import decode_image
+from classifier.inference import Predictor
+from classifier.preprocessing import LABELS, load_grayscale, to_model_input
+from tests.images import chest_like_array, encode
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Three classes told apart by brightness; patients with two images share a group."""
+    root = tmp_path_factory.mktemp("cxr")
+    rows = []
+    for class_index, label in enumerate(LABELS):
+        (root / label).mkdir()
+        for i in range(24):
+            pixels = np.clip(chest_like_array(64, seed=100 * class_index + i).astype(int) + 40 * (class_index - 1),
+                             0, 255).astype(np.uint8)
+            name = f"{label}/{label}_{i:02d}.png"
+            (root / name).write_bytes(encode(pixels))
+            rows.append({"file": name, "label": label, "source": f"synthetic_{label}", "group": f"{label}-p{i // 2}"})
+    with (root / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "label", "source", "group"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    call_command("train_classifier", arch="tiny", data=str(dataset), out=str(out), epochs=1, seed=3)
+    return out
+
+
+def test_training_saves_model_split_curves_and_calibration(trained):
+    for name in ("tiny.keras", "tiny.tflite", "tiny.tflite.json", "split.csv", "training_curves.png"):
+        assert (trained / name).stat().st_size > 0, name
+    summary = json.loads((trained / "training.json").read_text())
+    assert summary["architecture"] == "tiny"
+    assert summary["epochs_run"] == 1
+    assert summary["temperature"] > 0
+    assert 0 <= summary["val_ece_after"] <= 1 and 0 <= summary["val_ece_before"] <= 1
+    metadata = json.loads((trained / "tiny.tflite.json").read_text())
+    assert metadata["labels"] == list(LABELS)
+    assert metadata["litert_max_abs_difference"] <= 1e-3
+
+
+def test_saved_split_keeps_each_patient_in_one_split(trained):
+    split = read_split(trained / "split.csv")
+    groups = {name: {r.group for r in records} for name, records in split.items()}
+    assert all(groups.values())
+    assert not (groups["train"] & groups["val"] or groups["train"] & groups["test"] or groups["val"] & groups["test"])
+    assert sum(len(records) for records in split.values()) == 72
+
+
+def test_litert_probabilities_are_within_a_thousandth_of_keras(trained, dataset):
+    import keras
+
+    from classifier.calibration import softmax
+    from classifier.export import keras_logits
+
+    records = sum(read_split(trained / "split.csv").values(), [])
+    x, _ = load_arrays(dataset, records, 32)
+    temperature = json.loads((trained / "tiny.tflite.json").read_text())["temperature"]
+    expected = softmax(keras_logits(keras.models.load_model(trained / "tiny.keras"), x), temperature)
+    assert np.abs(Predictor(trained / "tiny.tflite").probabilities(x) - expected).max() <= 1e-3
+
+
+def test_served_input_equals_trained_input_for_the_same_file(trained, dataset):
+    record = read_split(trained / "split.csv")["test"][0]
+    trained_input, _ = load_arrays(dataset, [record], 32)
+    upload = (dataset / record.file).read_bytes()
+    served_pixels = decode_image(upload).pixels  # what intake stores and the worker reads back
+    assert np.array_equal(to_model_input(served_pixels, 32), trained_input[0])
+    assert np.array_equal(load_grayscale(upload), load_grayscale(dataset / record.file))
+    predictor = Predictor(trained / "tiny.tflite")
+    served = predictor.classify(served_pixels).probabilities
+    assert [served[label] for label in LABELS] == predictor.probabilities(trained_input)[0].tolist()
+
+
+def test_evaluate_classifier_reports_the_documented_json(trained, dataset, tmp_path, capsys):
+    call_command("evaluate_classifier", data=str(dataset), model=str(trained / "tiny.tflite"), json=True,
+                 plots=str(tmp_path))
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"n", "accuracy", "macro_f1", "macro_auc", "per_class", "confusion_matrix", "ece", "per_source",
+            "model"} <= set(metrics)
+    assert metrics["n"] == 72
+    assert set(metrics["per_class"]) == set(LABELS)
+    assert set(metrics["per_class"]["covid"]) == {"n", "sensitivity", "specificity", "precision", "auc"}
+    assert np.array(metrics["confusion_matrix"]["matrix"]).sum() == 72
+    assert set(metrics["per_source"]) == {f"synthetic_{label}" for label in LABELS}
+    assert metrics["model"]["name"].startswith("tiny-")
+    assert len(metrics["model"]["sha256"]) == 64
+    for plot in ("confusion_matrix.png", "roc.png", "reliability.png"):
+        assert (tmp_path / plot).read_bytes().startswith(b"\x89PNG"), plot
+
+
+def test_evaluate_classifier_without_data_uses_the_saved_test_split(trained, capsys):
+    call_command("evaluate_classifier", model=str(trained / "tiny.tflite"), json=True)
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["n"] == len(read_split(trained / "split.csv")["test"])
