@@ -103,6 +103,10 @@ def fill(clinics, users, *, start: int, stop: int, rng: random.Random) -> None:
             Case.objects.bulk_update(cases, ["created"])
             predicted = [case for case in cases if case.status in ("predicted", "reviewed")]
             predictions = Prediction.objects.bulk_create(_prediction(case, version, rng) for case in predicted)
+            for prediction in predictions:
+                for field, value in Case.suggestion_fields(prediction.label, prediction.probabilities).items():
+                    setattr(prediction.case, field, value)
+            Case.objects.bulk_update(predicted, ["predicted_label", "covid_probability"])
             Review.objects.bulk_create(
                 Review(case=p.case, prediction=p, reviewer=users["radiologist"], finding=p.label, agreed=True)
                 for p in predictions if p.case.status == "reviewed")

@@ -130,7 +130,8 @@ def upload(web: Web, session: requests.Session, lock: threading.Lock, image: byt
     with lock:  # a Session is not thread-safe; each uploader has its own
         started = time.perf_counter()
         response = session.post(f"{web.base}/cases/new/", data={
-            "clinic": web.clinic, "mrn": mrn, "age": "50", "sex": "U", "view": "PA", "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "clinic": web.clinic, "mrn": mrn, "age": "50", "sex": "U", "view": "PA",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
         }, files={"image": ("chest.png", image, "image/png")}, headers={"Referer": f"{web.base}/cases/new/"},
             allow_redirects=False)
         elapsed = (time.perf_counter() - started) * 1000
@@ -169,6 +170,12 @@ def results(name: str, cases: int) -> dict:
             "inference": [p.inference_ms for p in predictions], "queue_wait": [p.queue_wait_ms for p in predictions]}
 
 
+def ratios(summary: dict) -> str:
+    burst = summary[(2, True)]["per_second"] / summary[(1, True)]["per_second"]
+    p95 = percentile(summary[(2, False)]["latency"], 95) / percentile(summary[(1, False)]["latency"], 95)
+    return f"burst throughput x{burst:.2f}, p95 latency at the fixed rate x{p95:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200)
@@ -185,6 +192,7 @@ def main() -> None:
         web = Web(env)
         films = images()
         rows = []
+        summary = {}
         try:
             for count in (1, 2):
                 workers = [Worker(config, name=f"bench{count}-{i}").start() for i in range(count)]
@@ -193,6 +201,7 @@ def main() -> None:
                         name = f"w{count}-{'rate' if rate else 'burst'}"
                         uploads = run_phase(web, name, films, cases=args.cases, rate=rate)
                         measured = results(name, args.cases)
+                        summary[(count, rate is None)] = measured
                         rows.append([count, load, args.cases, *(f"{percentile(measured['latency'], q):.0f}"
                                                                 for q in (50, 95, 99)),
                                      f"{measured['per_second']:.1f}", f"{percentile(uploads, 95):.0f}",
@@ -221,6 +230,10 @@ were shared with the other engineers' work during the run.
 
 {table(["workers", "load", "cases", "p50 ms", "p95 ms", "p99 ms", "cases/s", "upload p95 ms",
         "inference p50 ms", "inference p95 ms", "queue wait p95 ms", "worker RSS MB", "web RSS MB"], rows)}
+
+Two workers against one, same run: {ratios(summary)}. On two cores a second worker process adds no
+CPU: in the burst it competes with gunicorn's upload handling for the same cores (compare the upload
+p95), so more throughput needs workers on machines with their own cores (README, "Scaling out").
 
 Targets (issue 4): p95 submission-to-prediction under 1 s at 5 cases/s; in-task inference under 10 ms;
 worker RSS under 300 MB.

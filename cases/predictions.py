@@ -5,8 +5,8 @@ an administrator retries. Every transition is a compare-and-set UPDATE on Case.s
 audit row in the same transaction, so two deliveries of one message, a worker killed half-way
 or a reaper running alongside a worker can never write a case twice.
 
-The model runtime is imported inside `_classify_image` only: the web process imports this
-module (to enqueue) and must never load it.
+The web process imports this module to enqueue; that loads no model: `classifier.inference`
+opens the model runtime (LiteRT) on the first classification in each worker child process.
 """
 
 import io
@@ -23,6 +23,7 @@ from PIL import Image
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from classifier import inference
 from classifier.models import ModelVersion
 from classifier.preprocessing import load_grayscale
 from classifier.registry import register_model
@@ -150,8 +151,6 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
 
 
 def _classify_image(case: Case):
-    from classifier import inference  # the web process imports this module; only workers load the model
-
     with storage.open_file(case.display_name) as handle:
         pixels = load_grayscale(handle.read())
     return pixels, inference.classify(pixels)

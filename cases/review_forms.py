@@ -27,7 +27,7 @@ class WorklistFilterForm(forms.Form):
 
     def filters(self) -> WorklistFilters:
         """The filters asked for; a missing or invalid value falls back to its default."""
-        data = self.cleaned_data if self.is_valid() else {}
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         status = data.get("status") or Case.Status.PREDICTED
         clinic = data.get("clinic")
         return WorklistFilters(

@@ -78,7 +78,7 @@ def _per_source(y_true: np.ndarray, y_pred: np.ndarray, sources: np.ndarray) -> 
         inside = sources == source
         summary = _group_summary(y_true[inside], y_pred[inside])
         summary["labels"] = {LABELS[i]: int((y_true[inside] == i).sum()) for i in np.unique(y_true[inside])}
-        result[source] = summary
+        result[str(source)] = summary
     return result
 
 

@@ -46,7 +46,8 @@ def predict(case: Case, label: str = "covid", probabilities: dict | None = None,
         case=case, model_version=version or model_version(), label=label,
         probabilities=probabilities or PROBABILITIES[label], heatmap_name=heatmap, inference_ms=3.0,
     )
-    Case.objects.filter(pk=case.pk).update(status=Case.Status.PREDICTED)
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.PREDICTED,
+                                           **Case.suggestion_fields(label, prediction.probabilities))
     case.refresh_from_db()
     return prediction
 

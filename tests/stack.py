@@ -1,15 +1,21 @@
 """A real Redis and real Celery worker processes, for tests and benchmarks.
 
     @pytest.fixture(scope="module")
-    def stack(django_db_setup, django_db_blocker):
+    def stack(django_db_setup):
         with running_stack() as running:
             yield running
 
 Then use `transactional_db` (or `live_server`) with `serialized_rollback=True` in the tests:
 the worker is another process and sees only committed rows, and the flush after each
 transactional test would otherwise delete the roles the next test needs. Point private
-storage at `stack.storage_dir` (override conftest's `_private_storage`): the worker reads the
-images from there. `stack.worker.kill()` is a SIGKILL; `stack.redis.stop()` a Redis outage.
+storage at `stack.storage_dir`, since the worker reads the images from there:
+
+    @pytest.fixture(autouse=True)
+    def _worker_storage(_private_storage, settings, stack):
+        settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
+
+`stack.worker.kill()` is a SIGKILL, `stack.restart_worker()` starts a fresh one, and
+`stack.redis.stop()` / `.start()` is a Redis outage on the same port.
 """
 
 import os
@@ -87,7 +93,8 @@ def database_url() -> str:
         if str(db["NAME"]).startswith(":memory:") or "mode=memory" in str(db["NAME"]):
             raise RuntimeError("an in-memory test database is invisible to a worker process")
         return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}/{db['NAME']}"
 
 
 def use_broker(url: str) -> None:

@@ -11,16 +11,15 @@ from cases.models import AuditEvent
 from classifier.inference import COMMITTED_MODEL, classify, file_sha256
 from classifier.models import ModelVersion
 from classifier.registry import active_version, register_model
-from tests.conftest import PASSWORD
 from tests.images import chest_like_array
 
 
-@pytest.fixture
-def second_model(tmp_path):
+@pytest.fixture(scope="module")
+def second_model(tmp_path_factory):
     """Another model file: a tiny network, exported in a subprocess (TensorFlow stays out of here)."""
     from tests.stack import tiny_model
 
-    return tiny_model(tmp_path)
+    return tiny_model(tmp_path_factory.mktemp("second_model"))
 
 
 def test_a_fresh_install_registers_and_activates_the_committed_model(db, settings):
@@ -50,13 +49,13 @@ def test_register_model_command_registers_a_file_once(db, tmp_path, capsys):
 def test_administrator_activates_a_version_in_the_admin_and_it_is_audited(client, administrator, second_model):
     committed = register_model(COMMITTED_MODEL, activate=True)
     tiny = register_model(second_model)
-    client.login(username=administrator.username, password=PASSWORD)
+    client.force_login(administrator)
     response = client.post(reverse("admin:classifier_modelversion_changelist"),
                            {"action": "activate", "_selected_action": [tiny.pk]}, follow=True)
     assert response.status_code == 200
     assert "is now the active model" in response.content.decode()
     assert list(ModelVersion.objects.filter(active=True)) == [tiny]
-    event = AuditEvent.objects.get(action="model_activated")
+    event = AuditEvent.objects.filter(action="model_activated").first()  # the latest
     assert event.actor == administrator
     assert event.details["model_version"]["name"] == tiny.name
     assert event.details["previous"]["name"] == committed.name

@@ -114,3 +114,19 @@ def test_evaluate_classifier_without_data_uses_the_saved_test_split(trained, cap
     call_command("evaluate_classifier", model=str(trained / "tiny.tflite"), json=True)
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["n"] == len(read_split(trained / "split.csv")["test"])
+
+
+def test_a_network_without_global_pooling_gets_an_occlusion_heatmap(tmp_path):
+    import keras
+
+    from classifier.networks import build_paper
+    from classifier.export import export_litert
+
+    keras.utils.set_random_seed(0)
+    path = export_litert(build_paper(70), temperature=1.0, path=tmp_path / "paper.tflite")
+    predictor = Predictor(path)
+    pixels = chest_like_array(200, seed=9)
+    result = predictor.classify(pixels)
+    assert not predictor.has_cam
+    assert result.heatmap.shape == pixels.shape and result.heatmap.dtype == np.uint8
+    assert result.heatmap.max() == 255 and result.heatmap.min() == 0

@@ -79,6 +79,7 @@ def test_the_worklist_shows_only_cases_awaiting_review_from_the_clinics_served(
     assert "THEIRS" not in page
     assert 'data-status="predicted">1<' in page and 'data-status="reviewed">1<' in page
     assert 'data-status="queued">1<' in page
+    assert '<option value="predicted" selected>' in page
 
 
 def test_the_worklist_filters_by_clinic_label_status_and_date(client, clinic, other_clinic, staff, radiologist):
@@ -130,7 +131,7 @@ def test_the_worklist_is_paginated_with_a_fixed_number_of_queries_per_page(clien
 
 
 @pytest.mark.parametrize("who", ["staff", "administrator"])
-def test_people_who_do_not_review_cannot_open_the_worklist(client, request, who):
+def test_people_who_do_not_review_cannot_open_the_worklist(client, db, request, who):
     client.force_login(request.getfixturevalue(who))
     assert client.get(WORKLIST).status_code == 403
 

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker):
+def stack(django_db_setup):
     with running_stack() as running:
         yield running
 

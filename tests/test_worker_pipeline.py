@@ -27,7 +27,7 @@ FINISHED = {Case.Status.PREDICTED, Case.Status.FAILED}
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker):
+def stack(django_db_setup):
     with running_stack() as running:
         yield running
 
@@ -222,4 +222,5 @@ def test_the_reaper_gives_up_on_a_case_after_the_allowed_attempts(stack, setting
     assert case.status == Case.Status.FAILED
     assert case.failure_reason.startswith("Gave up after 3 attempts")
     assert AuditEvent.objects.filter(action="classification_failed", case=case).count() == 1
-    assert "Gave up after 3 attempts" in staff_client.get(reverse("cases:case_status", args=[case.public_id])).json()["html"]
+    status = staff_client.get(reverse("cases:case_status", args=[case.public_id])).json()
+    assert "Gave up after 3 attempts" in status["html"]

@@ -32,7 +32,8 @@ with override_settings(STORAGES={"default": {"BACKEND": "django.core.files.stora
     for url in urls:
         status = client.get(url).status_code
         assert status in (200, 503), (url, status)
-print("model runtimes loaded:", ",".join(sorted(name for name in ("tensorflow", "keras", "ai_edge_litert") if name in sys.modules)))
+loaded = [name for name in ("tensorflow", "keras", "ai_edge_litert") if name in sys.modules]
+print("model runtimes loaded:", ",".join(loaded))
 """
 
 

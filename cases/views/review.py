@@ -21,7 +21,8 @@ def _reviewer(request) -> None:
 @require_GET
 def worklist(request):
     _reviewer(request)
-    form = WorklistFilterForm(request.GET, clinics=access.clinics_for(request.user))
+    form = WorklistFilterForm(request.GET or None, initial={"status": Case.Status.PREDICTED},
+                              clinics=access.clinics_for(request.user))
     filters = form.filters()
     page = worklist_page(request.user, filters=filters, page_number=request.GET.get("page"))
     counts = status_counts(request.user)

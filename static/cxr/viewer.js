@@ -25,12 +25,15 @@
     return context.getImageData(0, 0, canvas.width, canvas.height);
   }
 
-  // A grayscale heatmap becomes transparent-to-red-to-yellow; a coloured one is kept as it is.
-  function colouredHeatmap(image) {
+  // The worker stores the heatmap already blended over the X-ray in colour: that is drawn as it
+  // is. A plain grayscale heatmap (no colour anywhere) is coloured here, transparent where cold.
+  function heatmapLayer(image) {
     const data = pixelsOf(image);
     const p = data.data;
     for (let i = 0; i < p.length; i += 4) {
-      if (p[i] !== p[i + 1] || p[i] !== p[i + 2]) continue;
+      if (p[i] !== p[i + 1] || p[i] !== p[i + 2]) return image;
+    }
+    for (let i = 0; i < p.length; i += 4) {
       const v = p[i];
       p[i] = 255;
       p[i + 1] = Math.max(0, 2 * v - 255);
@@ -77,7 +80,7 @@
     this.windowed.width = this.source.width;
     this.windowed.height = this.source.height;
     if (this.root.dataset.heatmapUrl) {
-      this.heatmap = colouredHeatmap(await loadImage(this.root.dataset.heatmapUrl));
+      this.heatmap = heatmapLayer(await loadImage(this.root.dataset.heatmapUrl));
     }
     this.applyWindow();
     this.bind();
