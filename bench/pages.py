@@ -141,12 +141,19 @@ def pages(users) -> list[tuple[str, str, str, dict]]:
         ("Case list, one clinic (staff)", "staff", reverse("cases:case_list"), {}),
         ("Case list, all clinics (administrator)", "administrator", reverse("cases:case_list"), {}),
     ]
-    for name, url_name in (("Audit log", "audit:event_list"), ("Audit log", "audit:index")):
+    case_id = [awaiting.public_id]
+    optional = [  # pages of other features, measured once they exist
+        ("Admin case list (administrator)", "admin:cases_case_changelist", [], {}),
+        ("Audit log", "audit:events", [], {}),
+        ("Audit log, one action", "audit:events", [], {"action": "case_submitted"}),
+        ("Audit timeline of one case", "audit:timeline", case_id, {}),
+        ("Oversight dashboard", "audit:oversight", [], {}),
+    ]
+    for name, url_name, args, query in optional:
         try:
-            found.append((name, "administrator", reverse(url_name), {}))
-            break
+            found.append((name, "administrator", reverse(url_name, args=args), query))
         except NoReverseMatch:
-            continue
+            pass
     return found
 
 
@@ -180,7 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=1_000)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cxr-bench-pages-") as workdir:
         configure(Path(workdir))
@@ -197,8 +204,9 @@ def main() -> None:
         vendor = connection.vendor
     rows = [[name, f"{small[name][1]:.1f}", small[name][2], f"{large[name][0]:.1f}", f"{large[name][1]:.1f}",
              large[name][2], f"{large[name][1] / small[name][1]:.2f}"] for name in large]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     body = "\n\n".join([
-        stamp("Django", "psycopg") + f" Database: {vendor}. {args.repeats} requests per page after one warm-up,"
+        stamp("Django", "psycopg") + f" Load average at the end: {load}. Database: {vendor}. {args.repeats} requests per page after one warm-up,"
         f" Django test client in-process (no network); {CLINICS} clinics, the radiologist serves all of them, so"
         f" every case is on their worklist (~20% awaiting review, ~70% reviewed).",
         table(["Page", f"p95 ms ({args.small:,} cases)", "queries", f"p50 ms ({args.cases:,})",

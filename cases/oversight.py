@@ -136,7 +136,7 @@ def summarise(version: ModelVersion, predictions: list[dict], finals: dict[int, 
               first_review: dict[int, datetime], version_of_prediction: dict[int, int]) -> VersionOversight:
     pairs = [Pair(p["label"], finals[p["case_id"]].finding) for p in predictions if p["case_id"] in finals]
     overrides = [
-        Override(str(review.case.public_id), label_of(review), review.finding, review.note,
+        Override(str(review.case.public_id), NAMES.get(label_of(review), "–"), NAMES[review.finding], review.note,
                  review.reviewer.get_username(), review.signed_at)
         for review in finals.values()
         if not review.agreed and version_of_prediction.get(review.prediction_id) == version.pk
@@ -175,15 +175,17 @@ def chart_png(summaries: list[VersionOversight]) -> bytes:
               label="Agreement with radiologist")
     rates.bar([x + width / 2 for x in positions], [100 * (s.covid_sensitivity or 0) for s in summaries], width,
               label="COVID-19 sensitivity")
-    rates.set(ylim=(0, 100), ylabel="%", title="Model against radiologist findings")
+    rates.set(ylim=(0, 125), yticks=range(0, 101, 20), ylabel="%", title="Model against radiologist findings")
     times.bar([x - width / 2 for x in positions], [minutes(s.median_to_prediction) for s in summaries], width,
               label="Submission to prediction")
     times.bar([x + width / 2 for x in positions], [minutes(s.median_to_review) for s in summaries], width,
               label="Prediction to review")
-    times.set(ylabel="minutes (median)", title="Turnaround")
+    times.set(ylim=(0, 1.25 * max([minutes(s.median_to_prediction) for s in summaries]
+                                  + [minutes(s.median_to_review) for s in summaries] + [1])),
+              ylabel="minutes (median)", title="Turnaround")
     for axes in (rates, times):
         axes.set_xticks(list(positions), names, rotation=20, ha="right")
-        axes.legend(fontsize="small")
+        axes.legend(fontsize="small", loc="upper left", ncols=2)  # above the bars: the axes leave headroom
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -25,7 +25,8 @@ from .audit_guard import register_sqlite_function
 from .models import Case, Clinic, Patient
 
 HIDDEN = "(hidden)"
-CASE_WORKFLOW_FIELDS = {"id", "public_id", "created", "status", "status_changed", "attempts", "failure_reason"}
+CASE_WORKFLOW_FIELDS = {"id", "public_id", "created", "status", "status_changed", "attempts", "failure_reason",
+                        "predicted_label", "covid_probability"}
 
 connection_created.connect(register_sqlite_function, dispatch_uid="cases.audit_guard.sqlite_function")
 

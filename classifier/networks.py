@@ -69,7 +69,7 @@ def _separable_block(x, filters: int):
     return x
 
 
-def build_own(size: int = 128) -> keras.Model:
+def build_own(size: int = 160) -> keras.Model:
     """The project's network: a strided stem, BatchNorm separable blocks, global average pooling.
 
     A stride-2 stem and separable convolutions keep training affordable on two CPU cores;
@@ -85,7 +85,7 @@ def build_own(size: int = 128) -> keras.Model:
     for filters in (64, 128, 256):
         x = layers.MaxPooling2D()(x)
         x = _separable_block(x, filters)
-    x = layers.MaxPooling2D()(x)
+    # No pooling before the last layer: its maps (1/16 of the input) are the CAM's resolution.
     x = layers.SeparableConv2D(256, 3, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU(name="features")(x)
@@ -130,8 +130,8 @@ ARCHITECTURES = {
         "3 conv blocks (32/64/128), flatten, dense 64, 224x224x3, shear/zoom/flip augmentation",
     ),
     "own": Architecture(
-        "own", 128, 32, 2e-3, 45, build_own, _radiograph_augmentation,
-        "strided stem + BatchNorm separable blocks + global average pooling, 128x128x1",
+        "own", 160, 32, 2e-3, 45, build_own, _radiograph_augmentation,
+        "strided stem + BatchNorm separable blocks + global average pooling, 160x160x1",
     ),
 }
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from cases.access import RADIOLOGIST_GROUP, STAFF_GROUP
 from cases.models import AuditEvent, Clinic
-from classifier.signals import model_activated
+from classifier.registry import activate_version
 from tests.conftest import PASSWORD
 from tests.review_data import make_case, model_version
 
@@ -169,8 +169,9 @@ def test_editing_a_case_records_the_fields_before_and_after(clinic, staff):
 def test_a_workflow_status_change_is_not_a_case_edit(clinic, staff):
     case = make_case(clinic, staff)
     last = AuditEvent.objects.latest("id").id
-    case.status = case.Status.QUEUED
+    case.status = case.Status.PREDICTED
     case.attempts = 1
+    case.predicted_label, case.covid_probability = "covid", 0.9
     case.save()
     assert not AuditEvent.objects.filter(id__gt=last).exists()
 
@@ -189,11 +190,13 @@ def test_editing_a_patient_records_a_case_edit_for_that_patient(clinic, staff):
 
 def test_activating_a_model_version_records_the_new_and_previous_versions(administrator):
     old, new = model_version("cnn-v1"), model_version("cnn-v2")
-    model_activated.send(sender=type(new), version=new, previous=old, user=administrator)
-    event = only_event("model_activated")
-    assert event.actor == administrator
-    assert event.details["model_version"]["name"] == "cnn-v2"
-    assert event.details["previous"]["name"] == "cnn-v1"
+    activate_version(old)
+    activate_version(new, user=administrator)
+    activate_version(new, user=administrator)  # already active: nothing happens, nothing is recorded
+    events = list(AuditEvent.objects.filter(action="model_activated").order_by("id"))
+    assert [(e.actor, e.details["model_version"]["name"], (e.details["previous"] or {}).get("name"))
+            for e in events] == [(None, "cnn-v1", None), (administrator, "cnn-v2", "cnn-v1")]
+    assert events[1].details["model_version"]["sha256"] == new.sha256
 
 
 def test_correcting_a_patient_in_the_admin_records_one_case_edit_by_the_administrator(client, clinic, staff):

@@ -73,9 +73,9 @@ def test_the_figures_for_each_version_equal_the_hand_computed_example(example):
     assert first.median_to_prediction == timedelta(minutes=4.5)
     assert first.median_to_review == timedelta(minutes=40)
     assert sorted((o.predicted, o.finding, o.note) for o in first.overrides) == [
-        ("normal", "covid", "PCR positive, bilateral changes on second look"),
-        ("normal", "covid", "subtle peripheral ground glass"),
-        ("viral_pneumonia", "normal", "no consolidation"),
+        ("Normal", "COVID-19", "PCR positive, bilateral changes on second look"),
+        ("Normal", "COVID-19", "subtle peripheral ground glass"),
+        ("Viral Pneumonia", "Normal", "no consolidation"),
     ]
     assert (second.predictions, second.compared, second.agreement, second.covid_sensitivity) == (1, 1, 1.0, 1.0)
     assert second.median_to_prediction == timedelta(minutes=30)

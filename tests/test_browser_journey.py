@@ -15,6 +15,7 @@ from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
 from cases.models import Case, Review
+from cases.reviews import LABELS
 from tests.conftest import PASSWORD
 from tests.review_data import predicted_case
 from tests.stack import running_stack
@@ -115,6 +116,7 @@ def test_staff_submit_a_radiologist_overrides_and_staff_see_the_final_finding(
         rows = page.get_by_test_id("worklist").locator("tbody tr")
         expect(rows).to_have_count(4)
         expect(rows.first).to_have_attribute("data-case", str(case.public_id))
+        expect(rows.first.locator("td").nth(4)).to_have_text(LABELS[prediction.label])
         watcher.step(page, "04-radiologist-worklist")
 
         # Opens it, turns the heatmap on and sets its opacity.
@@ -151,4 +153,12 @@ def test_staff_submit_a_radiologist_overrides_and_staff_see_the_final_finding(
         expect(page.get_by_test_id("final-note")).to_contain_text("Projection artefact")
         expect(page.get_by_text("AI suggestion, not reviewed")).to_have_count(0)
         watcher.step(page, "08-staff-final-finding")
+
+        # The printable report carries the finding, the reviewer and the disclaimer.
+        page.get_by_role("link", name="Printable report").click()
+        page.emulate_media(media="print")
+        expect(page.get_by_test_id("final-finding")).to_have_text("Other / indeterminate")
+        expect(page.get_by_test_id("disclaimer")).to_contain_text("Research software, not a diagnosis")
+        expect(page.get_by_role("button", name="Print")).to_be_hidden()
+        watcher.step(page, "09-printable-report")
         browser.close()

@@ -1,5 +1,6 @@
-// The review page: an X-ray viewer (zoom, pan, window/level, invert, heatmap overlay) and
-// keyboard use of the signing form. Plain JavaScript, no libraries, nothing from a CDN.
+// The review pages: an X-ray viewer (zoom, pan, window/level, invert, heatmap overlay),
+// keyboard use of the signing form, and the report's print button. Plain JavaScript, no
+// libraries, nothing from a CDN.
 (function () {
   "use strict";
 
@@ -253,4 +254,7 @@
   }
   const form = document.getElementById("review-form");
   if (form) bindReviewForm(form);
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
 })();
