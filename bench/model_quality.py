@@ -29,7 +29,6 @@ from classifier.data import DEFAULT_DATA_DIR, read_records, read_split, split_re
 
 TRAINED = ROOT / "classifier" / "trained"
 MODEL_CARD = ROOT / "classifier" / "MODEL_CARD.md"
-NAMES = {"paper": "paper (70x70x1, 3 conv)", "blog": "blog (224x224x3, 5.6M)", "own": "own (128x128x1, CAM)"}
 
 
 def main() -> None:
@@ -107,7 +106,7 @@ def serving_speed(model: Path, repeats: int = 5) -> dict:
 
 def summary_row(arch: str, result: dict) -> list:
     m, t, s = result["metrics"], result["training"], result["serving"]
-    return [NAMES.get(arch, arch), f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
+    return [f"{arch} ({t['input_size']} px)", f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
             f"{m['per_class']['covid']['sensitivity']:.3f}", f"{m['macro_auc']:.4f}", f"{m['ece']:.3f}",
             f"{t['parameters']:,}", f"{t['train_minutes']:.1f}", f"{t['train_images_per_second']:.0f}",
             t["best_epoch"], f"{s['ms_per_image']:.2f}", f"{s['images_per_second_batch32']:.0f}", f"{s['file_kb']:.0f}"]

@@ -100,7 +100,11 @@ class Web:
             [sys.executable, "-m", "gunicorn", "cxrsite.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,  # errors go to our stderr
         )
-        wait_for(self.answers, timeout=60, interval=0.2, what="gunicorn")
+        try:
+            wait_for(self.answers, timeout=60, interval=0.2, what="gunicorn")
+        except BaseException:
+            self.stop()
+            raise
         from cases.models import Clinic
 
         self.clinic = Clinic.objects.get(code="demo").pk
@@ -214,12 +218,13 @@ def main() -> None:
         env = configure(workdir)
         from tests.stack import RedisServer, Worker, WorkerConfig, served_model
 
+        web = None
         redis_server = RedisServer(int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])).start()
-        config = WorkerConfig(redis_url=env["REDIS_URL"], database_url=env["DATABASE_URL"],
-                              storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir))
-        web = Web(env)
-        films = images()
         try:
+            config = WorkerConfig(redis_url=env["REDIS_URL"], database_url=env["DATABASE_URL"],
+                                  storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir))
+            web = Web(env)
+            films = images()
             # Interleaved, so that one and two workers see the same background load over the run.
             for repeat in range(args.repeats):
                 for count in (1, 2):
@@ -234,7 +239,8 @@ def main() -> None:
                         for worker in workers:
                             worker.stop()
         finally:
-            web.stop()
+            if web is not None:
+                web.stop()
             redis_server.stop()
     rows = [[count, load, args.cases, *(spread([run[f] for run in figures]) for f in FIGURES)]
             for (count, load), figures in runs.items()]

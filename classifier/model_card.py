@@ -134,7 +134,7 @@ pneumonia and adult normals COVID-19. Accuracy on each:
   age differ between classes. Good figures here do not show that the model detects disease; the
   per-source and by-age tables are the honest part. Expect poor results on adult viral pneumonia
   (9 images in the whole data set), paediatric COVID-19 (about 10) and films from other hospitals.
-- Resolution confound: some sources were upscaled from 224 px; the 128 px input reduces but does
+- Resolution confound: some sources were upscaled from 224 px; the {training['input_size']} px input reduces but does
   not remove this cue.
 - Labels are noisy: "COVID-19" means a positive patient per the source (some films look normal);
   "normal" means no pneumonia label, not a radiologist-confirmed normal chest.

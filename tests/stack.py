@@ -224,15 +224,17 @@ def running_stack(*, concurrency: int = 1):
     with tempfile.TemporaryDirectory(prefix="cxr-stack-") as tmp:
         tmp = Path(tmp)
         redis_server = RedisServer().start()
-        use_broker(redis_server.url)
-        config = WorkerConfig(redis_url=redis_server.url, database_url=database_url(),
-                              storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp))
-        worker = Worker(config, name="worker", concurrency=concurrency)
-        stack = Stack(redis=redis_server, config=config, worker=worker)
+        stack = None
         try:
-            worker.start()
+            use_broker(redis_server.url)
+            config = WorkerConfig(redis_url=redis_server.url, database_url=database_url(),
+                                  storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp))
+            stack = Stack(redis=redis_server, config=config, worker=Worker(config, name="worker",
+                                                                           concurrency=concurrency))
+            stack.worker.start()
             yield stack
         finally:
-            stack.worker.stop()
+            if stack is not None:
+                stack.worker.stop()
             redis_server.stop()
             use_broker(previous_url)

@@ -168,7 +168,8 @@ def test_a_worker_killed_while_classifying_leaves_one_prediction_once_the_reaper
     stack.worker.kill()
 
     assert Case.objects.get(pk=case.pk).status == Case.Status.CLASSIFYING
-    assert client.get("/healthz").json()["worker"] is False
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["worker"] is False
     stack.restart_worker()
     settings.CXR_REQUEUE_AFTER_SECONDS = 0
     call_command("requeue_stuck_cases")

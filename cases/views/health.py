@@ -35,7 +35,11 @@ def _worker_ok() -> bool:
 @login_not_required
 @require_GET
 def healthz(request):
+    """503 when this web server cannot take cases (database or Redis down). No worker answering
+    is reported (`"worker": false`: cases wait in the queue) but is no reason to take the web
+    server out of a load balancer."""
     checks = {"database": _database_ok(), "redis": _redis_ok()}
+    ok = all(checks.values())
     # Without Redis a ping cannot be sent; skip the wait.
     checks["worker"] = checks["redis"] and _worker_ok()
-    return JsonResponse({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
+    return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
