@@ -9,10 +9,7 @@ from django.http import Http404
 
 from .audit import record
 from .models import Case, Clinic
-
-STAFF_GROUP = "Clinic staff"
-RADIOLOGIST_GROUP = "Radiologists"
-ADMIN_GROUP = "Administrators"
+from .roles import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP  # noqa: F401  (re-exported)
 
 
 def can_submit(user) -> bool:
