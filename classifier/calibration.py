@@ -42,3 +42,16 @@ def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, n_bins:
     total = len(y)
     return float(sum(b["n"] / total * abs(b["accuracy"] - b["confidence"])
                      for b in reliability_bins(probabilities, y, n_bins)))
+
+
+def covid_decision_weight(probabilities: np.ndarray, y: np.ndarray, *, target_sensitivity: float,
+                          covid: int = 0) -> float:
+    """The smallest weight on the COVID-19 probability whose weighted argmax reaches the target
+    COVID-19 sensitivity on (validation) labels y; probabilities themselves stay calibrated."""
+    positives = y == covid
+    for weight in np.arange(1.0, 4.001, 0.05):
+        weights = np.ones(probabilities.shape[1])
+        weights[covid] = weight
+        if ((probabilities * weights).argmax(axis=1)[positives] == covid).mean() >= target_sensitivity:
+            return float(round(weight, 2))
+    return 4.0

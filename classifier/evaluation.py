@@ -29,10 +29,14 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return float(numerator / denominator) if denominator else None
 
 
-def compute_metrics(y_true: np.ndarray, probabilities: np.ndarray, *, sources: list[str] | None = None) -> dict:
-    """Every figure of the evaluation JSON except `model`, from labels and probabilities."""
+def compute_metrics(y_true: np.ndarray, probabilities: np.ndarray, *, predicted: np.ndarray | None = None,
+                    sources: list[str] | None = None) -> dict:
+    """Every figure of the evaluation JSON except `model`, from labels and probabilities.
+
+    `predicted` is the model's decision (its operating point); by default the most probable label.
+    """
     y_true = np.asarray(y_true)
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = probabilities.argmax(axis=1) if predicted is None else np.asarray(predicted)
     matrix = confusion_matrix(y_true, y_pred)
     total = int(matrix.sum())
     per_class, f1s, aucs = {}, [], []
@@ -103,9 +107,12 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
             records = saved_test_split(model_path)
     records = records if records is not None else read_records(data_dir)
     x, y = load_arrays(data_dir, records, predictor.input_size)
-    probabilities = predictor.probabilities(x)
+    probabilities, predicted = predictor.predict(x)
     sources = [r.source for r in records]
-    metrics = compute_metrics(y, probabilities, sources=None if set(sources) == {"unknown"} else sources)
+    metrics = compute_metrics(y, probabilities, predicted=predicted,
+                              sources=None if set(sources) == {"unknown"} else sources)
+    plain = compute_metrics(y, probabilities)  # what the label would be without the operating point
+    metrics["argmax"] = {"accuracy": plain["accuracy"], "covid_sensitivity": plain["per_class"]["covid"]["sensitivity"]}
     metrics["model"] = {"name": predictor.metadata["name"], "sha256": predictor.sha256}
     if plots_dir:
         save_plots(y, probabilities, metrics, Path(plots_dir))

@@ -1,7 +1,8 @@
 """Exporting a trained Keras network to the LiteRT file the worker serves.
 
 The exported graph is self-contained: it applies the fitted temperature (so its
-probabilities are the calibrated ones) and, for networks that end in global average pooling
+probabilities are the calibrated ones), weights them into decision scores (the operating
+point chosen on validation; the label is their argmax) and, for networks that end in global average pooling
 + "logits", also returns class activation maps (feature maps times the logits weights):
 exact CAM, computed without gradients, which LiteRT cannot give.
 """
@@ -18,7 +19,7 @@ def has_cam(model) -> bool:
     return any(layer.name == "features" for layer in model.layers)
 
 
-def export_litert(model, *, temperature: float, path: str | Path) -> Path:
+def export_litert(model, *, temperature: float, path: str | Path, decision_weights: list[float] | None = None) -> Path:
     import tensorflow as tf
 
     import keras
@@ -35,6 +36,8 @@ def export_litert(model, *, temperature: float, path: str | Path) -> Path:
         result = heads(pixels, training=False)
         logits, features = (result[0], result[1]) if len(outputs) == 2 else (result, None)
         served = {"probabilities": tf.nn.softmax(logits * scale)}
+        if decision_weights is not None:  # the operating point: the label is argmax of these
+            served["decision_scores"] = served["probabilities"] * tf.constant(decision_weights, tf.float32)
         if features is not None:
             served["cams"] = tf.einsum("bhwk,kc->bhwc", features, weights)
         return served

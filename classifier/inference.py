@@ -110,14 +110,24 @@ class Predictor:
             return self._runner(pixels=np.ascontiguousarray(x, dtype=np.float32))
 
     def probabilities(self, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        return np.concatenate([self.run(x[i:i + batch_size])["probabilities"] for i in range(0, len(x), batch_size)])
+        return self.predict(x, batch_size)[0]
+
+    def predict(self, x: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and predicted label indices (the model's operating point)."""
+        outputs = [self.run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        probabilities = np.concatenate([o["probabilities"] for o in outputs])
+        return probabilities, np.concatenate([self._decide(o) for o in outputs])
+
+    @staticmethod
+    def _decide(outputs: dict[str, np.ndarray]) -> np.ndarray:
+        return outputs.get("decision_scores", outputs["probabilities"]).argmax(axis=-1)
 
     def classify(self, pixels: np.ndarray) -> ClassificationResult:
         started = time.perf_counter()
         x = to_model_input(pixels, self.input_size)[np.newaxis]
         outputs = self.run(x)
         probabilities = outputs["probabilities"][0]
-        best = int(probabilities.argmax())
+        best = int(self._decide(outputs)[0])
         cam = outputs["cams"][0, :, :, best] if self.has_cam else self._occlusion_map(x[0], best, probabilities[best])
         return ClassificationResult(
             label=self.labels[best],

@@ -12,11 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.calibration import expected_calibration_error, fit_temperature, softmax
+from classifier.calibration import covid_decision_weight, expected_calibration_error, fit_temperature, softmax
 from classifier.data import class_weights, load_arrays, read_records, read_split, split_records, write_split
 from classifier.export import check_agreement, export_litert, keras_logits
 from classifier.networks import get_architecture
 from classifier.preprocessing import LABELS
+
+# Triage operating point: a missed COVID-19 case costs more than a false alarm that the
+# radiologist clears, so the label weighs the COVID-19 probability up until validation
+# sensitivity reaches this (the probabilities shown stay calibrated).
+COVID_TARGET_SENSITIVITY = 0.98
 
 
 def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int | None = None, seed: int = 42,
@@ -51,13 +56,10 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     model = keras.models.load_model(checkpoint, compile=False)  # the best epoch, as saved
     model.save(checkpoint)  # again without the optimizer state: a third of the size
 
-    logits = keras_logits(model, x_val)
-    temperature = fit_temperature(logits, y_val)
     name = f"{arch}-{datetime.now(timezone.utc):%Y%m%d-%H%M}-seed{seed}"
-    tflite = _export(model, out_dir / f"{arch}.tflite", temperature=temperature, x_check=x_val[:64],
-                     metadata={"name": name, "architecture": arch, "labels": list(LABELS),
-                               "input_size": architecture.input_size, "temperature": temperature,
-                               "data": str(data_dir), "split": "split.csv", "seed": seed})
+    calibration = calibrate_and_export(model, out_dir / f"{arch}.tflite", x_val=x_val, y_val=y_val, metadata={
+        "name": name, "architecture": arch, "labels": list(LABELS), "input_size": architecture.input_size,
+        "data": str(data_dir), "split": "split.csv", "seed": seed})
     epochs_run = len(history.history["loss"])
     summary = {
         "name": name, "architecture": arch, "seed": seed, "parameters": int(model.count_params()),
@@ -66,11 +68,8 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
         "train_images": len(y_train), "val_images": len(y_val), "test_images": len(split["test"]),
         "train_minutes": train_seconds / 60,
         "train_images_per_second": len(y_train) * epochs_run / train_seconds,
-        "temperature": temperature,
-        "val_ece_before": expected_calibration_error(softmax(logits), y_val),
-        "val_ece_after": expected_calibration_error(softmax(logits, temperature), y_val),
-        "val_accuracy": float((logits.argmax(axis=1) == y_val).mean()),
-        "keras_file": checkpoint.name, "litert_file": tflite.name,
+        **calibration,
+        "keras_file": checkpoint.name,
     }
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
     plot_curves(history.history, out_dir / "training_curves.png", title=name)
@@ -100,13 +99,33 @@ def _callbacks(checkpoint: Path) -> list:
     ]
 
 
-def _export(model, path: Path, *, temperature: float, x_check: np.ndarray, metadata: dict) -> Path:
+def calibrate_and_export(model, path: Path, *, x_val: np.ndarray, y_val: np.ndarray, metadata: dict) -> dict:
+    """Fit the temperature and the COVID-19 operating point on validation, export, check LiteRT.
 
-    export_litert(model, temperature=temperature, path=path)
-    Path(f"{path}.json").write_text(json.dumps(metadata, indent=2))
-    metadata["litert_max_abs_difference"] = check_agreement(model, path, x_check, temperature)
-    Path(f"{path}.json").write_text(json.dumps(metadata, indent=2))
-    return path
+    Writes the LiteRT file and its sidecar JSON; returns the calibration figures.
+    """
+    logits = keras_logits(model, x_val)
+    temperature = fit_temperature(logits, y_val)
+    probabilities = softmax(logits, temperature)
+    covid_weight = covid_decision_weight(probabilities, y_val, target_sensitivity=COVID_TARGET_SENSITIVITY)
+    weights = [covid_weight if label == "covid" else 1.0 for label in LABELS]
+    export_litert(model, temperature=temperature, path=path, decision_weights=weights)
+    figures = {
+        "temperature": temperature,
+        "val_ece_before": expected_calibration_error(softmax(logits), y_val),
+        "val_ece_after": expected_calibration_error(probabilities, y_val),
+        "val_accuracy": float((logits.argmax(axis=1) == y_val).mean()),
+        "covid_decision_weight": covid_weight,
+        "val_covid_sensitivity_argmax": float((probabilities.argmax(axis=1)[y_val == 0] == 0).mean()),
+        "val_covid_sensitivity": float(((probabilities * weights).argmax(axis=1)[y_val == 0] == 0).mean()),
+        "litert_file": path.name,
+    }
+    sidecar = Path(f"{path}.json")
+    sidecar.write_text(json.dumps({**metadata, "temperature": temperature, "decision_weights": weights}, indent=2))
+    figures["litert_max_abs_difference"] = check_agreement(model, path, x_val[:64], temperature)
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()),
+                                   "litert_max_abs_difference": figures["litert_max_abs_difference"]}, indent=2))
+    return figures
 
 
 def plot_curves(history: dict, path: Path, *, title: str) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from classifier.calibration import expected_calibration_error, fit_temperature, softmax
+from classifier.calibration import covid_decision_weight, expected_calibration_error, fit_temperature, softmax
 from classifier.data import Record, class_weights, split_records
 from classifier.evaluation import compute_metrics
 
@@ -96,3 +96,19 @@ def test_class_weights_make_a_rare_class_weigh_more():
     weights = class_weights(np.array([0] * 60 + [1] * 30 + [2] * 10))
     assert weights[2] > weights[1] > weights[0]
     assert sum(weights[c] * n for c, n in enumerate([60, 30, 10])) == pytest.approx(100)
+
+
+def test_covid_operating_point_is_the_smallest_weight_reaching_the_target_sensitivity():
+    # Two COVID films the plain argmax misses (0.40 vs 0.45 normal, 0.30 vs 0.50 normal).
+    probabilities = np.array([[0.9, 0.05, 0.05], [0.40, 0.45, 0.15], [0.30, 0.50, 0.20], [0.2, 0.7, 0.1]])
+    y = np.array([0, 0, 0, 1])
+    assert covid_decision_weight(probabilities, y, target_sensitivity=0.6) == pytest.approx(1.15)  # 0.40*1.15 > 0.45
+    assert covid_decision_weight(probabilities, y, target_sensitivity=1.0) == pytest.approx(1.7)  # 0.30*1.7 > 0.50
+    assert covid_decision_weight(probabilities, y, target_sensitivity=0.3) == 1.0
+
+
+def test_metrics_count_the_models_decision_not_the_most_probable_label():
+    probabilities = one_hot_probabilities([1, 1, 2])
+    metrics = compute_metrics(np.array([0, 1, 2]), probabilities, predicted=np.array([0, 1, 2]))
+    assert metrics["accuracy"] == 1.0
+    assert metrics["confusion_matrix"]["matrix"] == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]

@@ -58,6 +58,8 @@ def test_training_saves_model_split_curves_and_calibration(trained):
     metadata = json.loads((trained / "tiny.tflite.json").read_text())
     assert metadata["labels"] == list(LABELS)
     assert metadata["litert_max_abs_difference"] <= 1e-3
+    assert metadata["decision_weights"][1:] == [1.0, 1.0] and metadata["decision_weights"][0] >= 1.0
+    assert summary["val_covid_sensitivity"] >= min(0.98, summary["val_covid_sensitivity_argmax"])
 
 
 def test_saved_split_keeps_each_patient_in_one_split(trained):
@@ -89,8 +91,10 @@ def test_served_input_equals_trained_input_for_the_same_file(trained, dataset):
     assert np.array_equal(to_model_input(served_pixels, 32), trained_input[0])
     assert np.array_equal(load_grayscale(upload), load_grayscale(dataset / record.file))
     predictor = Predictor(trained / "tiny.tflite")
-    served = predictor.classify(served_pixels).probabilities
-    assert [served[label] for label in LABELS] == predictor.probabilities(trained_input)[0].tolist()
+    served = predictor.classify(served_pixels)
+    probabilities, predicted = predictor.predict(trained_input)
+    assert [served.probabilities[label] for label in LABELS] == probabilities[0].tolist()
+    assert served.label == LABELS[predicted[0]]
 
 
 def test_evaluate_classifier_reports_the_documented_json(trained, dataset, tmp_path, capsys):
