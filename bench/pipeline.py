@@ -260,9 +260,8 @@ were shared with the other engineers' work (training, test runs) during the run,
 {table(["workers", "load", "cases", *FIGURES], rows)}
 
 Two workers against one, per repeat: p95 latency at {fixed} {ratio(runs, "p95 ms", fixed)}; burst
-throughput {ratio(runs, "cases/s", burst)}. On two cores a second worker process adds no CPU: in the burst
-it competes with gunicorn's upload handling for the same cores, so more throughput needs workers on
-machines with their own cores (README, "Scaling out").
+throughput {ratio(runs, "cases/s", burst)}. All processes share the machine's 2 cores: a second worker adds
+concurrency, not CPU; workers on machines of their own add both (README, "Scaling out").
 
 Targets (issue 4): p95 submission-to-prediction under 1 s at 5 cases/s; in-task inference under 10 ms;
 worker RSS under 300 MB.
