@@ -25,7 +25,6 @@ class Architecture:
     build: Callable[[int], keras.Model]
     augmentation: Callable[[], list] = field(repr=False)
     description: str = ""
-    weight_averaging: bool = False  # exponential moving average of the weights, swapped in every epoch
 
 
 def _head(x, *, dropout: float):
@@ -133,7 +132,6 @@ ARCHITECTURES = {
     "own": Architecture(
         "own", 160, 32, 2e-3, 45, build_own, _radiograph_augmentation,
         "strided stem + BatchNorm separable blocks + global average pooling, 160x160x1",
-        weight_averaging=True,
     ),
 }
 

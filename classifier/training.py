@@ -40,7 +40,7 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     x_val, y_val = load_arrays(data_dir, split["val"], architecture.input_size)
 
     model = architecture.build(architecture.input_size)
-    model.compile(optimizer=_optimizer(architecture, steps_per_epoch=-(-len(y_train) // architecture.batch_size)),
+    model.compile(optimizer=keras.optimizers.Adam(architecture.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     checkpoint = out_dir / f"{arch}.keras"
     started = time.perf_counter()
@@ -87,17 +87,6 @@ def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int):
             .batch(architecture.batch_size)
             .map(lambda images, labels: (augment(images, training=True), labels), num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
-
-
-def _optimizer(architecture, *, steps_per_epoch: int):
-    """Adam; with weight averaging, the averaged weights replace the raw ones at each epoch's end,
-    so validation, early stopping and the checkpoint all see the averaged (less noisy) network."""
-    import keras
-
-    if not architecture.weight_averaging:
-        return keras.optimizers.Adam(architecture.learning_rate)
-    return keras.optimizers.Adam(architecture.learning_rate, use_ema=True, ema_momentum=0.99,
-                                 ema_overwrite_frequency=steps_per_epoch)
 
 
 def _callbacks(checkpoint: Path) -> list:

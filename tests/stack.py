@@ -5,9 +5,9 @@
         with running_stack() as running:
             yield running
 
-Then use `transactional_db` (or `live_server`) with `serialized_rollback=True` in the tests:
-the worker is another process and sees only committed rows, and the flush after each
-transactional test would otherwise delete the roles the next test needs. Point private
+Then use `transactional_db` (or `live_server`) in the tests: the worker is another process
+and sees only committed rows (the flush after each such test keeps the roles: they are
+re-created on post_migrate). Point private
 storage at `stack.storage_dir`, since the worker reads the images from there:
 
     @pytest.fixture(autouse=True)

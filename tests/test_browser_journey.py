@@ -116,7 +116,7 @@ def test_staff_submit_a_radiologist_overrides_and_staff_see_the_final_finding(
         rows = page.get_by_test_id("worklist").locator("tbody tr")
         expect(rows).to_have_count(4)
         expect(rows.first).to_have_attribute("data-case", str(case.public_id))
-        pass  # TEMP
+        expect(rows.first.locator("td").nth(4)).to_have_text(LABELS[prediction.label])
         watcher.step(page, "04-radiologist-worklist")
 
         # Opens it, turns the heatmap on and sets its opacity.

@@ -10,7 +10,7 @@ from classifier.preprocessing import DISPLAY_NAMES
 from tests.review_data import make_case
 from tests.stack import running_stack, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")

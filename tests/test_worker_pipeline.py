@@ -21,7 +21,7 @@ from cxrsite.celery import app as celery_app
 from tests.images import chest_like_array, encode, png_bytes
 from tests.stack import running_stack, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 FINISHED = {Case.Status.PREDICTED, Case.Status.FAILED}
 

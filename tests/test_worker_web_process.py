@@ -38,7 +38,7 @@ print("model runtimes loaded:", ",".join(loaded))
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_web_process_serves_case_pages_without_importing_tensorflow(staff, clinic, tmp_path):
     make_case(clinic, staff, status="queued")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cxrsite.settings", "DATABASE_URL": database_url(),
