@@ -128,7 +128,8 @@ def report(results: dict, *, quick: bool, seed: int) -> str:
         f"COVID-19 operating point fitted on validation for >= 0.98 COVID-19 sensitivity), "
         f"each network with its own augmentation (paper: brightness; blog: flip/zoom/shear as published; "
         f"own: brightness/contrast, small rotation/shift/zoom). Test split: {n} images, disjoint by patient group. "
-        f"Serving figures: the exported LiteRT file through `classifier.inference.Predictor` (median of 5 repeats).",
+        f"Serving figures: the exported LiteRT file through `classifier.inference.Predictor` (median of 5 repeats). "
+        f"Training minutes and images/s are wall-clock on the shared 2 cores, with other jobs running.",
         "",
         table(header, rows),
         "",
