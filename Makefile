@@ -35,5 +35,14 @@ browser:
 test: setup browser
 	$(BIN)/python -m pytest
 
+# Every benchmark, each rewriting its own section of BENCHMARKS.md. QUICK=1 for a smoke run
+# (the full model-quality run trains three networks: about an hour on 2 cores).
+bench: setup
+	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/pipeline.py $(if $(QUICK),--cases 50 --repeats 1)
+	$(BIN)/python bench/pages.py $(if $(QUICK),--cases 10000 --repeats 5)
+	$(BIN)/python bench/audit_export.py $(if $(QUICK),--small 10000 --large 100000)
+	$(BIN)/python bench/model_quality.py $(if $(QUICK),--quick)
+
 clean:
 	rm -rf $(VENV) staticfiles
