@@ -172,8 +172,8 @@ def _write_prediction(case: Case, pixels: np.ndarray, result, *, queue_wait_ms: 
     written = False
     try:
         with transaction.atomic():
-            if _transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED,
-                           actor_label=actor_label) is None:
+            if _transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor_label=actor_label,
+                           **Case.suggestion_fields(result.label, result.probabilities)) is None:
                 return Outcome.SKIPPED
             version = model_version_for(result)
             try:

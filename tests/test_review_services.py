@@ -83,7 +83,7 @@ def test_the_second_signature_is_told_who_signed_first_and_changes_nothing(covid
     assert AuditEvent.objects.filter(action__startswith="review_").count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_radiologists_signing_at_the_same_moment_produce_one_review(clinic, staff, radiologist,
                                                                          second_radiologist):
     case, _ = predicted_case(clinic, staff, "covid")
