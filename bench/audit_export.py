@@ -10,7 +10,6 @@ chunk; the ratio column (1M / 100k) shows whether memory grows with the number o
 """
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -19,27 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import rss_mb, stamp, table, write_section  # noqa: E402
+from bench.report import django_setup, rss_mb, stamp, table, write_section  # noqa: E402
 
 BATCH = 10_000
 ACTIONS = ["image_viewed", "case_submitted", "login_succeeded", "prediction_written", "review_confirmed"]
-
-
-def configure(workdir: Path) -> None:
-    os.environ.update({
-        "SECRET_KEY": "bench-only-" + "k" * 50, "HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "testserver", "CXR_DATA_DIR": str(workdir),
-        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
-    })
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxrsite.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    if os.environ.get("BENCH_DATABASE_URL"):
-        call_command("flush", interactive=False, verbosity=0)
-    call_command("migrate", verbosity=0)
 
 
 def administrator():
@@ -83,7 +65,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        configure(Path(workdir))
+        django_setup(Path(workdir))
         from django.db import connection
         from django.test import Client
 

@@ -22,35 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import percentile, stamp, table, write_section  # noqa: E402
+from bench.report import django_setup, percentile, stamp, table, write_section  # noqa: E402
 
 STATUS_MIX = [("reviewed", 0.70), ("predicted", 0.20), ("queued", 0.03), ("classifying", 0.01), ("failed", 0.02),
               ("submitted", 0.04)]
 LABELS = ["covid", "normal", "viral_pneumonia"]
 CLINICS = 5
 BATCH = 2000
-
-
-def configure(workdir: Path) -> None:
-    os.environ.update({
-        "SECRET_KEY": "bench-only-" + "k" * 50, "HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "testserver", "CXR_DATA_DIR": str(workdir),
-        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
-    })
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxrsite.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # Static files are served from the finders; the manifest is not built for a benchmark.
-    settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    from django.core.management import call_command
-
-    if os.environ.get("BENCH_DATABASE_URL"):
-        call_command("flush", interactive=False, verbosity=0)
-    call_command("migrate", verbosity=0)
 
 
 def people():
@@ -190,7 +168,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cxr-bench-pages-") as workdir:
-        configure(Path(workdir))
+        django_setup(Path(workdir))
         from django.db import connection
 
         rng = random.Random(7)

@@ -84,3 +84,25 @@ def run_python(code: str, env: dict | None = None) -> str:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **(env or {})},
                             capture_output=True, text=True, check=True)
     return result.stdout
+
+
+def django_setup(workdir: Path) -> None:
+    """Set Django up in this process on a scratch database (or BENCH_DATABASE_URL, emptied first)."""
+    os.environ.update({
+        "SECRET_KEY": "bench-only-" + "k" * 50, "HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "testserver", "CXR_DATA_DIR": str(workdir),
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
+    })
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxrsite.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    # Pages render with the finders' static files: no manifest is built for a benchmark.
+    settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)

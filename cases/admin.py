@@ -60,10 +60,12 @@ class PatientAdmin(admin.ModelAdmin):
 class CaseAdmin(CaseReviewAdminMixin, admin.ModelAdmin):
     list_display = ["public_id", "patient", "clinic", "status", "urgent", "created",
                     *CaseReviewAdminMixin.review_columns]
-    list_filter = ["status", *CaseReviewAdminMixin.review_filters, "clinic", "urgent", "view"]
+    # A "created" filter instead of date_hierarchy: listing the dates scanned every case
+    # (most of the list's 740 ms at 100,000 cases).
+    list_filter = ["status", *CaseReviewAdminMixin.review_filters, "clinic", "urgent", "view", "created"]
     search_fields = ["public_id", "patient__mrn"]
     list_select_related = ["patient", "patient__clinic", "clinic"]
-    date_hierarchy = "created"
+    show_full_result_count = False
     # Only the free notes and the urgency flag may be corrected; the rest is what was
     # submitted, classified and reviewed.
     readonly_fields = [f.name for f in Case._meta.fields if f.name not in ("id", "notes", "urgent")]

@@ -180,7 +180,10 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-time", "-id"]
         base_manager_name = "objects"  # related-object paths get the append-only queryset too
-        indexes = [models.Index(fields=["actor_label"], name="auditevent_actor_label")]  # the audit user filter
+        indexes = [
+            models.Index(fields=["actor_label"], name="auditevent_actor_label"),  # the audit user filter
+            models.Index(fields=["action", "-time"], name="auditevent_action_time"),  # one action, newest first
+        ]
         default_permissions = ("view",)  # there is no change or delete permission to grant
 
     def __str__(self) -> str:

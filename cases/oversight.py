@@ -19,6 +19,7 @@ from .models import Prediction, Review
 LABELS = ("covid", "normal", "viral_pneumonia")
 FINDINGS = (*LABELS, "other")
 NAMES = dict(Review.Finding.choices)
+OVERRIDES_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class VersionOversight:
     agreement: float | None
     covid_cases: int
     covid_sensitivity: float | None
-    overrides: list[Override]
+    overrides: list[Override]  # the latest OVERRIDES_SHOWN
+    override_count: int
     median_to_prediction: timedelta | None
     median_to_review: timedelta | None
 
@@ -111,11 +113,20 @@ def median_duration(durations: list[timedelta]) -> timedelta | None:
     return statistics.median(durations) if durations else None
 
 
-def final_reviews() -> dict[int, Review]:
-    """Each reviewed case's final review, keyed by case id."""
-    reviews = (Review.objects.filter(amended_by__isnull=True).select_related("reviewer", "case", "prediction")
-               .order_by("signed_at", "id"))
-    return {review.case_id: review for review in reviews}  # later reviews overwrite earlier ones
+@dataclass(frozen=True)
+class FinalReview:
+    id: int
+    finding: str
+    agreed: bool
+    prediction_id: int | None
+    signed_at: datetime
+
+
+def final_reviews() -> dict[int, FinalReview]:
+    """Each reviewed case's final review, keyed by case id (plain rows: this reads every review)."""
+    rows = (Review.objects.filter(amended_by__isnull=True).order_by("signed_at", "id")
+            .values_list("case_id", "id", "finding", "agreed", "prediction_id", "signed_at"))
+    return {case_id: FinalReview(*rest) for case_id, *rest in rows}  # later reviews overwrite earlier ones
 
 
 def oversight_by_version() -> list[VersionOversight]:
@@ -132,15 +143,11 @@ def oversight_by_version() -> list[VersionOversight]:
             for version in versions]
 
 
-def summarise(version: ModelVersion, predictions: list[dict], finals: dict[int, Review],
+def summarise(version: ModelVersion, predictions: list[dict], finals: dict[int, FinalReview],
               first_review: dict[int, datetime], version_of_prediction: dict[int, int]) -> VersionOversight:
     pairs = [Pair(p["label"], finals[p["case_id"]].finding) for p in predictions if p["case_id"] in finals]
-    overrides = [
-        Override(str(review.case.public_id), NAMES.get(label_of(review), "–"), NAMES[review.finding], review.note,
-                 review.reviewer.get_username(), review.signed_at)
-        for review in finals.values()
-        if not review.agreed and version_of_prediction.get(review.prediction_id) == version.pk
-    ]
+    override_ids = [review.id for review in sorted(finals.values(), key=lambda r: r.signed_at, reverse=True)
+                    if not review.agreed and version_of_prediction.get(review.prediction_id) == version.pk]
     to_review = [first_review[p["id"]] - p["created"] for p in predictions
                  if p["id"] in first_review and first_review[p["id"]] >= p["created"]]
     return VersionOversight(
@@ -151,10 +158,19 @@ def summarise(version: ModelVersion, predictions: list[dict], finals: dict[int, 
         agreement=agreement_rate(pairs),
         covid_cases=sum(p.finding == "covid" for p in pairs),
         covid_sensitivity=sensitivity(pairs, "covid"),
-        overrides=sorted(overrides, key=lambda o: o.signed_at, reverse=True),
+        overrides=latest_overrides(override_ids[:OVERRIDES_SHOWN]),
+        override_count=len(override_ids),
         median_to_prediction=median_duration([p["created"] - p["case__created"] for p in predictions]),
         median_to_review=median_duration(to_review),
     )
+
+
+def latest_overrides(review_ids: list[int]) -> list[Override]:
+    """The overrides a page can show, newest first, loaded with their case, reviewer and prediction."""
+    reviews = (Review.objects.filter(pk__in=review_ids).select_related("reviewer", "case", "prediction")
+               .order_by("-signed_at", "-id"))
+    return [Override(str(review.case.public_id), NAMES.get(label_of(review), "–"), NAMES[review.finding],
+                     review.note, review.reviewer.get_username(), review.signed_at) for review in reviews]
 
 
 def label_of(review: Review) -> str:

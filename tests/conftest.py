@@ -59,3 +59,19 @@ def other_radiologist(other_clinic):
 @pytest.fixture
 def administrator(db):
     return make_user("administrator", ADMIN_GROUP, is_staff=True)
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup):
+    """A real Redis and a real worker process, shared by one test module (tests/stack.py)."""
+    from .stack import running_stack
+
+    with running_stack() as running:
+        yield running
+
+
+@pytest.fixture
+def worker_storage(_private_storage, settings, stack):
+    # The worker reads the images the test process stores: one folder for both.
+    settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
+    return stack

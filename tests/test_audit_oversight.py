@@ -98,3 +98,16 @@ def test_the_dashboard_shows_the_figures_and_a_chart(client, administrator, exam
 def test_the_dashboard_with_no_predictions_says_so(client, administrator):
     client.force_login(administrator)
     assert b"No predictions yet" in client.get(reverse("audit:oversight")).content
+
+
+def test_only_the_latest_overrides_are_listed_with_the_total_count(clinic, staff, radiologist, monkeypatch):
+    monkeypatch.setattr("cases.oversight.OVERRIDES_SHOWN", 2)
+    version = model_version("cnn-v1")
+    for number in range(3):
+        case = make_case(clinic, staff, mrn=f"MRN-{number}")
+        prediction = predict(case, "normal", version=version)
+        Review.objects.create(case=case, prediction=prediction, reviewer=radiologist, finding="covid",
+                              agreed=False, note=f"override {number}")
+    [summary] = oversight_by_version()
+    assert summary.override_count == 3
+    assert [o.note for o in summary.overrides] == ["override 2", "override 1"]

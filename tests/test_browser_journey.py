@@ -18,7 +18,6 @@ from cases.models import Case, Review
 from cases.reviews import LABELS
 from tests.conftest import PASSWORD
 from tests.review_data import predicted_case
-from tests.stack import running_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT.parent / "shared" / "datasets" / "cxr"
@@ -27,18 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.shared_data,
-              pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def stack(django_db_setup):
-    with running_stack() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _worker_storage(_private_storage, settings, stack):
-    settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
+              pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker_storage")]
 
 
 def a_covid_image() -> Path:

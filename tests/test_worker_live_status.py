@@ -8,20 +8,12 @@ from playwright.sync_api import expect, sync_playwright
 from cases.models import Case
 from classifier.preprocessing import DISPLAY_NAMES
 from tests.review_data import make_case
-from tests.stack import running_stack, wait_for
+from tests.stack import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def stack(django_db_setup):
-    with running_stack() as running:
-        yield running
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("worker_storage")]
 
 
-@pytest.fixture(autouse=True)
-def _worker_storage(_private_storage, settings, stack):
-    settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
 
 
 def test_the_prediction_appears_on_an_open_case_page_without_reloading(

@@ -19,23 +19,13 @@ from classifier.inference import classify, file_sha256
 from classifier.preprocessing import LABELS
 from cxrsite.celery import app as celery_app
 from tests.images import chest_like_array, encode, png_bytes
-from tests.stack import running_stack, wait_for
+from tests.stack import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker_storage")]
 
 FINISHED = {Case.Status.PREDICTED, Case.Status.FAILED}
 
 
-@pytest.fixture(scope="module")
-def stack(django_db_setup):
-    with running_stack() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _worker_storage(_private_storage, settings, stack):
-    # The worker reads the images the test process stores: one folder for both.
-    settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
 
 
 @pytest.fixture
