@@ -8,6 +8,7 @@ the full decode, so a decompression bomb is refused before it costs memory.
 """
 
 import io
+import re
 from collections.abc import Sequence
 import warnings
 from dataclasses import dataclass
@@ -189,7 +190,8 @@ def _first(value) -> float | None:
 
 def _reason(error: Exception) -> str:
     text = str(error).strip() or type(error).__name__
-    return text[:120]
+    # Libraries name the buffer they read ("<_io.BytesIO object at 0x7f…>"): noise to a user.
+    return re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the file", text)[:120]
 
 
 def _looks_like(data: bytes) -> str:
