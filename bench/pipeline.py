@@ -9,7 +9,10 @@ BENCH_DATABASE_URL (emptied first).
 For each worker count, N cases are uploaded through the case form at a fixed rate and then N
 in one burst (8 concurrent uploaders); the whole is repeated, one and two workers interleaved. Submission-to-prediction comes from the server's own
 timestamps (Case.created -> Prediction.created); the upload time is the client's view of the
-POST. RSS is the peak (VmHWM) of each process, summed over a process tree.
+POST. Worker RSS is the peak (VmHWM) of a worker's process tree (parent + pool child); web RSS
+is per gunicorn process (the largest worker process's peak and its RSS at the end of the phase, and
+the master's peak separately), with whether
+TensorFlow (which Keras loads) or LiteRT is mapped into any of them (from /proc/<pid>/maps).
 
     .venv/bin/python bench/pipeline.py [--cases 200] [--rate 5] [--repeats 3]
 """
@@ -82,6 +85,34 @@ def peak_rss_mb(pid: int) -> float:
     return total
 
 
+def rss_each_mb(pid: int, field: str = "VmHWM") -> dict[int, float]:
+    """RSS of a process and of each of its descendants, in MB, by pid: the peak (VmHWM) or current (VmRSS)."""
+    found = {}
+    for proc in [pid, *descendants(pid)]:
+        try:
+            status = Path(f"/proc/{proc}/status").read_text()
+        except FileNotFoundError:
+            continue
+        found[proc] = int(next(line.split()[1] for line in status.splitlines() if line.startswith(field))) / 1024
+    return found
+
+
+# Keras is pure Python (nothing of its own is mapped): importing it loads TensorFlow's shared libraries, which are.
+HEAVY = ("tensorflow", "litert")
+
+
+def heavy_libraries(pid: int) -> set[str]:
+    """Which of TensorFlow's / LiteRT's files are mapped into a process tree (from /proc/<pid>/maps)."""
+    found = set()
+    for proc in [pid, *descendants(pid)]:
+        try:
+            maps = Path(f"/proc/{proc}/maps").read_text().lower()
+        except (FileNotFoundError, PermissionError):
+            continue
+        found |= {name for name in HEAVY if name in maps}
+    return found
+
+
 def descendants(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
@@ -95,6 +126,7 @@ class Web:
         from tests.stack import free_port, wait_for
 
         self.port = free_port()
+        self.heavy: set[str] = set()  # TensorFlow / LiteRT files seen mapped in any web process
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "cxrsite.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
@@ -175,7 +207,8 @@ def results(name: str, cases: int) -> dict:
 
 
 FIGURES = ["p50 ms", "p95 ms", "p99 ms", "cases/s", "upload p95 ms", "inference p50 ms", "inference p95 ms",
-           "queue wait p95 ms", "worker RSS MB", "web RSS MB"]
+           "queue wait p95 ms", "worker RSS MB", "web worker RSS MB", "web worker RSS MB at end",
+           "web master RSS MB"]
 
 
 def measure_phase(web: Web, workers: list, films: list[bytes], name: str, *, cases: int, rate: float | None) -> dict:
@@ -185,8 +218,18 @@ def measure_phase(web: Web, workers: list, films: list[bytes], name: str, *, cas
     figures = [*(percentile(measured["latency"], q) for q in (50, 95, 99)), measured["per_second"],
                percentile(uploads, 95), statistics.median(measured["inference"]),
                percentile(measured["inference"], 95), percentile(measured["queue_wait"], 95),
-               max(peak_rss_mb(w.process.pid) for w in workers), peak_rss_mb(web.process.pid)]
+               max(peak_rss_mb(w.process.pid) for w in workers), *web_rss(web)]
+    web.heavy |= heavy_libraries(web.process.pid)
     return dict(zip(FIGURES, figures))
+
+
+def web_rss(web: "Web") -> tuple[float, float, float]:
+    """In MB: the peak RSS of the largest gunicorn worker process, the largest one's RSS now (at the end of
+    the phase), and the master's peak."""
+    peak, now = rss_each_mb(web.process.pid), rss_each_mb(web.process.pid, "VmRSS")
+    master = peak.pop(web.process.pid)
+    now.pop(web.process.pid, None)
+    return max(peak.values(), default=float("nan")), max(now.values(), default=float("nan")), master
 
 
 def number(value: float) -> str:
@@ -203,6 +246,53 @@ def spread(values: list[float]) -> str:
 def ratio(runs: dict, figure: str, load: str) -> str:
     per_repeat = [two[figure] / one[figure] for one, two in zip(runs[(1, load)], runs[(2, load)])]
     return f"x{spread(per_repeat)}"
+
+
+def median_of(runs: dict, key: tuple, figure: str) -> float | None:
+    values = [run[figure] for run in runs.get(key, [])]
+    return statistics.median(values) if values else None
+
+
+def argon2_mib() -> str:
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    return f"{Argon2PasswordHasher.memory_cost / 1024:g}"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**NOT met**"
+
+
+def targets(runs: dict, rate: float, heavy: set[str]) -> str:
+    """Issue 7's targets this script measures, each with the measured figure (median over repeats) beside it."""
+    fixed, lines = f"{rate:g} cases/s", []
+    p95 = {count: median_of(runs, (count, fixed), "p95 ms") for count in (1, 2)}
+    at = "" if rate == 5 else f" (measured at {fixed}, not 5: not comparable)"
+    lines.append(f"- p95 submission-to-prediction under 1 s at 5 cases/s{at}: " + "; ".join(
+        f"{count} worker{'s' * (count > 1)} {number(value)} ms, {verdict(value < 1000)}"
+        for count, value in p95.items()))
+    burst = median_of(runs, (2, "burst"), "cases/s")
+    lines.append(f"- burst throughput at least 50 cases/s with 2 workers: {number(burst)} cases/s, "
+                 f"{verdict(burst >= 50)}")
+    # Worst row's median, over all rows: the least favourable load and worker count.
+    inference = {q: max(median_of(runs, key, f"inference {q} ms") for key in runs) for q in ("p50", "p95")}
+    lines.append(f"- in-task inference under 10 ms: median {number(inference['p50'])} ms, "
+                 f"{verdict(inference['p50'] < 10)}; p95 {number(inference['p95'])} ms, "
+                 f"{verdict(inference['p95'] < 10)} (worst row)")
+    worker = max(median_of(runs, key, "worker RSS MB") for key in runs)
+    lines.append(f"- worker RSS under 300 MB: {number(worker)} MB (peak, parent + pool child, worst row), "
+                 f"{verdict(worker < 300)}")
+    web = max(median_of(runs, key, "web worker RSS MB") for key in runs)
+    end = max(median_of(runs, key, "web worker RSS MB at end") for key in runs)
+    master = max(median_of(runs, key, "web master RSS MB") for key in runs)
+    mapped = ", ".join(sorted(heavy)) or "neither tensorflow nor litert (so no Keras either)"
+    no_tf = "tensorflow" not in heavy
+    lines.append(f"- web process RSS under 150 MB (no TensorFlow): mapped in the web processes: {mapped}; "
+                 f"largest gunicorn worker at the end of a phase {number(end)} MB, {verdict(end < 150 and no_tf)}; "
+                 f"its peak {number(web)} MB, {verdict(web < 150 and no_tf)}; master peak {number(master)} MB, "
+                 f"{verdict(master < 150)} (worst row). The peak includes the logins: Django's Argon2 hasher "
+                 f"allocates {argon2_mib()} MiB per password hashed, and frees it after.")
+    return "Targets (issue 7), measured in this run:\n\n" + "\n".join(lines)
 
 
 def main() -> None:
@@ -240,6 +330,7 @@ def main() -> None:
                             worker.stop()
         finally:
             if web is not None:
+                heavy = set(web.heavy)
                 web.stop()
             redis_server.stop()
     rows = [[count, load, args.cases, *(spread([run[f] for run in figures]) for f in FIGURES)]
@@ -254,7 +345,9 @@ uploaded through the case form ({UPLOADERS} concurrent uploaders; at a fixed rat
 {args.repeats} times with one and two workers interleaved; figures are median (min-max) over the repeats.
 Latency is Case.created -> Prediction.created (server clock); cases/s from the first upload to the last
 prediction; upload p95 is the client's POST time; queue wait is from queued to claimed; RSS is the peak
-(VmHWM) of the largest worker (parent + child) and of gunicorn (master + workers). The machine's 2 cores
+(VmHWM) of the largest worker (parent + child), of the largest gunicorn worker process, and of the gunicorn
+master, each alone; "at end" is the largest gunicorn worker's RSS (VmRSS) when the phase's last prediction
+is stored. The machine's 2 cores
 were shared with the other engineers' work (training, test runs) during the run, hence the spread.
 
 {table(["workers", "load", "cases", *FIGURES], rows)}
@@ -263,8 +356,7 @@ Two workers against one, per repeat: p95 latency at {fixed} {ratio(runs, "p95 ms
 throughput {ratio(runs, "cases/s", burst)}. All processes share the machine's 2 cores: a second worker adds
 concurrency, not CPU; workers on machines of their own add both (README, "Scaling out").
 
-Targets (issue 4): p95 submission-to-prediction under 1 s at 5 cases/s; in-task inference under 10 ms;
-worker RSS under 300 MB.
+{targets(runs, args.rate, heavy)}
 """)
     print("written to BENCHMARKS.md")
 
