@@ -129,7 +129,8 @@ class Web:
         self.heavy: set[str] = set()  # TensorFlow / LiteRT files seen mapped in any web process
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "cxrsite.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "cxrsite" / "gunicorn.conf.py"), "cxrsite.wsgi",
+             "--bind", f"127.0.0.1:{self.port}"],
             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,  # errors go to our stderr
         )
         try:

@@ -4,6 +4,7 @@ Each script owns one section of BENCHMARKS.md, delimited by HTML comments, and r
 only that section, so scripts can run alone or all together (`make bench`).
 """
 
+import fcntl
 import os
 import platform
 import re
@@ -65,12 +66,18 @@ def rss_mb(pid: int | None = None) -> float:
 
 
 def write_section(key: str, title: str, body: str) -> None:
-    """Replace (or append) the section `key` of BENCHMARKS.md."""
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
+    """Replace (or append) the section `key` of BENCHMARKS.md.
+
+    Under an exclusive lock: two scripts finishing together would otherwise each write the
+    file they read, and one section would be lost.
+    """
     block = f"<!-- bench:{key} -->\n## {title}\n\n{body.strip()}\n<!-- /bench:{key} -->"
     pattern = re.compile(rf"<!-- bench:{re.escape(key)} -->.*?<!-- /bench:{re.escape(key)} -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    BENCHMARKS.write_text(text)
+    with open(BENCHMARKS.with_suffix(".md.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
+        text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+        BENCHMARKS.write_text(text)
 
 
 def table(header: list[str], rows: list[list]) -> str:

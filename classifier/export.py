@@ -15,8 +15,19 @@ import numpy as np
 AGREEMENT_TOLERANCE = 1e-3
 
 
+def members(model) -> list:
+    """The networks whose logits a model averages: an ensemble's members, or the model itself.
+
+    An ensemble (`classifier.ensemble`) nests one sub-model per member, each returning its
+    logits and (when it has them) its "features" maps.
+    """
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
+
+
 def has_cam(model) -> bool:
-    return any(layer.name == "features" for layer in model.layers)
+    return all(any(layer.name == "features" for layer in member.layers) for member in members(model))
 
 
 def export_litert(model, *, temperature: float, path: str | Path, decision_weights: list[float] | None = None) -> Path:
@@ -25,27 +36,34 @@ def export_litert(model, *, temperature: float, path: str | Path, decision_weigh
     import keras
 
     size = model.input_shape[1]
-    logits_layer = model.get_layer("logits")
-    outputs = [logits_layer.output] + ([model.get_layer("features").output] if has_cam(model) else [])
-    heads = keras.Model(model.input, outputs)
-    weights = tf.constant(logits_layer.kernel.numpy())
+    cam = has_cam(model)
+    parts = members(model)
+    # One callable per member giving (logits[, features]); an ensemble's members already do.
+    heads = parts if len(parts) > 1 else [keras.Model(model.input, [model.get_layer("logits").output]
+                                                      + ([model.get_layer("features").output] if cam else []))]
+    kernels = [tf.constant(part.get_layer("logits").kernel.numpy()) for part in parts]
     scale = tf.constant(1.0 / temperature, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32, name="pixels")])
     def serve(pixels):
-        result = heads(pixels, training=False)
-        logits, features = (result[0], result[1]) if len(outputs) == 2 else (result, None)
+        results = [tf.nest.flatten(head(pixels, training=False)) for head in heads]
+        # Averaged logits, as the Keras ensemble computes them; one member: its logits.
+        logits = tf.add_n([result[0] for result in results]) / len(results)
         served = {"probabilities": tf.nn.softmax(logits * scale)}
         if decision_weights is not None:  # the operating point: the label is argmax of these
             served["decision_scores"] = served["probabilities"] * tf.constant(decision_weights, tf.float32)
-        if features is not None:
-            served["cams"] = tf.einsum("bhwk,kc->bhwc", features, weights)
+        if cam:
+            # Each member's logit is GAP(features) . kernel + bias, so the mean of the members'
+            # maps is the exact class map of the averaged logits.
+            served["cams"] = tf.add_n([tf.einsum("bhwk,kc->bhwc", result[1], kernel)
+                                       for result, kernel in zip(results, kernels)]) / len(results)
         return served
 
     # The variables must be tracked by a SavedModel for the converter to freeze them into the
     # file (converting a bare concrete function leaves Keras 3 variables uninitialised: NaN).
     archive = keras.export.ExportArchive()
-    archive.track(heads)
+    for head in heads:
+        archive.track(head)
     archive.add_endpoint(name="serving_default", fn=serve)
     with tempfile.TemporaryDirectory() as saved_model:
         archive.write_out(saved_model, verbose=False)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.calibration import covid_decision_weight, expected_calibration_error, fit_temperature, softmax
+from classifier.calibration import (
+    covid_decision_weight, expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
+)
 from classifier.data import class_weights, load_arrays, read_records, read_split, split_records, write_split
 from classifier.export import check_agreement, export_litert, keras_logits
 from classifier.networks import get_architecture
@@ -115,6 +117,7 @@ def calibrate_and_export(model, path: Path, *, x_val: np.ndarray, y_val: np.ndar
         "val_ece_before": expected_calibration_error(softmax(logits), y_val),
         "val_ece_after": expected_calibration_error(probabilities, y_val),
         "val_accuracy": float((logits.argmax(axis=1) == y_val).mean()),
+        "val_nll": negative_log_likelihood(logits, y_val, temperature),
         "covid_decision_weight": covid_weight,
         "val_covid_sensitivity_argmax": float((probabilities.argmax(axis=1)[y_val == 0] == 0).mean()),
         "val_covid_sensitivity": float(((probabilities * weights).argmax(axis=1)[y_val == 0] == 0).mean()),

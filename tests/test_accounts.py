@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
-from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import cxrsite.settings as project_settings
+from cxrsite.hashers import OWASPArgon2PasswordHasher
 from tests.conftest import PASSWORD
 
 LOGIN = reverse("login")
@@ -92,10 +93,22 @@ def test_the_minimum_password_length_is_twelve():
         validate_password("a7#kq2!zp0x")
 
 
-def test_passwords_are_hashed_with_argon2_first():
-    assert project_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
-    hasher = Argon2PasswordHasher()
-    assert hasher.verify("violet-harbour-lantern-42", hasher.encode("violet-harbour-lantern-42", hasher.salt()))
+def test_passwords_are_hashed_with_argon2id_at_owasps_cost():
+    assert project_settings.PASSWORD_HASHERS[0] == "cxrsite.hashers.OWASPArgon2PasswordHasher"
+    hasher = OWASPArgon2PasswordHasher()
+    encoded = hasher.encode("violet-harbour-lantern-42", hasher.salt())
+    assert encoded.startswith("argon2$argon2id$v=19$m=47104,t=1,p=1$")
+    assert hasher.verify("violet-harbour-lantern-42", encoded)
+    assert not hasher.verify("violet-harbour-lantern-43", encoded)
+
+
+def test_a_password_hashed_with_djangos_default_cost_still_logs_in_and_is_rehashed(client, staff, settings):
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
+    staff.password = make_password(PASSWORD, hasher=Argon2PasswordHasher())  # m=102400 before this change
+    staff.save(update_fields=["password"])
+    assert log_in(client, "nurse", PASSWORD).status_code == 302
+    staff.refresh_from_db()
+    assert staff.password.startswith("argon2$argon2id$v=19$m=47104,t=1,p=1$")
 
 
 def test_the_health_check_is_public_and_reports_the_database(client, db):

@@ -4,7 +4,6 @@ The same commands and code as the real model (train_classifier, evaluate_classif
 the architecture ("tiny") and the data are small.
 """
 
-import csv
 import json
 
 import numpy as np
@@ -15,29 +14,14 @@ from classifier.data import load_arrays, read_split
 from classifier.imaging import decode_image
 from classifier.inference import Predictor
 from classifier.preprocessing import LABELS, load_grayscale, to_model_input
-from tests.images import chest_like_array, encode
+from tests.images import chest_like_array, write_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    """Three classes told apart by brightness; patients with two images share a group."""
-    root = tmp_path_factory.mktemp("cxr")
-    rows = []
-    for class_index, label in enumerate(LABELS):
-        (root / label).mkdir()
-        for i in range(24):
-            pixels = np.clip(chest_like_array(64, seed=100 * class_index + i).astype(int) + 40 * (class_index - 1),
-                             0, 255).astype(np.uint8)
-            name = f"{label}/{label}_{i:02d}.png"
-            (root / name).write_bytes(encode(pixels))
-            rows.append({"file": name, "label": label, "source": f"synthetic_{label}", "group": f"{label}-p{i // 2}"})
-    with (root / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file", "label", "source", "group"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return root
+    return write_synthetic_dataset(tmp_path_factory.mktemp("cxr"))
 
 
 @pytest.fixture(scope="module")

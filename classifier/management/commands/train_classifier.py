@@ -2,12 +2,13 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from classifier.ensemble import train_ensemble
 from classifier.networks import ARCHITECTURES
 from classifier.training import train
 
 
 class Command(BaseCommand):
-    help = "Train one architecture on a dataset folder (split by patient group), calibrate it and export it to LiteRT."
+    help = "Train one architecture (or a seed ensemble of it) on a dataset folder (split by patient group), calibrate it and export it to LiteRT."
 
     def add_arguments(self, parser):
         parser.add_argument("--arch", required=True, choices=sorted(ARCHITECTURES))
@@ -15,12 +16,19 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="output folder for the model, split and curves")
         parser.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--seeds", type=int, nargs="+",
+                            help="train one member per seed (members already in OUT/seed<N> are reused) "
+                                 "and export their ensemble")
         parser.add_argument("--split", help="reuse this split.csv instead of making a new split")
 
     def handle(self, *args, **options):
         # A progress bar on a terminal, one line per epoch in a log file.
         verbose = 1 if self.stdout.isatty() else 2
-        summary = train(arch=options["arch"], data_dir=options["data"], out_dir=options["out"],
-                        epochs=options["epochs"], seed=options["seed"], split_file=options["split"], verbose=verbose)
+        common = dict(arch=options["arch"], data_dir=options["data"], out_dir=options["out"], epochs=options["epochs"],
+                      split_file=options["split"], verbose=verbose)
+        if options["seeds"]:
+            summary = train_ensemble(seeds=options["seeds"], **common)
+        else:
+            summary = train(seed=options["seed"], **common)
         self.stdout.write(json.dumps(summary, indent=2))
         self.stdout.write(self.style.SUCCESS(f"Saved {summary['litert_file']} in {options['out']}"))
