@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/cxr-model-quality")
     parser.add_argument("--archs", nargs="+", default=["own", "paper", "blog"])
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--own-seeds", type=int, nargs="+", default=[42, 7, 123],
+                        help="the own network is served as an ensemble of one member per seed")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="keep architectures already trained in --out")
     parser.add_argument("--install", action="store_true", help="copy the own network's output to classifier/trained")
@@ -47,7 +49,8 @@ def main() -> None:
 
     results = {}
     for arch in args.archs:
-        results[arch] = run_one(arch, Path(args.data), out / arch, split_file, seed=args.seed,
+        seeds = args.own_seeds if arch == "own" else [args.seed]
+        results[arch] = run_one(arch, Path(args.data), out / arch, split_file, seeds=seeds,
                                 epochs=1 if args.quick else None, reuse=args.reuse)
         print(json.dumps({arch: summary_row(arch, results[arch])}), flush=True)
     write_section("model-quality", "Model quality", report(results, quick=args.quick, seed=args.seed))
@@ -66,14 +69,18 @@ def make_split(data_dir: Path, out: Path, *, seed: int, quick: bool) -> Path:
     return split_file
 
 
-def run_one(arch: str, data_dir: Path, out: Path, split_file: Path, *, seed: int, epochs: int | None,
+def run_one(arch: str, data_dir: Path, out: Path, split_file: Path, *, seeds: list[int], epochs: int | None,
             reuse: bool) -> dict:
+    from classifier.ensemble import train_ensemble
     from classifier.evaluation import evaluate
     from classifier.training import train
 
     reused = reuse and (out / "training.json").exists()
-    if not reused:
-        train(arch=arch, data_dir=data_dir, out_dir=out, epochs=epochs, seed=seed, split_file=split_file, verbose=2)
+    if not reused and len(seeds) > 1:  # members already trained in out/seed<N> are reused either way
+        train_ensemble(arch=arch, data_dir=data_dir, out_dir=out, seeds=seeds, epochs=epochs, split_file=split_file,
+                       verbose=2)
+    elif not reused:
+        train(arch=arch, data_dir=data_dir, out_dir=out, epochs=epochs, seed=seeds[0], split_file=split_file, verbose=2)
     training = json.loads((out / "training.json").read_text())
     model = out / training["litert_file"]
     metrics = evaluate(model_path=model, data_dir=data_dir, records=read_split(split_file)["test"],
@@ -107,7 +114,8 @@ def serving_speed(model: Path, repeats: int = 5) -> dict:
 
 def summary_row(arch: str, result: dict) -> list:
     m, t, s = result["metrics"], result["training"], result["serving"]
-    return [f"{arch} ({t['input_size']} px)", f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
+    members = f", {len(t['seeds'])} seeds" if t.get("seeds") else ""
+    return [f"{arch} ({t['input_size']} px{members})", f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
             f"{m['per_class']['covid']['sensitivity']:.3f}", f"{m['macro_auc']:.4f}", f"{m['ece']:.3f}",
             f"{m['argmax']['accuracy']:.3f} / {m['argmax']['covid_sensitivity']:.3f}", f"{t['parameters']:,}", f"{t['train_minutes']:.1f}", f"{t['train_images_per_second']:.0f}",
             t["best_epoch"], f"{s['ms_per_image']:.2f}", f"{s['images_per_second_batch32']:.0f}", f"{s['file_kb']:.0f}"]

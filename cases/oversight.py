@@ -6,11 +6,10 @@ version that ran on a case in the background is measured against the same truth.
 """
 
 import io
-import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Min
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
 
 from classifier.models import ModelVersion
 
@@ -20,12 +19,6 @@ LABELS = ("covid", "normal", "viral_pneumonia")
 FINDINGS = (*LABELS, "other")
 NAMES = dict(Review.Finding.choices)
 OVERRIDES_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class Pair:
-    predicted: str
-    finding: str
 
 
 @dataclass(frozen=True)
@@ -90,85 +83,79 @@ def duration_text(duration: timedelta | None) -> str:
     return f"{minutes_left} min {seconds % 60} s" if minutes_left else f"{seconds} s"
 
 
-def confusion_matrix(pairs: list[Pair]) -> list[MatrixRow]:
-    """Rows: radiologist finding; columns: predicted label."""
+def confusion_matrix(counts: dict[tuple[str, str], int]) -> list[MatrixRow]:
+    """Rows: radiologist finding; columns: predicted label. counts[(finding, predicted)]."""
     rows = []
     for finding in FINDINGS:
-        counts = [sum(1 for p in pairs if p.finding == finding and p.predicted == label) for label in LABELS]
-        rows.append(MatrixRow(NAMES[finding], counts, sum(counts)))
+        row = [counts.get((finding, label), 0) for label in LABELS]
+        rows.append(MatrixRow(NAMES[finding], row, sum(row)))
     return rows
 
 
-def agreement_rate(pairs: list[Pair]) -> float | None:
-    return sum(p.predicted == p.finding for p in pairs) / len(pairs) if pairs else None
+def ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
-def sensitivity(pairs: list[Pair], label: str) -> float | None:
-    """Of the cases the radiologists found to be `label`, the share the model called `label`."""
-    positives = [p for p in pairs if p.finding == label]
-    return sum(p.predicted == label for p in positives) / len(positives) if positives else None
+def median_of(queryset, expression) -> timedelta | None:
+    """The median of a duration over a queryset, sorted by the database (only the middle rows are read)."""
+    ordered = (queryset.annotate(value=ExpressionWrapper(expression, output_field=DurationField()))
+               .order_by("value").values_list("value", flat=True))
+    n = ordered.count()
+    if not n:
+        return None
+    middle = list(ordered[(n - 1) // 2:n // 2 + 1])
+    return sum(middle, timedelta()) / len(middle)
 
 
-def median_duration(durations: list[timedelta]) -> timedelta | None:
-    return statistics.median(durations) if durations else None
-
-
-@dataclass(frozen=True)
-class FinalReview:
-    id: int
-    finding: str
-    agreed: bool
-    prediction_id: int | None
-    signed_at: datetime
-
-
-def final_reviews() -> dict[int, FinalReview]:
-    """Each reviewed case's final review, keyed by case id (plain rows: this reads every review)."""
-    rows = (Review.objects.filter(amended_by__isnull=True).order_by("signed_at", "id")
-            .values_list("case_id", "id", "finding", "agreed", "prediction_id", "signed_at"))
-    return {case_id: FinalReview(*rest) for case_id, *rest in rows}  # later reviews overwrite earlier ones
+def final_reviews():
+    """Each reviewed case's final finding: the review that no later review amends (one per case)."""
+    return Review.objects.filter(amended_by__isnull=True)
 
 
 def oversight_by_version() -> list[VersionOversight]:
-    finals = final_reviews()
-    first_review = dict(Review.objects.filter(prediction__isnull=False).values("prediction_id")
-                        .annotate(first=Min("signed_at")).values_list("prediction_id", "first"))
-    predictions = Prediction.objects.values("id", "case_id", "model_version_id", "label", "created", "case__created")
-    by_version: dict[int, list[dict]] = {}
-    for prediction in predictions:
-        by_version.setdefault(prediction["model_version_id"], []).append(prediction)
-    version_of_prediction = {p["id"]: p["model_version_id"] for ps in by_version.values() for p in ps}
-    versions = ModelVersion.objects.filter(pk__in=by_version).order_by("created", "id")
-    return [summarise(version, by_version[version.pk], finals, first_review, version_of_prediction)
+    """Grouped queries per figure, so the page costs the same at 100 or 100,000 cases."""
+    predictions = dict(Prediction.objects.values("model_version_id").annotate(n=Count("id"))
+                       .values_list("model_version_id", "n"))
+    pairs: dict[int, dict[tuple[str, str], int]] = {}
+    for version_id, finding, label, n in (
+            final_reviews().filter(case__predictions__isnull=False)
+            .values("case__predictions__model_version_id", "finding", "case__predictions__label")
+            .annotate(n=Count("case__predictions__id"))
+            .values_list("case__predictions__model_version_id", "finding", "case__predictions__label", "n")):
+        pairs.setdefault(version_id, {})[(finding, label)] = n
+    overrides = dict(final_reviews().filter(agreed=False, prediction__isnull=False)
+                     .values("prediction__model_version_id").annotate(n=Count("id"))
+                     .values_list("prediction__model_version_id", "n"))
+    versions = ModelVersion.objects.filter(pk__in=predictions).order_by("created", "id")
+    return [summarise(version, predictions[version.pk], pairs.get(version.pk, {}), overrides.get(version.pk, 0))
             for version in versions]
 
 
-def summarise(version: ModelVersion, predictions: list[dict], finals: dict[int, FinalReview],
-              first_review: dict[int, datetime], version_of_prediction: dict[int, int]) -> VersionOversight:
-    pairs = [Pair(p["label"], finals[p["case_id"]].finding) for p in predictions if p["case_id"] in finals]
-    override_ids = [review.id for review in sorted(finals.values(), key=lambda r: r.signed_at, reverse=True)
-                    if not review.agreed and version_of_prediction.get(review.prediction_id) == version.pk]
-    to_review = [first_review[p["id"]] - p["created"] for p in predictions
-                 if p["id"] in first_review and first_review[p["id"]] >= p["created"]]
+def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, str], int],
+              override_count: int) -> VersionOversight:
+    compared = sum(pairs.values())
+    covid_cases = sum(n for (finding, _), n in pairs.items() if finding == "covid")
+    own = Prediction.objects.filter(model_version=version)
+    reviewed = own.annotate(first=Min("reviews__signed_at")).filter(first__gte=F("created"))
     return VersionOversight(
         version=version,
-        predictions=len(predictions),
-        compared=len(pairs),
+        predictions=predictions,
+        compared=compared,
         matrix=confusion_matrix(pairs),
-        agreement=agreement_rate(pairs),
-        covid_cases=sum(p.finding == "covid" for p in pairs),
-        covid_sensitivity=sensitivity(pairs, "covid"),
-        overrides=latest_overrides(override_ids[:OVERRIDES_SHOWN]),
-        override_count=len(override_ids),
-        median_to_prediction=median_duration([p["created"] - p["case__created"] for p in predictions]),
-        median_to_review=median_duration(to_review),
+        agreement=ratio(sum(n for (finding, label), n in pairs.items() if finding == label), compared),
+        covid_cases=covid_cases,
+        covid_sensitivity=ratio(pairs.get(("covid", "covid"), 0), covid_cases),
+        overrides=latest_overrides(version),
+        override_count=override_count,
+        median_to_prediction=median_of(own, F("created") - F("case__created")),
+        median_to_review=median_of(reviewed, F("first") - F("created")),
     )
 
 
-def latest_overrides(review_ids: list[int]) -> list[Override]:
-    """The overrides a page can show, newest first, loaded with their case, reviewer and prediction."""
-    reviews = (Review.objects.filter(pk__in=review_ids).select_related("reviewer", "case", "prediction")
-               .order_by("-signed_at", "-id"))
+def latest_overrides(version: ModelVersion) -> list[Override]:
+    """The version's latest overrides (final findings that differ from its prediction), newest first."""
+    reviews = (final_reviews().filter(agreed=False, prediction__model_version=version)
+               .select_related("reviewer", "case", "prediction").order_by("-signed_at", "-id")[:OVERRIDES_SHOWN])
     return [Override(str(review.case.public_id), NAMES.get(label_of(review), "–"), NAMES[review.finding],
                      review.note, review.reviewer.get_username(), review.signed_at) for review in reviews]
 

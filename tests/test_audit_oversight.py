@@ -111,3 +111,23 @@ def test_only_the_latest_overrides_are_listed_with_the_total_count(clinic, staff
     [summary] = oversight_by_version()
     assert summary.override_count == 3
     assert [o.note for o in summary.overrides] == ["override 2", "override 1"]
+
+
+def test_the_dashboard_costs_the_same_number_of_queries_with_more_cases(client, administrator, example, clinic,
+                                                                        staff, radiologist):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    v1, _ = example
+    client.force_login(administrator)
+    with CaptureQueriesContext(connection) as before:
+        client.get(reverse("audit:oversight"))
+    for number in range(10):
+        case = make_case(clinic, staff, mrn=f"MORE-{number}")
+        prediction = predict(case, "normal", version=v1)
+        Review.objects.create(case=case, prediction=prediction, reviewer=radiologist, finding="covid", agreed=False)
+    with CaptureQueriesContext(connection) as after:
+        assert client.get(reverse("audit:oversight")).status_code == 200
+    assert len(after.captured_queries) == len(before.captured_queries)
+    first = oversight_by_version()[0]
+    assert (first.predictions, first.compared, first.override_count) == (18, 17, 13)

@@ -76,3 +76,10 @@ def test_serving_path_never_imports_tensorflow():
                             capture_output=True, text=True, check=True).stdout.split()
     assert output[0] in LABELS
     assert output[1:] == ["False", "False"]
+
+
+def test_model_card_is_the_one_written_from_the_committed_files(tmp_path):
+    from classifier.model_card import write_model_card
+
+    write_model_card(COMMITTED_MODEL.parent, tmp_path / "card.md")
+    assert (tmp_path / "card.md").read_text() == MODEL_CARD.read_text()
