@@ -36,8 +36,8 @@ test: setup browser
 	$(BIN)/python -m pytest
 
 # Every benchmark, each rewriting its own section of BENCHMARKS.md. QUICK=1 for a smoke run
-# (the full model-quality run trains five networks, the own one as a 3-seed ensemble: about two
-# hours on 2 cores; `bench/model_quality.py --reuse` re-evaluates what an earlier run trained).
+# (the full model-quality run trains three networks: about an hour on 2 cores;
+# `bench/model_quality.py --reuse` re-evaluates what an earlier run trained).
 # The database benchmarks run on SQLite, then again on BENCH_DATABASE_URL when it is set (a
 # disposable PostgreSQL database: it is emptied first).
 bench: setup

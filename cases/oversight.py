@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
+from django.db.models import Count, F, FloatField, Func, Min
 
 from classifier.models import ModelVersion
 
@@ -96,15 +96,26 @@ def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def median_of(queryset, expression) -> timedelta | None:
-    """The median of a duration over a queryset, sorted by the database (only the middle rows are read)."""
-    ordered = (queryset.annotate(value=ExpressionWrapper(expression, output_field=DurationField()))
-               .order_by("value").values_list("value", flat=True))
+class Seconds(Func):
+    """A datetime as seconds since the epoch, in the database's own arithmetic: Django subtracts
+    datetimes on SQLite through a Python function called once per row (seconds at 100,000 cases)."""
+
+    output_field = FloatField()
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(julianday(%(expressions)s) * 86400.0)", **extra)
+
+
+def median_of(queryset, later, earlier) -> timedelta | None:
+    """The median of `later - earlier` over a queryset, sorted by the database (only the middle rows are read)."""
+    ordered = (queryset.annotate(value=Seconds(later) - Seconds(earlier)).order_by("value")
+               .values_list("value", flat=True))
     n = ordered.count()
     if not n:
         return None
     middle = list(ordered[(n - 1) // 2:n // 2 + 1])
-    return sum(middle, timedelta()) / len(middle)
+    return timedelta(seconds=round(sum(middle) / len(middle), 3))
 
 
 def final_reviews():
@@ -147,8 +158,8 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
         covid_sensitivity=ratio(pairs.get(("covid", "covid"), 0), covid_cases),
         overrides=latest_overrides(version),
         override_count=override_count,
-        median_to_prediction=median_of(own, F("created") - F("case__created")),
-        median_to_review=median_of(reviewed, F("first") - F("created")),
+        median_to_prediction=median_of(own, "created", "case__created"),
+        median_to_review=median_of(reviewed, "first", "created"),
     )
 
 

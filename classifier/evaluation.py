@@ -82,6 +82,9 @@ def _per_source(y_true: np.ndarray, y_pred: np.ndarray, sources: np.ndarray) -> 
         inside = sources == source
         summary = _group_summary(y_true[inside], y_pred[inside])
         summary["labels"] = {LABELS[i]: int((y_true[inside] == i).sum()) for i in np.unique(y_true[inside])}
+        # Within one source: did it miss one class (COVID-19 films of one hospital, say)?
+        summary["sensitivity"] = {LABELS[i]: _ratio(((y_true == i) & (y_pred == i) & inside).sum(),
+                                                    ((y_true == i) & inside).sum()) for i in np.unique(y_true[inside])}
         result[str(source)] = summary
     return result
 

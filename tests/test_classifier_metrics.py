@@ -46,7 +46,9 @@ def test_metrics_report_each_source_and_normals_by_age():
     metrics = compute_metrics(y_true, one_hot_probabilities(predicted), sources=sources)
 
     assert metrics["per_source"]["mooney_b"] == {"n": 1, "accuracy": 0.0, "labels": {"normal": 1},
-                                                 "predicted": {"covid": 0, "normal": 0, "viral_pneumonia": 1}}
+                                                 "predicted": {"covid": 0, "normal": 0, "viral_pneumonia": 1},
+                                                 "sensitivity": {"normal": 0.0}}
+    assert metrics["per_source"]["mooney_a"]["sensitivity"] == {"normal": 1.0, "viral_pneumonia": 1.0}
     assert metrics["per_source"]["radiography_db"]["accuracy"] == 1.0
     assert metrics["subgroups"]["paediatric_normals"]["n"] == 2
     assert metrics["subgroups"]["paediatric_normals"]["accuracy"] == 0.5

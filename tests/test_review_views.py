@@ -130,6 +130,25 @@ def test_the_worklist_is_paginated_with_a_fixed_number_of_queries_per_page(clien
     assert "Page 2 of 3" in response.content.decode()
 
 
+def test_the_worklist_total_counts_exactly_the_cases_each_filter_selects(client, clinic, other_clinic, staff,
+                                                                          other_staff, radiologist):
+    for i in range(PAGE_SIZE + 1):
+        predicted_case(clinic, staff, "covid", mrn=f"C-{i}")
+    predicted_case(clinic, staff, "normal", mrn="N-1")
+    make_case(clinic, staff, mrn="S-1")  # submitted, not yet predicted
+    predicted_case(other_clinic, other_staff, "normal", mrn="NOT-SERVED")
+    client.force_login(radiologist)
+
+    def total(**query):
+        return client.get(WORKLIST, query).context["page"].paginator.count
+
+    assert total() == PAGE_SIZE + 2
+    assert total(status="all") == PAGE_SIZE + 3
+    assert total(label="normal") == 1
+    assert total(status="submitted") == 1
+    assert total(clinic=clinic.pk, label="covid") == PAGE_SIZE + 1
+
+
 @pytest.mark.parametrize("who", ["staff", "administrator"])
 def test_people_who_do_not_review_cannot_open_the_worklist(client, db, request, who):
     client.force_login(request.getfixturevalue(who))

@@ -24,8 +24,8 @@ def worklist(request):
     form = WorklistFilterForm(request.GET or None, initial={"status": Case.Status.PREDICTED},
                               clinics=access.clinics_for(request.user))
     filters = form.filters()
-    page = worklist_page(request.user, filters=filters, page_number=request.GET.get("page"))
     counts = status_counts(request.user)
+    page = worklist_page(request.user, filters=filters, page_number=request.GET.get("page"), counts=counts)
     return render(request, "cases/worklist.html", {
         "form": form, "page": page, "filters": filters, "threshold": settings.COVID_PRIORITY_THRESHOLD,
         "counts": [(status, name, counts[status]) for status, name in Case.Status.choices],
