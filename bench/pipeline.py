@@ -255,9 +255,9 @@ def median_of(runs: dict, key: tuple, figure: str) -> float | None:
 
 
 def argon2_mib() -> str:
-    from django.contrib.auth.hashers import Argon2PasswordHasher
+    from cxrsite.hashers import OWASPArgon2PasswordHasher
 
-    return f"{Argon2PasswordHasher.memory_cost / 1024:g}"
+    return f"{OWASPArgon2PasswordHasher.memory_cost / 1024:g}"
 
 
 def verdict(ok: bool) -> str:
@@ -291,7 +291,7 @@ def targets(runs: dict, rate: float, heavy: set[str]) -> str:
     lines.append(f"- web process RSS under 150 MB (no TensorFlow): mapped in the web processes: {mapped}; "
                  f"largest gunicorn worker at the end of a phase {number(end)} MB, {verdict(end < 150 and no_tf)}; "
                  f"its peak {number(web)} MB, {verdict(web < 150 and no_tf)}; master peak {number(master)} MB, "
-                 f"{verdict(master < 150)} (worst row). The peak includes the logins: Django's Argon2 hasher "
+                 f"{verdict(master < 150)} (worst row). The peak includes the logins: the Argon2 hasher "
                  f"allocates {argon2_mib()} MiB per password hashed, and frees it after.")
     return "Targets (issue 7), measured in this run:\n\n" + "\n".join(lines)
 
