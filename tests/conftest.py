@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group, User
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
 from cases.models import Clinic
+from tests.images import write_synthetic_dataset
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -75,3 +76,9 @@ def worker_storage(_private_storage, settings, stack):
     # The worker reads the images the test process stores: one folder for both.
     settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
     return stack
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory):
+    """A small dataset folder shaped like ../shared/datasets/cxr, for training tests anywhere."""
+    return write_synthetic_dataset(tmp_path_factory.mktemp("cxr"))

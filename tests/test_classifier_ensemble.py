@@ -14,20 +14,15 @@ from django.core.management import call_command
 from classifier.calibration import softmax
 from classifier.data import load_arrays, read_split
 from classifier.inference import Predictor
-from tests.images import chest_like_array, write_synthetic_dataset
+from tests.images import chest_like_array
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    return write_synthetic_dataset(tmp_path_factory.mktemp("cxr"))
-
-
-@pytest.fixture(scope="module")
-def ensemble(dataset, tmp_path_factory):
+def ensemble(synthetic_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("ensemble")
-    call_command("train_classifier", arch="tiny", data=str(dataset), out=str(out), epochs=1, seeds=[3, 4])
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seeds=[3, 4])
     return out
 
 
@@ -44,12 +39,12 @@ def test_ensemble_members_are_trained_on_one_split_and_exported_as_one_file(ense
     assert (ensemble / "training_curves.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_ensemble_probabilities_are_the_softmax_of_the_members_mean_logits(ensemble, dataset):
+def test_ensemble_probabilities_are_the_softmax_of_the_members_mean_logits(ensemble, synthetic_dataset):
     import keras
 
     from classifier.export import keras_logits
 
-    x, _ = load_arrays(dataset, read_split(ensemble / "split.csv")["test"], 32)
+    x, _ = load_arrays(synthetic_dataset, read_split(ensemble / "split.csv")["test"], 32)
     member_logits = [keras_logits(keras.models.load_model(ensemble / f"seed{seed}" / "tiny.keras"), x)
                      for seed in (3, 4)]
     temperature = json.loads((ensemble / "tiny.tflite.json").read_text())["temperature"]
@@ -67,10 +62,10 @@ def test_ensemble_heatmap_is_the_mean_of_its_members_class_maps(ensemble):
     assert result.heatmap.shape == (200, 200) and result.heatmap.max() > result.heatmap.min()
 
 
-def test_ensemble_refuses_a_member_trained_on_another_split(ensemble, dataset, tmp_path):
+def test_ensemble_refuses_a_member_trained_on_another_split(ensemble, synthetic_dataset, tmp_path):
     from classifier.ensemble import train_ensemble
 
     shutil.copytree(ensemble / "seed3", tmp_path / "seed3")
-    call_command("train_classifier", arch="tiny", data=str(dataset), out=str(tmp_path / "seed5"), epochs=1, seed=5)
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(tmp_path / "seed5"), epochs=1, seed=5)
     with pytest.raises(ValueError, match="different split"):
-        train_ensemble(arch="tiny", data_dir=dataset, out_dir=tmp_path, seeds=[3, 5], verbose=0)
+        train_ensemble(arch="tiny", data_dir=synthetic_dataset, out_dir=tmp_path, seeds=[3, 5], verbose=0)

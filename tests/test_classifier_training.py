@@ -14,20 +14,15 @@ from classifier.data import load_arrays, read_split
 from classifier.imaging import decode_image
 from classifier.inference import Predictor
 from classifier.preprocessing import LABELS, load_grayscale, to_model_input
-from tests.images import chest_like_array, write_synthetic_dataset
+from tests.images import chest_like_array
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    return write_synthetic_dataset(tmp_path_factory.mktemp("cxr"))
-
-
-@pytest.fixture(scope="module")
-def trained(dataset, tmp_path_factory):
+def trained(synthetic_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    call_command("train_classifier", arch="tiny", data=str(dataset), out=str(out), epochs=1, seed=3)
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seed=3)
     return out
 
 
@@ -54,26 +49,26 @@ def test_saved_split_keeps_each_patient_in_one_split(trained):
     assert sum(len(records) for records in split.values()) == 72
 
 
-def test_litert_probabilities_are_within_a_thousandth_of_keras(trained, dataset):
+def test_litert_probabilities_are_within_a_thousandth_of_keras(trained, synthetic_dataset):
     import keras
 
     from classifier.calibration import softmax
     from classifier.export import keras_logits
 
     records = sum(read_split(trained / "split.csv").values(), [])
-    x, _ = load_arrays(dataset, records, 32)
+    x, _ = load_arrays(synthetic_dataset, records, 32)
     temperature = json.loads((trained / "tiny.tflite.json").read_text())["temperature"]
     expected = softmax(keras_logits(keras.models.load_model(trained / "tiny.keras"), x), temperature)
     assert np.abs(Predictor(trained / "tiny.tflite").probabilities(x) - expected).max() <= 1e-3
 
 
-def test_served_input_equals_trained_input_for_the_same_file(trained, dataset):
+def test_served_input_equals_trained_input_for_the_same_file(trained, synthetic_dataset):
     record = read_split(trained / "split.csv")["test"][0]
-    trained_input, _ = load_arrays(dataset, [record], 32)
-    upload = (dataset / record.file).read_bytes()
+    trained_input, _ = load_arrays(synthetic_dataset, [record], 32)
+    upload = (synthetic_dataset / record.file).read_bytes()
     served_pixels = decode_image(upload).pixels  # what intake stores and the worker reads back
     assert np.array_equal(to_model_input(served_pixels, 32), trained_input[0])
-    assert np.array_equal(load_grayscale(upload), load_grayscale(dataset / record.file))
+    assert np.array_equal(load_grayscale(upload), load_grayscale(synthetic_dataset / record.file))
     predictor = Predictor(trained / "tiny.tflite")
     served = predictor.classify(served_pixels)
     probabilities, predicted = predictor.predict(trained_input)
@@ -81,8 +76,8 @@ def test_served_input_equals_trained_input_for_the_same_file(trained, dataset):
     assert served.label == LABELS[predicted[0]]
 
 
-def test_evaluate_classifier_reports_the_documented_json(trained, dataset, tmp_path, capsys):
-    call_command("evaluate_classifier", data=str(dataset), model=str(trained / "tiny.tflite"), json=True,
+def test_evaluate_classifier_reports_the_documented_json(trained, synthetic_dataset, tmp_path, capsys):
+    call_command("evaluate_classifier", data=str(synthetic_dataset), model=str(trained / "tiny.tflite"), json=True,
                  plots=str(tmp_path))
     metrics = json.loads(capsys.readouterr().out)
     assert {"n", "accuracy", "macro_f1", "macro_auc", "per_class", "confusion_matrix", "ece", "per_source",
