@@ -32,28 +32,6 @@ def write_model_card(trained_dir: Path, card_path: Path) -> None:
                                 size_kb=(trained_dir / "own.tflite").stat().st_size / 1024))
 
 
-NETWORK = ("`own`: 5x5 stride-2 stem, BatchNorm separable-convolution blocks, global average pooling, "
-           "dense softmax")
-
-
-def architecture(training: dict) -> str:
-    if not training.get("seeds"):
-        return f"{NETWORK}; {training['parameters']:,} parameters"
-    return (f"ensemble of {len(training['seeds'])} networks of one design, trained alike on the same split but for "
-            f"their seeds ({', '.join(map(str, training['seeds']))}), logits averaged. Each is {NETWORK}; "
-            f"{training['member_parameters']:,} parameters each, {training['parameters']:,} in all")
-
-
-def training_text(training: dict) -> str:
-    if not training.get("seeds"):
-        return (f"{training['epochs_run']} epochs (best {training['best_epoch']}), {training['train_minutes']:.1f} "
-                f"minutes on 2 CPU cores, {training['train_images_per_second']:.0f} images/s, seed {training['seed']}")
-    members = "; ".join(f"seed {m['seed']}: {m['epochs_run']} epochs (best {m['best_epoch']}), "
-                        f"{m['train_minutes']:.1f} min" for m in training["members"])
-    return (f"{members}; {training['train_minutes']:.1f} minutes in all on 2 CPU cores, "
-            f"{training['train_images_per_second']:.0f} images/s")
-
-
 def how_chosen(training: dict, metrics: dict) -> str:
     """How far the test figures are blind, and what the COVID-19 figure says when it misses the floor."""
     text = ("The COVID-19 operating point was adopted after an earlier network was seen to miss the COVID-19 "
@@ -109,11 +87,11 @@ def render(*, metrics: dict, training: dict, metadata: dict, split: dict, sha256
 | Served file | `classifier/trained/own.tflite` ({size_kb:.0f} KB, LiteRT, float32) |
 | SHA-256 | `{sha256}` |
 | Keras weights | `classifier/trained/own.keras` (the same weights before export) |
-| Architecture | {architecture(training)}; input {training['input_size']}x{training['input_size']} grayscale |
+| Architecture | `own`: 5x5 stride-2 stem, BatchNorm separable-convolution blocks, global average pooling, dense softmax; {training['parameters']:,} parameters; input {training['input_size']}x{training['input_size']} grayscale |
 | Outputs | calibrated probabilities for COVID-19, Normal, Viral Pneumonia; class activation map (CAM) of the predicted class |
 | Calibration | temperature scaling fitted on the validation split: T = {training['temperature']:.3f}; validation ECE {training['val_ece_before']:.3f} before, {training['val_ece_after']:.3f} after; test ECE {metrics['ece']:.3f} |
 | Operating point | the label is the argmax of the calibrated probabilities with the COVID-19 probability weighted x{training['covid_decision_weight']:.2f}: the smallest weight giving >= 0.98 COVID-19 sensitivity on the validation split (plain argmax: {training['val_covid_sensitivity_argmax']:.3f}; weighted: {training['val_covid_sensitivity']:.3f}). A missed COVID-19 case costs more than a false alarm the radiologist clears. The probabilities shown are not weighted |
-| Training | {training_text(training)} |
+| Training | {training['epochs_run']} epochs (best {training['best_epoch']}), {training['train_minutes']:.1f} minutes on 2 CPU cores, {training['train_images_per_second']:.0f} images/s, seed {training.get('seed', metadata.get('seed'))} |
 | LiteRT vs Keras | largest probability difference on 64 validation images: {metadata.get('litert_max_abs_difference', float('nan')):.1e} |
 
 ## Intended use
@@ -187,7 +165,7 @@ pneumonia and adult normals COVID-19. Accuracy on each:
 - The test split is small ({metrics['n']} images); a difference of 0.01 in accuracy is about
   {round(metrics['n'] * 0.01)} images. No external validation set was available to us.
 - The heatmap is a class activation map at {training['input_size'] // 16}x{training['input_size'] // 16}
-  resolution{" (the mean of the members' maps, which is exactly the map of their averaged logits)" if training.get("seeds") else ""}, upsampled: it shows where the evidence for the predicted class lies, coarsely; it is
+  resolution, upsampled: it shows where the evidence for the predicted class lies, coarsely; it is
   not a segmentation.
 - {how_chosen(training, metrics)} With plain argmax the test split gives accuracy
   {metrics['argmax']['accuracy']:.3f} and COVID-19 sensitivity {metrics['argmax']['covid_sensitivity']:.3f}.
