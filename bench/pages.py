@@ -94,11 +94,14 @@ def fill(clinics, users, *, start: int, stop: int, rng: random.Random) -> None:
 
 
 def analyze(connection) -> None:
-    """Refresh PostgreSQL's planner statistics after the bulk load, as autovacuum would within a
-    minute in a running system; without it the planner still believes the tables are empty."""
-    if connection.vendor == "postgresql":
+    """Bring the database to the state a running system is in after the bulk load: PostgreSQL's
+    autovacuum (VACUUM ANALYZE; otherwise it starts during the measurement), SQLite's hourly beat
+    task (cases/upkeep.py). Without statistics both planners believe the tables are empty."""
+    from cases.upkeep import refresh_planner_statistics
+
+    if not refresh_planner_statistics():
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")
 
 
 def _prediction(case, version, rng: random.Random):

@@ -7,6 +7,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.expressions import RawSQL
 from simple_history.models import HistoricalRecords
 
 from .audit_guard import AppendOnlyError, AppendOnlyQuerySet
@@ -46,6 +48,17 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mrn} ({self.clinic.code})"
+
+
+def covid_first(threshold: float) -> RawSQL:
+    """The worklist's first sort key: 0 when the COVID-19 probability is above the threshold.
+
+    Written as SQL text because an index on an expression serves only a query with the very same
+    expression, constants included, and Django would send the threshold as a bound parameter.
+    With a threshold other than the index's (0.5) the order is still right, only sorted unindexed.
+    """
+    return RawSQL(f"CASE WHEN covid_probability > {float(threshold)!r} THEN 0 ELSE 1 END", [],
+                  output_field=models.IntegerField())
 
 
 class Case(models.Model):
@@ -106,6 +119,9 @@ class Case(models.Model):
             # only this index (measured in bench/pages.py).
             models.Index(fields=["status", "clinic", "predicted_label", "covid_probability", "urgent", "created"],
                          name="case_worklist"),
+            # The worklist's whole order, so a page without a selective filter ("all statuses")
+            # reads 25 index entries instead of sorting every case. Built for the default threshold.
+            models.Index(covid_first(0.5), F("urgent").desc(), F("created"), F("id"), name="case_worklist_priority"),
         ]
         permissions = [("view_all_clinics", "Can open the cases of every clinic")]
 

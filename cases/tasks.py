@@ -4,7 +4,7 @@ import socket
 
 from celery import shared_task
 
-from . import predictions
+from . import predictions, upkeep
 
 
 @shared_task(name=predictions.CLASSIFY_TASK, autoretry_for=predictions.TRANSIENT_ERRORS, max_retries=5,
@@ -16,3 +16,8 @@ def classify_case(case_id: int) -> str:
 @shared_task(name="cases.tasks.requeue_stuck_cases")
 def requeue_stuck_cases() -> dict[str, int]:
     return predictions.requeue_stuck_cases()
+
+
+@shared_task(name="cases.tasks.refresh_planner_statistics")
+def refresh_planner_statistics() -> bool:
+    return upkeep.refresh_planner_statistics()

@@ -11,14 +11,13 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, FloatField, IntegerField, OuterRef, QuerySet, Subquery, Value, When
-from django.db.models import Case as CaseWhen
+from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
 
 from . import access
-from .models import Case, Prediction, Review
+from .models import Case, Prediction, Review, covid_first
 
 PAGE_SIZE = 25
 LABELS = ("covid", "normal", "viral_pneumonia")
@@ -50,12 +49,8 @@ def worklist_for(user, *, filters: WorklistFilters) -> QuerySet[Case]:
         cases = cases.filter(created__gte=_start_of(filters.submitted_from))
     if filters.submitted_to:
         cases = cases.filter(created__lt=_start_of(filters.submitted_to + timedelta(days=1)))
-    covid_first = CaseWhen(
-        When(covid_probability__gt=settings.COVID_PRIORITY_THRESHOLD, then=Value(0)),
-        default=Value(1),
-        output_field=IntegerField(),
-    )
-    return cases.annotate(priority=covid_first).order_by("priority", "-urgent", "created", "id")
+    return (cases.annotate(priority=covid_first(settings.COVID_PRIORITY_THRESHOLD))
+            .order_by("priority", "-urgent", "created", "id"))
 
 
 def worklist_page(user, *, filters: WorklistFilters, page_number, counts: dict[str, int] | None = None) -> Page:

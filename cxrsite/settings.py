@@ -240,6 +240,9 @@ CELERY_BEAT_SCHEDULE = {
     # Expiring: while no worker runs, the reaper runs do not pile up in the queue.
     "requeue-stuck-cases": {"task": "cases.tasks.requeue_stuck_cases", "schedule": CXR_REAPER_INTERVAL_SECONDS,
                             "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
+    # SQLite only (cases/upkeep.py): hourly planner statistics, which PostgreSQL keeps by itself.
+    "refresh-planner-statistics": {"task": "cases.tasks.refresh_planner_statistics", "schedule": 3600,
+                                   "options": {"expires": 3600}},
 }
 
 # The classifier model served by the worker; the committed one by default.
