@@ -19,6 +19,10 @@ def test_sqlite_gets_planner_statistics_for_the_case_table_and_postgresql_is_lef
         assert "case_worklist_priority" in indexes
 
 
-def test_beat_refreshes_the_statistics_every_hour():
+def test_beat_refreshes_the_statistics_every_hour_with_a_task_the_worker_knows():
+    import cases.tasks  # noqa: F401  (registers the tasks, as the worker's autodiscovery does)
+    from cxrsite.celery import app
+
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-planner-statistics"]
+    assert entry["task"] in app.tasks
     assert entry["task"] == "cases.tasks.refresh_planner_statistics" and entry["schedule"] == 3600
