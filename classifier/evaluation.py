@@ -117,9 +117,18 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
     plain = compute_metrics(y, probabilities)  # what the label would be without the operating point
     metrics["argmax"] = {"accuracy": plain["accuracy"], "covid_sensitivity": plain["per_class"]["covid"]["sensitivity"]}
     metrics["model"] = {"name": predictor.metadata["name"], "sha256": predictor.sha256}
+    metrics["misclassified"] = misclassified(records, y, predicted, probabilities)
     if plots_dir:
         save_plots(y, probabilities, metrics, Path(plots_dir))
     return metrics
+
+
+def misclassified(records: list[Record], y_true: np.ndarray, y_pred: np.ndarray,
+                  probabilities: np.ndarray) -> list[dict]:
+    """Each wrongly labelled image, for error analysis: a reader can open the very films."""
+    return [{"file": record.file, "source": record.source, "group": record.group, "label": LABELS[true],
+             "predicted": LABELS[pred], "probabilities": {label: round(float(p), 4) for label, p in zip(LABELS, row)}}
+            for record, true, pred, row in zip(records, y_true, y_pred, probabilities) if true != pred]
 
 
 def training_data_dir(predictor: Predictor) -> Path:

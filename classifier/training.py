@@ -5,6 +5,7 @@ Writes into the output folder: `<arch>.keras` (best weights by validation loss),
 `training_curves.png` and `training.json` (figures of this run).
 """
 
+import dataclasses
 import json
 import time
 from datetime import datetime, timezone
@@ -27,11 +28,17 @@ COVID_TARGET_SENSITIVITY = 0.98
 
 
 def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int | None = None, seed: int = 42,
-          split_file: str | Path | None = None, verbose: int = 1) -> dict:
-    """Train, calibrate and export; return the run's figures (also saved as training.json)."""
+          split_file: str | Path | None = None, input_size: int | None = None, verbose: int = 1) -> dict:
+    """Train, calibrate and export; return the run's figures (also saved as training.json).
+
+    `input_size` overrides the architecture's default side in pixels (the networks are fully
+    convolutional up to global pooling, so `own` takes any multiple of 16).
+    """
     import keras
 
     architecture = get_architecture(arch)
+    if input_size:
+        architecture = dataclasses.replace(architecture, input_size=input_size)
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)

@@ -51,3 +51,6 @@ def test_committed_metrics_file_is_what_evaluation_gives_today(metrics):
     committed = json.loads((COMMITTED_MODEL.parent / "metrics.json").read_text())
     assert committed["confusion_matrix"] == metrics["confusion_matrix"]
     assert committed["model"] == metrics["model"]
+    # The films the model card lists as missed are the ones it misses today.
+    assert [(m["file"], m["predicted"]) for m in committed["misclassified"]] == \
+        [(m["file"], m["predicted"]) for m in metrics["misclassified"]]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from classifier.data import read_split
 from classifier.inference import COMMITTED_MODEL, classify, file_sha256
 from classifier.preprocessing import LABELS
 from tests.dicoms import dicom_bytes
@@ -83,3 +84,14 @@ def test_model_card_is_the_one_written_from_the_committed_files(tmp_path):
 
     write_model_card(COMMITTED_MODEL.parent, tmp_path / "card.md")
     assert (tmp_path / "card.md").read_text() == MODEL_CARD.read_text()
+
+
+def test_model_card_lists_every_missed_covid_film_of_the_test_split():
+    metrics = json.loads((COMMITTED_MODEL.parent / "metrics.json").read_text())
+    covid_row = metrics["confusion_matrix"]["matrix"][0]
+    missed = sum(covid_row) - covid_row[0]
+    section = MODEL_CARD.read_text().split("### Missed COVID-19 films")[1].split("## Limitations")[0]
+    listed = [line for line in section.splitlines() if line.startswith("| `covid/")]
+    assert len(listed) == missed > 0
+    split_files = {r.file for r in read_split(COMMITTED_MODEL.parent / "split.csv")["test"] if r.label == "covid"}
+    assert {line.split("`")[1] for line in listed} <= split_files

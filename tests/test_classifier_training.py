@@ -93,6 +93,24 @@ def test_evaluate_classifier_reports_the_documented_json(trained, synthetic_data
         assert (tmp_path / plot).read_bytes().startswith(b"\x89PNG"), plot
 
 
+def test_evaluation_lists_each_misclassified_film_by_file(trained, synthetic_dataset, capsys):
+    call_command("evaluate_classifier", data=str(synthetic_dataset), model=str(trained / "tiny.tflite"), json=True)
+    metrics = json.loads(capsys.readouterr().out)
+    matrix = np.array(metrics["confusion_matrix"]["matrix"])
+    wrong = metrics["misclassified"]
+    assert len(wrong) == matrix.sum() - np.trace(matrix)
+    for label_index, label in enumerate(LABELS):  # each off-diagonal cell is that many listed films
+        for predicted_index, predicted in enumerate(LABELS):
+            if label_index != predicted_index:
+                listed = [w for w in wrong if w["label"] == label and w["predicted"] == predicted]
+                assert len(listed) == matrix[label_index, predicted_index]
+    for film in wrong:
+        assert (synthetic_dataset / film["file"]).is_file()
+        assert film["file"].startswith(film["label"] + "/")  # the class folder is the true label
+        assert max(film["probabilities"], key=film["probabilities"].get) == film["predicted"] or \
+            film["predicted"] == "covid"  # only the COVID-19 operating point may overrule the argmax
+
+
 def test_evaluate_classifier_without_data_uses_the_saved_test_split(trained, capsys):
     call_command("evaluate_classifier", model=str(trained / "tiny.tflite"), json=True)
     metrics = json.loads(capsys.readouterr().out)
@@ -113,3 +131,16 @@ def test_a_network_without_global_pooling_gets_an_occlusion_heatmap(tmp_path):
     assert not predictor.has_cam
     assert result.heatmap.shape == pixels.shape and result.heatmap.dtype == np.uint8
     assert result.heatmap.max() == 255 and result.heatmap.min() == 0
+
+
+def test_input_size_option_trains_and_serves_the_network_at_that_size(synthetic_dataset, tmp_path):
+    out = tmp_path / "model"
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seed=3,
+                 input_size=48)
+    assert json.loads((out / "training.json").read_text())["input_size"] == 48
+    predictor = Predictor(out / "tiny.tflite")
+    assert predictor.input_size == 48
+    pixels = chest_like_array(200, seed=4)
+    result = predictor.classify(pixels)  # a 200 px film is resized to the trained 48 px input
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert result.heatmap.shape == pixels.shape and result.heatmap.max() > result.heatmap.min()
