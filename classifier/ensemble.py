@@ -38,7 +38,7 @@ def build_ensemble(networks: list, name: str = "ensemble"):
 
 def train_ensemble(*, arch: str, data_dir: str | Path, out_dir: str | Path, seeds: list[int],
                    epochs: int | None = None, split_file: str | Path | None = None, input_size: int | None = None,
-                   verbose: int = 1) -> dict:
+                   precise_bn: bool = False, verbose: int = 1) -> dict:
     """Train (or reuse) one member per seed on one split, then calibrate and export the ensemble."""
     import keras
 
@@ -51,7 +51,7 @@ def train_ensemble(*, arch: str, data_dir: str | Path, out_dir: str | Path, seed
         member_dir = out_dir / f"seed{seed}"
         if not (member_dir / "training.json").exists():
             train(arch=arch, data_dir=data_dir, out_dir=member_dir, epochs=epochs, seed=seed, verbose=verbose,
-                  split_file=split_file, input_size=input_size)
+                  split_file=split_file, input_size=input_size, precise_bn=precise_bn)
         member_summaries.append(json.loads((member_dir / "training.json").read_text()))
         split_file = split_file or member_dir / "split.csv"  # later members train on the first one's split
     first = out_dir / f"seed{seeds[0]}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.batchnorm import precise_batchnorm_callback
 from classifier.calibration import (
     covid_decision_weight, expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
 )
@@ -28,11 +29,13 @@ COVID_TARGET_SENSITIVITY = 0.98
 
 
 def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int | None = None, seed: int = 42,
-          split_file: str | Path | None = None, input_size: int | None = None, verbose: int = 1) -> dict:
+          split_file: str | Path | None = None, input_size: int | None = None,
+          precise_bn: bool = False, verbose: int = 1) -> dict:
     """Train, calibrate and export; return the run's figures (also saved as training.json).
 
     `input_size` overrides the architecture's default side in pixels (the networks are fully
-    convolutional up to global pooling, so `own` takes any multiple of 16).
+    convolutional up to global pooling, so `own` takes any multiple of 16). `precise_bn`
+    re-estimates BatchNorm statistics on the training images before each validation.
     """
     import keras
 
@@ -58,7 +61,7 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
         validation_data=(x_val, y_val),
         epochs=epochs or architecture.epochs,
         class_weight=class_weights(y_train),
-        callbacks=_callbacks(checkpoint),
+        callbacks=[precise_batchnorm_callback(x_train, architecture.batch_size)] * precise_bn + _callbacks(checkpoint),
         verbose=verbose,
     )
     train_seconds = time.perf_counter() - started
@@ -71,7 +74,7 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
         "data": str(data_dir), "split": "split.csv", "seed": seed})
     epochs_run = len(history.history["loss"])
     summary = {
-        "name": name, "architecture": arch, "seed": seed, "parameters": int(model.count_params()),
+        "name": name, "architecture": arch, "seed": seed, "precise_bn": precise_bn, "parameters": int(model.count_params()),
         "input_size": architecture.input_size, "epochs_run": epochs_run,
         "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
         "train_images": len(y_train), "val_images": len(y_val), "test_images": len(split["test"]),

@@ -144,3 +144,41 @@ def test_input_size_option_trains_and_serves_the_network_at_that_size(synthetic_
     result = predictor.classify(pixels)  # a 200 px film is resized to the trained 48 px input
     assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert result.heatmap.shape == pixels.shape and result.heatmap.max() > result.heatmap.min()
+
+
+def test_precise_batchnorm_statistics_are_the_average_over_the_training_images():
+    import keras
+
+    from classifier.batchnorm import recompute_statistics
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(momentum=0.9)])
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(96, 4)).astype(np.float32)
+    recompute_statistics(model, x, batch_size=32)
+    layer = model.layers[0]
+    batches = x.reshape(3, 32, 4)
+    assert np.allclose(layer.moving_mean.numpy(), x.mean(axis=0), atol=1e-5)
+    assert np.allclose(layer.moving_variance.numpy(), batches.var(axis=1).mean(axis=0), atol=1e-4)
+    assert layer.momentum == 0.9
+
+
+def test_precise_bn_option_saves_the_statistics_of_the_training_images(synthetic_dataset, tmp_path):
+    import keras
+
+    from classifier.batchnorm import recompute_statistics
+
+    out = tmp_path / "precise"
+    call_command("train_classifier", arch="own", input_size=32, data=str(synthetic_dataset), out=str(out), epochs=1,
+                 seed=5, precise_bn=True)
+    assert json.loads((out / "training.json").read_text())["precise_bn"] is True
+    model = keras.models.load_model(out / "own.keras")
+    saved = [w.numpy().copy() for w in model.non_trainable_weights]
+    x_train, _ = load_arrays(synthetic_dataset, read_split(out / "split.csv")["train"], 32)
+    recompute_statistics(model, x_train, batch_size=32)  # again, on the same images: nothing moves
+    assert all(np.allclose(a, w.numpy(), atol=1e-4) for a, w in zip(saved, model.non_trainable_weights))
+    plain = tmp_path / "plain"
+    call_command("train_classifier", arch="own", input_size=32, data=str(synthetic_dataset), out=str(plain), epochs=1,
+                 seed=5)
+    model = keras.models.load_model(plain / "own.keras")
+    saved = [w.numpy().copy() for w in model.non_trainable_weights]
+    recompute_statistics(model, x_train, batch_size=32)  # without the option the statistics were different
+    assert not all(np.allclose(a, w.numpy(), atol=1e-4) for a, w in zip(saved, model.non_trainable_weights))

@@ -21,13 +21,15 @@ class Command(BaseCommand):
                                  "and export their ensemble")
         parser.add_argument("--input-size", type=int,
                             help="side of the network's input in pixels (default: the architecture's own)")
+        parser.add_argument("--precise-bn", action="store_true",
+                            help="re-estimate BatchNorm statistics on the training images before each validation")
         parser.add_argument("--split", help="reuse this split.csv instead of making a new split")
 
     def handle(self, *args, **options):
         # A progress bar on a terminal, one line per epoch in a log file.
         verbose = 1 if self.stdout.isatty() else 2
         common = dict(arch=options["arch"], data_dir=options["data"], out_dir=options["out"], epochs=options["epochs"],
-                      split_file=options["split"], input_size=options["input_size"], verbose=verbose)
+                      split_file=options["split"], input_size=options["input_size"], precise_bn=options["precise_bn"], verbose=verbose)
         if options["seeds"]:
             summary = train_ensemble(seeds=options["seeds"], **common)
         else:
