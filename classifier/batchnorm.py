@@ -31,6 +31,7 @@ def recompute_statistics(model, x: np.ndarray, batch_size: int) -> None:
     """
     import keras
 
+    # _flatten_layers also reaches BatchNorm inside nested models (ensemble members).
     layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in layers]
     try:

@@ -60,9 +60,9 @@ def missed_covid(metrics: dict, split: dict) -> str:
     if not missed:
         return ""
     records = [r for records in split.values() for r in records]
-    share = {source: sum(r.label == "covid" for r in records if r.source == source)
-             / sum(r.source == source for r in records) for source in {r.source for r in records}}
-    covid_only = sorted(source for source, covid_share in share.items() if covid_share >= 0.95)
+    images = Counter(r.source for r in records)
+    covid = Counter(r.source for r in records if r.label == "covid")
+    covid_only = sorted(source for source in images if covid[source] >= 0.95 * images[source])
     from_covid_only = sum(m["source"] in covid_only for m in missed)
     rows = "\n".join(f"| `{m['file']}` | {m['source']} | {DISPLAY_NAMES[m['predicted']]} | "
                       f"{m['probabilities']['covid']:.3f} |" for m in missed)
@@ -71,7 +71,7 @@ The {len(missed)} test films labelled COVID-19 that the model labels otherwise, 
 read (file names in `shared/datasets/cxr`; every misclassified test film is in `metrics.json`,
 "misclassified"). {from_covid_only} of them come from collections whose films are nearly all
 COVID-19 ({", ".join(covid_only)}: at least 95% of their images): a network that had learned the
-collection rather than the disease would have caught those: these misses suggest that this one
+collection rather than the disease would have caught those; these misses suggest that this one
 does not rely on the collection alone.
 
 | file | source | labelled | COVID-19 probability |

@@ -55,13 +55,16 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     model.compile(optimizer=keras.optimizers.Adam(architecture.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     checkpoint = out_dir / f"{arch}.keras"
+    callbacks = _callbacks(checkpoint)
+    if precise_bn:  # first, so the validation loss the others read uses the recomputed statistics
+        callbacks.insert(0, precise_batchnorm_callback(x_train, architecture.batch_size))
     started = time.perf_counter()
     history = model.fit(
         _training_dataset(x_train, y_train, architecture, seed),
         validation_data=(x_val, y_val),
         epochs=epochs or architecture.epochs,
         class_weight=class_weights(y_train),
-        callbacks=[precise_batchnorm_callback(x_train, architecture.batch_size)] * precise_bn + _callbacks(checkpoint),
+        callbacks=callbacks,
         verbose=verbose,
     )
     train_seconds = time.perf_counter() - started

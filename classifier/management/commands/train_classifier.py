@@ -29,7 +29,8 @@ class Command(BaseCommand):
         # A progress bar on a terminal, one line per epoch in a log file.
         verbose = 1 if self.stdout.isatty() else 2
         common = dict(arch=options["arch"], data_dir=options["data"], out_dir=options["out"], epochs=options["epochs"],
-                      split_file=options["split"], input_size=options["input_size"], precise_bn=options["precise_bn"], verbose=verbose)
+                      split_file=options["split"], input_size=options["input_size"],
+                      precise_bn=options["precise_bn"], verbose=verbose)
         if options["seeds"]:
             summary = train_ensemble(seeds=options["seeds"], **common)
         else:
