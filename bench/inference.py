@@ -35,7 +35,7 @@ def measure(way: str, model_dir: Path, repeats: int) -> dict:
     import numpy as np
 
     from classifier.preprocessing import to_model_input
-    from tests.images import chest_like_array
+    from cxrsite.testing.images import chest_like_array
 
     started = time.perf_counter()
     if way.startswith("keras"):

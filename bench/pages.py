@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import django_setup, percentile, stamp, table, write_section  # noqa: E402
+from classifier.labels import LABELS  # noqa: E402
 
 STATUS_MIX = [("reviewed", 0.70), ("predicted", 0.20), ("queued", 0.03), ("classifying", 0.01), ("failed", 0.02),
               ("submitted", 0.04)]
-LABELS = ["covid", "normal", "viral_pneumonia"]
 CLINICS = 5
 BATCH = 2000
 
@@ -97,7 +97,7 @@ def analyze(connection) -> None:
     """Bring the database to the state a running system is in after the bulk load: PostgreSQL's
     autovacuum (VACUUM ANALYZE; otherwise it starts during the measurement), SQLite's hourly beat
     task (cases/upkeep.py). Without statistics both planners believe the tables are empty."""
-    from cases.upkeep import refresh_planner_statistics
+    from cases.classification.upkeep import refresh_planner_statistics
 
     if not refresh_planner_statistics():
         with connection.cursor() as cursor:

@@ -41,7 +41,7 @@ UPLOADERS = 8
 
 
 def configure(workdir: Path) -> dict:
-    from tests.stack import free_port
+    from cxrsite.testing.stack import free_port
 
     env = {
         "SECRET_KEY": "bench-only-" + "k" * 50, "HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING",
@@ -68,7 +68,7 @@ def images() -> list[bytes]:
     files = sorted(DATASET.glob("*/*.png"))[::97][:60]
     if files:
         return [path.read_bytes() for path in files]
-    from tests.images import png_bytes
+    from cxrsite.testing.images import png_bytes
 
     return [png_bytes(seed=seed) for seed in range(20)]
 
@@ -123,7 +123,7 @@ def descendants(pid: int) -> list[int]:
 
 class Web:
     def __init__(self, env: dict):
-        from tests.stack import free_port, wait_for
+        from cxrsite.testing.stack import free_port, wait_for
 
         self.port = free_port()
         self.heavy: set[str] = set()  # TensorFlow / LiteRT files seen mapped in any web process
@@ -192,7 +192,7 @@ def run_phase(web: Web, name: str, films: list[bytes], *, cases: int, rate: floa
 
 def results(name: str, cases: int) -> dict:
     from cases.models import Case, Prediction
-    from tests.stack import wait_for
+    from cxrsite.testing.stack import wait_for
 
     phase = Case.objects.filter(patient__mrn__startswith=f"{name}-")
     wait_for(lambda: phase.filter(status=Case.Status.PREDICTED).count() == cases, timeout=600, interval=0.5,
@@ -307,7 +307,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cxr-pipeline-") as tmp:
         workdir = Path(tmp)
         env = configure(workdir)
-        from tests.stack import RedisServer, Worker, WorkerConfig, served_model
+        from cxrsite.testing.stack import RedisServer, Worker, WorkerConfig, served_model
 
         web = None
         redis_server = RedisServer(int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])).start()

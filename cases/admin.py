@@ -2,7 +2,8 @@
 
 What a case recorded (the image and its hash, the workflow status, predictions, reviews) is
 read-only for everyone, superusers included, and cases are never deleted: correcting them
-goes through the workflow services, which audit every change. Audit events are in audit_admin.
+goes through the workflow services, which audit every change. Each feature package keeps
+its own admin classes (reviews.admin, audit.admin); every registration is here, explicitly.
 """
 
 from django.contrib import admin
@@ -10,8 +11,9 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
 from .access import ADMIN_GROUP
-from .models import Case, Clinic, Patient, Prediction, Review
-from .review_admin import CaseReviewAdminMixin
+from .audit.admin import AuditEventAdmin
+from .models import AuditEvent, Case, Clinic, Patient, Prediction, Review
+from .reviews.admin import CaseReviewAdminMixin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,7 +29,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "member_count", "created"]
     search_fields = ["name", "code"]
@@ -42,7 +43,6 @@ class ClinicAdmin(admin.ModelAdmin):
         return False  # cases and patients point at it; a clinic that closes keeps its records
 
 
-@admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
     list_display = ["mrn", "clinic", "birth_year", "sex", "created"]
     list_filter = ["clinic", "sex"]
@@ -56,7 +56,6 @@ class PatientAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Case)
 class CaseAdmin(CaseReviewAdminMixin, admin.ModelAdmin):
     list_display = ["public_id", "patient", "clinic", "status", "urgent", "created",
                     *CaseReviewAdminMixin.review_columns]
@@ -77,14 +76,12 @@ class CaseAdmin(CaseReviewAdminMixin, admin.ModelAdmin):
         return False
 
 
-@admin.register(Prediction)
 class PredictionAdmin(ReadOnlyAdmin):
     list_display = ["case", "label", "model_version", "inference_ms", "created"]
     list_filter = ["label", "model_version"]
     list_select_related = ["case", "case__patient", "model_version"]
 
 
-@admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
     list_display = ["case", "finding", "agreed", "reviewer", "signed_at"]
     list_filter = ["finding", "agreed"]
@@ -108,5 +105,11 @@ class CxrUserAdmin(UserAdmin):
             user.save(update_fields=["is_staff"])
 
 
+admin.site.register(Clinic, ClinicAdmin)
+admin.site.register(Patient, PatientAdmin)
+admin.site.register(Case, CaseAdmin)
+admin.site.register(Prediction, PredictionAdmin)
+admin.site.register(Review, ReviewAdmin)
+admin.site.register(AuditEvent, AuditEventAdmin)
 admin.site.unregister(User)
 admin.site.register(User, CxrUserAdmin)

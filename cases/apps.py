@@ -8,7 +8,8 @@ class CasesConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import audit_admin, signals  # noqa: F401  (registers the admin and the audit receivers)
+        from .audit import receivers
         from .roles import create_roles_after_migrate
 
+        receivers.connect()
         post_migrate.connect(create_roles_after_migrate, sender=self)

@@ -1,6 +1,9 @@
 """Clinical records: clinics, patients, cases, predictions, reviews and the audit trail.
 
-Public ids are UUIDs so that case URLs reveal nothing about volume or order.
+Public ids are UUIDs so that case URLs reveal nothing about volume or order. The read rules
+that several pages share live here, once, on the querysets: `Case.objects.visible_to(user)`
+(every page, the admin, the worklist), `newest_first()`, `in_worklist_order()`, and
+`Review.objects.in_force()` (the signed review no later review amends).
 """
 
 import uuid
@@ -9,9 +12,22 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.db.models.expressions import RawSQL
-from simple_history.models import HistoricalRecords
 
-from .audit_guard import AppendOnlyError, AppendOnlyQuerySet
+from classifier import labels
+
+from .audit.guard import AppendOnlyError, AppendOnlyQuerySet
+
+SEES_ALL_CLINICS = "cases.view_all_clinics"  # the permission that lifts the per-clinic rule
+
+
+class ClinicQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ClinicQuerySet":
+        """Every clinic for those who see all clinics; otherwise the clinics the user belongs to."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.has_perm(SEES_ALL_CLINICS):
+            return self
+        return self.filter(members=user)
 
 
 class Clinic(models.Model):
@@ -19,7 +35,8 @@ class Clinic(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
     created = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(m2m_fields=[members])
+
+    objects = ClinicQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -41,7 +58,6 @@ class Patient(models.Model):
     birth_year = models.PositiveSmallIntegerField(null=True, blank=True)
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     created = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="unique_mrn_per_clinic")]
@@ -59,6 +75,21 @@ def covid_first(threshold: float) -> RawSQL:
     """
     return RawSQL(f"CASE WHEN covid_probability > {float(threshold)!r} THEN 0 ELSE 1 END", [],
                   output_field=models.IntegerField())
+
+
+class CaseQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CaseQuerySet":
+        """The cases this user may open: those of the clinics `Clinic.objects.visible_to` gives."""
+        if user.is_authenticated and user.has_perm(SEES_ALL_CLINICS):
+            return self
+        return self.filter(clinic__in=Clinic.objects.visible_to(user))
+
+    def newest_first(self) -> "CaseQuerySet":
+        return self.order_by("-created", "-id")
+
+    def in_worklist_order(self, threshold: float) -> "CaseQuerySet":
+        """COVID-19 probability above the threshold first, then "urgent", then the longest wait."""
+        return self.annotate(priority=covid_first(threshold)).order_by("priority", "-urgent", "created", "id")
 
 
 class Case(models.Model):
@@ -109,7 +140,7 @@ class Case(models.Model):
     image_height = models.PositiveIntegerField()
     original_filename = models.CharField(max_length=255, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["status_changed"])
+    objects = CaseQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created"]
@@ -134,6 +165,12 @@ class Case(models.Model):
         return {"predicted_label": label, "covid_probability": float(probabilities.get("covid", 0.0))}
 
 
+class PredictionQuerySet(models.QuerySet):
+    def newest_first(self) -> "PredictionQuerySet":
+        """Newest first, the id breaking ties between rows written in the same instant."""
+        return self.order_by("-created", "-id")
+
+
 class Prediction(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="predictions")
     model_version = models.ForeignKey("classifier.ModelVersion", on_delete=models.PROTECT, related_name="+")
@@ -145,6 +182,8 @@ class Prediction(models.Model):
     worker_host = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
+    objects = PredictionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created"]
         constraints = [
@@ -155,12 +194,21 @@ class Prediction(models.Model):
         return f"{self.label} for {self.case_id}"
 
 
+class ReviewQuerySet(models.QuerySet):
+    def in_force(self) -> "ReviewQuerySet":
+        """Signed reviews that no later review amends: one per reviewed case."""
+        return self.filter(amended_by__isnull=True)
+
+    def newest_first(self) -> "ReviewQuerySet":
+        return self.order_by("-signed_at", "-id")
+
+
 class Review(models.Model):
     class Finding(models.TextChoices):
-        COVID = "covid", "COVID-19"
-        NORMAL = "normal", "Normal"
-        VIRAL = "viral_pneumonia", "Viral Pneumonia"
-        OTHER = "other", "Other / indeterminate"
+        COVID = labels.COVID, labels.FINDING_NAMES[labels.COVID]
+        NORMAL = labels.NORMAL, labels.FINDING_NAMES[labels.NORMAL]
+        VIRAL = labels.VIRAL_PNEUMONIA, labels.FINDING_NAMES[labels.VIRAL_PNEUMONIA]
+        OTHER = labels.OTHER, labels.FINDING_NAMES[labels.OTHER]
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="reviews")
@@ -172,6 +220,8 @@ class Review(models.Model):
     amends = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by")
     amendment_reason = models.TextField(blank=True)
 
+    objects = ReviewQuerySet.as_manager()
+
     class Meta:
         ordering = ["signed_at"]
 
@@ -180,12 +230,34 @@ class Review(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Append-only. Written in the same transaction as the change it records."""
+    """Append-only. Written in the same transaction as the change it records, once per change."""
+
+    class Action(models.TextChoices):
+        CASE_SUBMITTED = "case_submitted"
+        IMAGE_VIEWED = "image_viewed"
+        PREDICTION_WRITTEN = "prediction_written"
+        STATUS_CHANGED = "status_changed"
+        CLASSIFICATION_FAILED = "classification_failed"
+        CASE_RETRIED = "case_retried"
+        REVIEW_CONFIRMED = "review_confirmed"
+        REVIEW_OVERRIDDEN = "review_overridden"
+        REVIEW_AMENDED = "review_amended"
+        CASE_EDITED = "case_edited"
+        USER_CHANGED = "user_changed"
+        GROUP_CHANGED = "group_changed"
+        CLINIC_CHANGED = "clinic_changed"
+        MODEL_ACTIVATED = "model_activated"
+        LOGIN_SUCCEEDED = "login_succeeded"
+        LOGIN_FAILED = "login_failed"
+        ACCESS_DENIED = "access_denied"
+        AUDIT_EXPORTED = "audit_exported"
+        # Rows of the change tracker used before November 2026, moved here by migration 0008.
+        HISTORY_IMPORTED = "history_imported"
 
     time = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     actor_label = models.CharField(max_length=150, blank=True)  # "worker@host", or the username tried
-    action = models.CharField(max_length=40, db_index=True)
+    action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="audit_events")
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, related_name="+")
     ip_address = models.GenericIPAddressField(null=True)
@@ -208,6 +280,8 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AppendOnlyError("Audit events cannot be changed.")
+        if self.action not in self.Action.values:  # a misspelt action fails at once, not in a report
+            raise ValueError(f"unknown audit action {self.action!r}")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -43,6 +43,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
-        version = activate_version(queryset.get(), user=request.user, request=request)
+        version = activate_version(queryset.get(), user=request.user)
         self.message_user(request, f"{version.name} is now the active model; workers use it from their next case.",
                           messages.SUCCESS)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from classifier.preprocessing import LABELS, load_grayscale, to_model_input
+from classifier.labels import LABELS
+from classifier.preprocessing import load_grayscale, to_model_input
 
 # The shared dataset lives beside the repository (../shared), in CI as on the team's machines.
 DEFAULT_DATA_DIR = Path(os.environ.get("CXR_DATASET_DIR") or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cxr")

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from classifier.data import load_arrays, read_split
-from classifier.preprocessing import LABELS
+from classifier.labels import LABELS
 
 
 def build_ensemble(networks: list, name: str = "ensemble"):

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from classifier.calibration import expected_calibration_error, reliability_bins
 from classifier.data import DEFAULT_DATA_DIR, Record, load_arrays, read_records, read_split
 from classifier.inference import Predictor
-from classifier.preprocessing import DISPLAY_NAMES, LABELS
+from classifier.labels import DISPLAY_NAMES, LABELS
 
 PAEDIATRIC_SOURCES = ("mooney_a", "mooney_b")
 ADULT_NORMAL_SOURCES = ("radiography_db",)

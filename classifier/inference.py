@@ -1,14 +1,11 @@
 """Serving: a LiteRT model loaded once per process, lazily; TensorFlow is never imported here.
 
-The worker calls `classify(pixels)` (pixels from `classifier.imaging.decode_image`): the
-active ModelVersion's file, or the committed model outside Django. Each
-model file has a sidecar `<file>.json` (name, architecture, labels, temperature) written
+A library with no Django: the caller says which model file to run
+(`classify(pixels, model_path=...)`; the worker asks `classifier.registry.served_version()`).
+Each model file has a sidecar `<file>.json` (name, architecture, labels, temperature) written
 at training time; the temperature is also baked into the LiteRT graph.
 """
 
-import hashlib
-import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classifier.preprocessing import LABELS, to_model_input
+from classifier.artifacts import file_sha256, read_metadata
+from classifier.preprocessing import to_model_input
 
-TRAINED_DIR = Path(__file__).resolve().parent / "trained"
-COMMITTED_MODEL = TRAINED_DIR / "own.tflite"
 OCCLUSION_GRID = 8
 
 
@@ -35,55 +31,6 @@ class ClassificationResult:
     model_file: str
     architecture: str
     inference_ms: float
-
-
-def configured_model_path() -> Path | None:
-    """settings.CXR_MODEL_PATH, when a Django process sets it (it pins the model served)."""
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        return None
-    from django.conf import settings
-
-    configured = getattr(settings, "CXR_MODEL_PATH", "") or ""
-    return Path(configured) if configured else None
-
-
-def default_model_path() -> Path:
-    """settings.CXR_MODEL_PATH when set, else the committed model."""
-    return configured_model_path() or COMMITTED_MODEL
-
-
-def active_model_path() -> Path:
-    """What a worker serves: CXR_MODEL_PATH if set, else the active ModelVersion's file.
-
-    Looked up on every call, so switching the active version in the admin takes effect in
-    running workers; the interpreter for each file is still created only once per process.
-    Outside Django (scripts, benchmarks) it is the committed model.
-    """
-    from django.apps import apps
-
-    pinned = configured_model_path()
-    if pinned is None and os.environ.get("DJANGO_SETTINGS_MODULE") and apps.ready:
-        from classifier.registry import active_version, model_file
-
-        return model_file(active_version())
-    return pinned or COMMITTED_MODEL
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_metadata(model_path: str | Path) -> dict:
-    sidecar = Path(f"{model_path}.json")
-    metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-    metadata.setdefault("name", Path(model_path).stem)
-    metadata.setdefault("architecture", "unknown")
-    metadata.setdefault("labels", list(LABELS))
-    return metadata
 
 
 class Predictor:
@@ -164,15 +111,15 @@ _predictors: dict[Path, Predictor] = {}
 _predictors_lock = threading.Lock()
 
 
-def get_predictor(model_path: str | Path | None = None) -> Predictor:
+def get_predictor(model_path: str | Path) -> Predictor:
     """The process-wide predictor for a model file, created on first use."""
-    path = Path(model_path) if model_path else active_model_path()
+    path = Path(model_path)
     with _predictors_lock:
         if path not in _predictors:
             _predictors[path] = Predictor(path)
         return _predictors[path]
 
 
-def classify(pixels: np.ndarray, *, model_path: str | Path | None = None) -> ClassificationResult:
-    """Classify 8-bit grayscale pixels with the given model file (default: the active model)."""
+def classify(pixels: np.ndarray, *, model_path: str | Path) -> ClassificationResult:
+    """Classify 8-bit grayscale pixels with the given model file."""
     return get_predictor(model_path).classify(pixels)

@@ -5,8 +5,8 @@ from collections import Counter
 from pathlib import Path
 
 from classifier.data import read_split
-from classifier.inference import file_sha256
-from classifier.preprocessing import DISPLAY_NAMES, LABELS
+from classifier.artifacts import file_sha256
+from classifier.labels import DISPLAY_NAMES, LABELS
 
 SOURCES = {
     "radiography_db": "COVID-19 Radiography Database mirror (PadChest COVID; adult RSNA/NIH normals)",

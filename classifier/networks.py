@@ -12,7 +12,7 @@ from typing import Callable
 import keras
 from keras import layers
 
-from classifier.preprocessing import LABELS
+from classifier.labels import LABELS
 
 
 @dataclass(frozen=True)

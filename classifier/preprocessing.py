@@ -8,9 +8,6 @@ from PIL import Image
 
 from classifier.imaging import decode_image
 
-LABELS = ("covid", "normal", "viral_pneumonia")
-DISPLAY_NAMES = {"covid": "COVID-19", "normal": "Normal", "viral_pneumonia": "Viral Pneumonia"}
-
 
 def load_grayscale(path_or_bytes: str | Path | bytes) -> np.ndarray:
     """Decode a PNG, JPEG or DICOM file (path or raw bytes) to 8-bit grayscale pixels."""

@@ -1,29 +1,27 @@
-"""Model versions: registering model files and switching which one the workers serve."""
+"""Model versions: registering model files, switching the active one, and which one is served.
+
+`served_version()` is the one answer to "which model": the file pinned with CXR_MODEL_PATH
+(registered on first use, so every prediction names the model that made it), otherwise the
+version active in the admin, otherwise the committed model (registered and activated on a
+fresh install). The worker asks once per case and classifies with that version's file.
+"""
 
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from classifier.inference import default_model_path, file_sha256, read_metadata
+from classifier.artifacts import COMMITTED_MODEL, file_sha256, read_metadata, resolve_stored, stored_path
 from classifier.models import ModelVersion
 from classifier.signals import model_activated
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def stored_path(path: str | Path) -> str:
-    """Inside the repository a file is stored relative to it, so checkouts elsewhere find it."""
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-
 
 def model_file(version: ModelVersion) -> Path:
-    path = Path(version.file)
-    return path if path.is_absolute() else REPO_ROOT / path
+    return resolve_stored(version.file)
 
 
-def register_model(path: str | Path, *, activate: bool = False, user=None, request=None) -> ModelVersion:
+def register_model(path: str | Path, *, activate: bool = False, user=None) -> ModelVersion:
     """Register a LiteRT file (with its sidecar JSON and metrics.json beside it, when present).
 
     Registering the same file (same SHA-256) twice returns the existing version.
@@ -45,7 +43,7 @@ def register_model(path: str | Path, *, activate: bool = False, user=None, reque
             training_data=_training_data(metadata),
         )
     if activate:
-        activate_version(version, user=user, request=request)
+        activate_version(version, user=user)
     return version
 
 
@@ -56,8 +54,9 @@ def _training_data(metadata: dict) -> str:
             f"split saved as {metadata.get('split', 'split.csv')} beside the model)")
 
 
-def activate_version(version: ModelVersion, *, user=None, request=None) -> ModelVersion:
-    """Make `version` the one active model; sends `model_activated` in the same transaction."""
+def activate_version(version: ModelVersion, *, user=None) -> ModelVersion:
+    """Make `version` the one active model; sends `model_activated` in the same transaction,
+    so the audit row a receiver writes commits with the switch."""
     with transaction.atomic():
         previous = ModelVersion.objects.select_for_update().filter(active=True).first()
         if previous is not None and previous.pk == version.pk:
@@ -65,7 +64,7 @@ def activate_version(version: ModelVersion, *, user=None, request=None) -> Model
         ModelVersion.objects.filter(active=True).update(active=False)
         ModelVersion.objects.filter(pk=version.pk).update(active=True)
         version.refresh_from_db()
-        model_activated.send(sender=ModelVersion, version=version, previous=previous, user=user, request=request)
+        model_activated.send(sender=ModelVersion, version=version, previous=previous, user=user)
     return version
 
 
@@ -76,6 +75,21 @@ def active_version() -> ModelVersion:
         return version
     try:
         with transaction.atomic():
-            return register_model(default_model_path(), activate=True)
+            return register_model(COMMITTED_MODEL, activate=True)
     except IntegrityError:  # another process registered it at the same moment
         return ModelVersion.objects.get(active=True)
+
+
+def pinned_version(path: str | Path) -> ModelVersion:
+    """The version of a pinned file, registered (not activated) the first time it is served."""
+    try:
+        with transaction.atomic():
+            return register_model(path)
+    except IntegrityError:  # another worker registered it at the same moment
+        return ModelVersion.objects.get(sha256=file_sha256(path))
+
+
+def served_version() -> ModelVersion:
+    """The version the workers serve now: CXR_MODEL_PATH if set, else the active one."""
+    pinned = getattr(settings, "CXR_MODEL_PATH", "") or ""
+    return pinned_version(pinned) if pinned else active_version()

@@ -20,7 +20,7 @@ from classifier.calibration import (
 from classifier.data import class_weights, load_arrays, read_records, read_split, split_records, write_split
 from classifier.export import check_agreement, export_litert, keras_logits
 from classifier.networks import get_architecture
-from classifier.preprocessing import LABELS
+from classifier.labels import LABELS
 
 # Triage operating point: a missed COVID-19 case costs more than a false alarm that the
 # radiologist clears, so the label weighs the COVID-19 probability up until validation

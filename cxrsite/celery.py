@@ -4,7 +4,7 @@ The worker runs the prefork pool (`make worker`: one child per core you give it,
 intra-op thread each). The classifier model is loaded lazily by `classifier.inference` on the
 first task in each child process, never in the parent: a model runtime initialised before
 fork hangs the children. Nothing the parent imports (this module, cases.tasks,
-cases.predictions) touches the model.
+cases.classification.services) touches the model.
 """
 
 import os

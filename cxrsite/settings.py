@@ -74,7 +74,6 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
-    "simple_history",
     "classifier",
     "cases",
 ]
@@ -89,7 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "simple_history.middleware.HistoryRequestMiddleware",
+    "cases.audit.actors.RequestActorMiddleware",  # the actor audit receivers record
     # Axes must come last: it turns a locked-out login into a lockout response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cases.views.health import healthz
+from cxrsite.health import healthz
 
 urlpatterns = [
     path("", include("cases.urls")),
-    path("audit/", include("cases.audit_urls")),
+    path("audit/", include("cases.audit.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),

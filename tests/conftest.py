@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, User
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
 from cases.models import Clinic
-from tests.images import write_synthetic_dataset
+from cxrsite.testing.images import write_synthetic_dataset
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -64,8 +64,8 @@ def administrator(db):
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup):
-    """A real Redis and a real worker process, shared by one test module (tests/stack.py)."""
-    from .stack import running_stack
+    """A real Redis and a real worker process, shared by one test module (cxrsite/testing/stack.py)."""
+    from cxrsite.testing.stack import running_stack
 
     with running_stack() as running:
         yield running

@@ -7,7 +7,7 @@ from django.utils import timezone
 from cases import storage
 from cases.models import Case, Clinic, Patient, Prediction
 from classifier.models import ModelVersion
-from tests.images import chest_like_array, encode
+from cxrsite.testing.images import chest_like_array, encode
 
 PROBABILITIES = {
     "covid": {"covid": 0.91, "normal": 0.05, "viral_pneumonia": 0.04},

@@ -148,3 +148,37 @@ def test_refusals_are_explained_on_the_sites_own_pages(client, radiologist, othe
     client.force_login(other_staff)
     page = client.get(reverse("cases:case_detail", args=[case.public_id])).content.decode()
     assert "Page not found" in page and "H-1001" not in page
+
+
+def pages_see(client, user, cases) -> dict[str, set]:
+    """The cases each page shows this user, by public id."""
+    client.force_login(user)
+    seen = {"case page": {c.public_id for c in cases
+                          if client.get(reverse("cases:case_detail", args=[c.public_id])).status_code == 200}}
+    if user.has_perm("cases.view_case"):
+        seen["case list"] = {c.public_id for c in client.get(reverse("cases:case_list")).context["page"]}
+    if user.has_perm("cases.add_review"):
+        page = client.get(reverse("cases:worklist"), {"status": "all"}).context["page"]
+        seen["worklist"] = {c.public_id for c in page}
+    if user.is_staff:
+        changelist = client.get(reverse("admin:cases_case_changelist")).context["cl"]
+        seen["admin"] = {c.public_id for c in changelist.result_list}
+    return seen
+
+
+def test_every_page_and_the_admin_show_a_user_the_same_cases_as_the_one_queryset(
+        client, clinic, other_clinic, staff, other_staff, radiologist, administrator):
+    from cases.models import Case
+    from tests.conftest import make_user
+    from cases.access import RADIOLOGIST_GROUP
+
+    both = make_user("both_clinics", RADIOLOGIST_GROUP, clinic, other_clinic)
+    cases = [make_case(clinic, staff, mrn=f"H-{n}") for n in range(3)]
+    cases += [make_case(other_clinic, other_staff, mrn=f"R-{n}") for n in range(2)]
+    expected = {staff: set(cases[:3]), other_staff: set(cases[3:]), radiologist: set(cases[:3]),
+                both: set(cases), administrator: set(cases)}
+    for user, visible in expected.items():
+        ids = {c.public_id for c in visible}
+        assert {c.public_id for c in Case.objects.visible_to(user)} == ids, user
+        for page, seen in pages_see(client, user, cases).items():
+            assert seen == ids, (user.username, page)

@@ -226,3 +226,18 @@ def test_changing_a_users_email_in_the_admin_records_exactly_one_event(client, s
     events = list(AuditEvent.objects.filter(id__gt=last).exclude(action="login_succeeded"))
     assert [(e.action, e.actor, e.details["changes"]) for e in events] == [
         ("user_changed", root, {"email": {"before": "", "after": "nurse@hillside.example"}})]
+
+
+@pytest.mark.parametrize("write", ["record", "create", "bulk_create"])
+def test_an_unknown_audit_action_cannot_be_recorded(staff, write):
+    from cases.audit.actors import Actor
+    from cases.audit.services import record
+
+    attempts = {
+        "record": lambda: record("image_veiwed", actor=Actor.of_user(staff)),
+        "create": lambda: AuditEvent.objects.create(action="image_veiwed", actor=staff),
+        "bulk_create": lambda: AuditEvent.objects.bulk_create([AuditEvent(action="image_veiwed", actor=staff)]),
+    }
+    with pytest.raises(ValueError, match="image_veiwed"):
+        attempts[write]()
+    assert not AuditEvent.objects.filter(action="image_veiwed").exists()

@@ -7,15 +7,16 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
 
-from cases.audit import record
-from cases.audit_guard import AppendOnlyError, purge_allowed
+from cases.audit.actors import Actor
+from cases.audit.services import record
+from cases.audit.guard import AppendOnlyError, purge_allowed
 from cases.models import AuditEvent
 from tests.conftest import PASSWORD
 
 
 @pytest.fixture
 def event(staff):
-    return record(action="image_viewed", actor=staff, details={"kind": "display"})
+    return record("image_viewed", actor=Actor.of_user(staff), details={"kind": "display"})
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.audit import record
+from cases.audit.actors import Actor
+from cases.audit.services import record
 from cases.models import AuditEvent
 from tests.review_data import make_case
 
@@ -56,9 +57,9 @@ def test_audit_pages_refuse_posts(client, administrator, case):
 
 def test_the_event_list_filters_by_user_action_clinic_case_and_day(client, administrator, case, staff,
                                                                     other_clinic, other_staff):
-    record(action="image_viewed", actor=staff, case=case)
-    record(action="image_viewed", actor=other_staff, clinic=other_clinic)
-    record(action="login_failed", actor_label="nurse")
+    record("image_viewed", actor=Actor.of_user(staff), case=case)
+    record("image_viewed", actor=Actor.of_user(other_staff), clinic=other_clinic)
+    record("login_failed", actor=Actor(label="nurse"))
     client.force_login(administrator)
     today = timezone.localdate()
 
@@ -129,30 +130,47 @@ def test_the_export_itself_is_recorded_once_with_its_filters(client, administrat
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused(client, administrator):
-    record(action="login_failed", actor_label="=HYPERLINK(\"http://evil\")", details={"username": "x"})
+    record("login_failed", actor=Actor(label="=HYPERLINK(\"http://evil\")"), details={"username": "x"})
     client.force_login(administrator)
     rows = read_csv(client.get(reverse("audit:export"), {"action": "login_failed"}))
     assert rows[0]["actor"] == "'=HYPERLINK(\"http://evil\")"
 
 
-def test_the_case_timeline_merges_events_and_edit_history_in_time_order(client, administrator, case, staff):
-    record(action="image_viewed", actor=staff, case=case)
+def test_the_case_timeline_shows_each_change_once_in_time_order(client, administrator, case, staff):
+    record("image_viewed", actor=Actor.of_user(staff), case=case)
     case.symptoms = "cough, fever"
     case.save()
     case.patient.birth_year = 1955
     case.patient.save()
     client.force_login(administrator)
     entries = client.get(reverse("audit:timeline", args=[case.public_id])).context["entries"]
-    whats = [entry.what for entry in entries]
-    assert [e.what for e in entries if e.kind == "history"] == [
-        "patient created", "case created", "case changed", "patient changed"]
-    assert [e.what for e in entries if e.kind == "event"] == ["image_viewed", "case_edited", "case_edited"]
-    assert whats.index("case created") < whats.index("image_viewed") < whats.index("case changed")
+    assert [entry.what for entry in entries] == ["image_viewed", "case_edited", "case_edited"]
     assert [entry.time for entry in entries] == sorted(entry.time for entry in entries)
-    case_change = next(entry for entry in entries if entry.what == "case changed")
-    assert case_change.details == {"symptoms": {"before": "cough", "after": "cough, fever"}}
-    patient_change = next(entry for entry in entries if entry.what == "patient changed")
-    assert patient_change.details == {"birth_year": {"before": "1970", "after": "1955"}}
+    case_change, patient_change = entries[1].details, entries[2].details
+    assert (case_change["model"], case_change["changes"]) == (
+        "case", {"symptoms": {"before": "cough", "after": "cough, fever"}})
+    assert (patient_change["model"], patient_change["changes"]) == ("patient", {"birth_year": {"before": 1970, "after": 1955}})
+
+
+def test_an_admin_edit_of_a_case_appears_once_in_its_timeline(client, administrator, case):
+    from django.contrib.auth.models import User
+
+    superuser = User.objects.create_superuser("root", password="x-long-enough-9")
+    client.force_login(superuser)
+    change = reverse("admin:cases_case_change", args=[case.pk])
+    form = client.get(change).context["adminform"].form
+    data = {**{name: form.initial.get(name) for name in ("notes",)}, "notes": "corrected by the clinic",
+            "urgent": "on", "_save": "Save"}
+    for prefix in ("predictions", "reviews"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    assert client.post(change, data).status_code == 302
+    client.force_login(administrator)
+    entries = client.get(reverse("audit:timeline", args=[case.public_id])).context["entries"]
+    edits = [entry for entry in entries if entry.what == "case_edited"]
+    assert len(entries) == len(edits) == 1
+    assert edits[0].actor == "root"
+    assert edits[0].details["changes"] == {"notes": {"before": "", "after": "corrected by the clinic"},
+                                           "urgent": {"before": False, "after": True}}
 
 
 def test_the_timeline_of_an_unknown_case_is_not_found(client, administrator):

@@ -15,7 +15,7 @@ from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
 from cases.models import Case, Review
-from cases.reviews import LABELS
+from classifier.labels import FINDING_NAMES as LABELS
 from tests.conftest import PASSWORD
 from tests.review_data import predicted_case
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from classifier.calibration import softmax
 from classifier.data import load_arrays, read_split
 from classifier.inference import Predictor
-from tests.images import chest_like_array
+from cxrsite.testing.images import chest_like_array
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from classifier.data import DEFAULT_DATA_DIR, read_split
-from classifier.inference import COMMITTED_MODEL, file_sha256
+from classifier.artifacts import COMMITTED_MODEL, file_sha256
 
 pytestmark = pytest.mark.shared_data
 

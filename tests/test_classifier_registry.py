@@ -8,16 +8,17 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from cases.models import AuditEvent
-from classifier.inference import COMMITTED_MODEL, classify, file_sha256
+from classifier.artifacts import COMMITTED_MODEL, file_sha256
+from classifier.inference import classify
 from classifier.models import ModelVersion
-from classifier.registry import active_version, register_model
-from tests.images import chest_like_array
+from classifier.registry import active_version, model_file, register_model, served_version
+from cxrsite.testing.images import chest_like_array
 
 
 @pytest.fixture(scope="module")
 def second_model(tmp_path_factory):
     """Another model file: a tiny network, exported in a subprocess (TensorFlow stays out of here)."""
-    from tests.stack import tiny_model
+    from cxrsite.testing.stack import tiny_model
 
     return tiny_model(tmp_path_factory.mktemp("second_model"))
 
@@ -65,9 +66,18 @@ def test_workers_serve_the_version_an_administrator_activated(db, settings, seco
     settings.CXR_MODEL_PATH = ""  # not pinned: the active version decides
     pixels = chest_like_array(256)
     register_model(COMMITTED_MODEL, activate=True)
-    assert classify(pixels).model_sha256 == file_sha256(COMMITTED_MODEL)
+    assert classify(pixels, model_path=model_file(served_version())).model_sha256 == file_sha256(COMMITTED_MODEL)
     register_model(second_model, activate=True)
-    result = classify(pixels)
+    result = classify(pixels, model_path=model_file(served_version()))
     assert result.model_sha256 == file_sha256(second_model)
     assert result.architecture == "tiny"
     assert result.heatmap.shape == pixels.shape and np.ptp(result.heatmap) > 0
+
+
+def test_a_pinned_model_file_is_served_and_registered_once(db, settings, second_model):
+    register_model(COMMITTED_MODEL, activate=True)
+    settings.CXR_MODEL_PATH = str(second_model)
+    first, again = served_version(), served_version()
+    assert first == again and first.sha256 == file_sha256(second_model)
+    assert not first.active  # pinning serves a file; it does not change the admin's choice
+    assert ModelVersion.objects.filter(sha256=first.sha256).count() == 1

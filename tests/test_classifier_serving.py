@@ -1,6 +1,7 @@
 """The committed model as the worker serves it: classify_image, heatmap, hash, no TensorFlow."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,10 +12,11 @@ import pytest
 from django.core.management import call_command
 
 from classifier.data import read_split
-from classifier.inference import COMMITTED_MODEL, classify, file_sha256
-from classifier.preprocessing import LABELS
-from tests.dicoms import dicom_bytes
-from tests.images import chest_like_array, jpeg_bytes, png_bytes
+from classifier.artifacts import COMMITTED_MODEL, file_sha256
+from classifier.inference import classify
+from classifier.labels import LABELS
+from cxrsite.testing.dicoms import dicom_bytes
+from cxrsite.testing.images import chest_like_array, jpeg_bytes, png_bytes
 
 MODEL_CARD = Path(__file__).resolve().parent.parent / "classifier" / "MODEL_CARD.md"
 
@@ -69,14 +71,35 @@ def test_serving_path_never_imports_tensorflow():
         "import sys\n"
         "from classifier.inference import classify\n"
         "from classifier.preprocessing import load_grayscale\n"
-        "from tests.images import png_bytes\n"
-        "result = classify(load_grayscale(png_bytes(256)))\n"
+        "from cxrsite.testing.images import png_bytes\n"
+        "from classifier.artifacts import COMMITTED_MODEL\n"
+        "result = classify(load_grayscale(png_bytes(256)), model_path=COMMITTED_MODEL)\n"
         "print(result.label, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )
     output = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
                             capture_output=True, text=True, check=True).stdout.split()
     assert output[0] in LABELS
     assert output[1:] == ["False", "False"]
+
+
+def test_classify_runs_in_a_process_with_no_django_settings():
+    script = (
+        "import sys\n"
+        "from classifier.artifacts import COMMITTED_MODEL\n"
+        "from classifier.inference import classify\n"
+        "from classifier.preprocessing import load_grayscale\n"
+        "from cxrsite.testing.images import png_bytes\n"
+        "result = classify(load_grayscale(png_bytes(256)), model_path=COMMITTED_MODEL)\n"
+        "from django.conf import settings\n"
+        "print(result.label, settings.configured, 'cases' in sys.modules)\n"
+    )
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    label, configured, imported_cases = done.stdout.split()
+    assert label in LABELS
+    assert (configured, imported_cases) == ("False", "False")
 
 
 def test_model_card_is_the_one_written_from_the_committed_files(tmp_path):

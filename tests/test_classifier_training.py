@@ -13,8 +13,9 @@ from django.core.management import call_command
 from classifier.data import load_arrays, read_split
 from classifier.imaging import decode_image
 from classifier.inference import Predictor
-from classifier.preprocessing import LABELS, load_grayscale, to_model_input
-from tests.images import chest_like_array
+from classifier.labels import LABELS
+from classifier.preprocessing import load_grayscale, to_model_input
+from cxrsite.testing.images import chest_like_array
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import connection
 
-from cases.upkeep import refresh_planner_statistics
+from cases.classification.upkeep import refresh_planner_statistics
 from tests.review_data import make_case
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.urls import reverse
 
 from cases.models import Case
-from cases.views.intake import CASES_PER_PAGE
+from cases.intake.views import CASES_PER_PAGE
 from tests.review_data import make_case
 
 LIST = reverse("cases:case_list")

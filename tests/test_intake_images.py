@@ -10,8 +10,8 @@ from PIL import Image
 from pydicom import uid
 
 from classifier.imaging import ImageRejected, decode_image
-from tests.dicoms import dicom_bytes, jpeg2000_dicom_bytes
-from tests.images import chest_like_array, encode, jpeg_bytes, png_bytes
+from cxrsite.testing.dicoms import dicom_bytes, jpeg2000_dicom_bytes
+from cxrsite.testing.images import chest_like_array, encode, jpeg_bytes, png_bytes
 
 
 def png_claiming_size(width: int, height: int) -> bytes:

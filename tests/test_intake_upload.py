@@ -15,8 +15,8 @@ from cases import storage
 from cases.access import STAFF_GROUP
 from cases.models import AuditEvent, Case, Clinic, Patient
 from tests.conftest import make_user
-from tests.dicoms import dicom_bytes, jpeg2000_dicom_bytes
-from tests.images import chest_like_array, encode, jpeg_bytes, png_bytes
+from cxrsite.testing.dicoms import dicom_bytes, jpeg2000_dicom_bytes
+from cxrsite.testing.images import chest_like_array, encode, jpeg_bytes, png_bytes
 from tests.test_intake_images import png_claiming_size
 
 NEW_CASE = reverse("cases:case_new")
@@ -194,10 +194,10 @@ def test_staff_of_several_clinics_cannot_pick_one_they_do_not_belong_to(client, 
 
 
 def test_a_failure_after_the_files_are_written_removes_them_and_the_rows(logged_in, clinic, settings, monkeypatch):
-    def audit_store_down(**kwargs):
+    def audit_store_down(*args, **kwargs):
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr("cases.audit.record", audit_store_down)
+    monkeypatch.setattr("cases.intake.services.record", audit_store_down)
     with pytest.raises(RuntimeError):
         submit(logged_in, clinic, png_bytes())
     assert_nothing_left(settings)
@@ -214,7 +214,7 @@ def test_an_error_while_queueing_after_the_commit_keeps_the_case_and_its_files(
     def broker_exploded(case_id):
         raise ConnectionError("broker exploded")
 
-    monkeypatch.setattr("cases.services.enqueue_case", broker_exploded)
+    monkeypatch.setattr("cases.intake.services.enqueue_case", broker_exploded)
     with django_capture_on_commit_callbacks(execute=True):
         response = submit(logged_in, clinic, png_bytes())
     case = Case.objects.get()

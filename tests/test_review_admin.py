@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from cases.access import RADIOLOGIST_GROUP
 from cases.models import AuditEvent, Case, Review
-from cases.reviews import sign_review
+from cases.reviews.services import sign_review
 from tests.conftest import make_user
 from tests.review_data import make_case, predicted_case
 

@@ -8,12 +8,12 @@ from django.db import OperationalError, connection
 
 from cases.access import RADIOLOGIST_GROUP
 from cases.models import AuditEvent, Case, Review
-from cases.reviews import (
+from cases.reviews.selectors import current_review
+from cases.reviews.services import (
     ReviewConflict,
     ReviewError,
     amend_review,
     confirm_review,
-    current_review,
     sign_review,
 )
 from tests.conftest import make_user

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import AuditEvent, Case, Review
-from cases.reviews import confirm_review, sign_review
-from cases.worklist import PAGE_SIZE
+from cases.reviews.services import confirm_review, sign_review
+from cases.reviews.selectors import PAGE_SIZE
 from tests.review_data import make_case, predict, predicted_case
 
 WORKLIST = reverse("cases:worklist")

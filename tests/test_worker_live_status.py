@@ -6,9 +6,9 @@ from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
 from cases.models import Case
-from classifier.preprocessing import DISPLAY_NAMES
+from classifier.labels import DISPLAY_NAMES
 from tests.review_data import make_case
-from tests.stack import wait_for
+from cxrsite.testing.stack import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("worker_storage")]

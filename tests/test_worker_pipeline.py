@@ -14,12 +14,13 @@ from django.utils.html import escape
 
 from cases import storage
 from cases.models import AuditEvent, Case, Patient, Prediction
-from cases.predictions import CLASSIFY_TASK, enqueue_case
-from classifier.inference import classify, file_sha256
-from classifier.preprocessing import LABELS
+from cases.classification.services import CLASSIFY_TASK, enqueue_case
+from classifier.artifacts import file_sha256
+from classifier.inference import classify
+from classifier.labels import LABELS
 from cxrsite.celery import app as celery_app
-from tests.images import chest_like_array, encode, png_bytes
-from tests.stack import wait_for
+from cxrsite.testing.images import chest_like_array, encode, png_bytes
+from cxrsite.testing.stack import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker_storage")]
 

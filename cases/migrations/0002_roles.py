@@ -1,16 +1,10 @@
-"""Create the three roles as groups with permissions (cases.roles)."""
+"""The three roles. They are created, and kept in step with the code, by the post_migrate
+receiver `cases.roles.create_roles_after_migrate`, which runs after every migrate (a fresh
+database included) and every flush. This migration once created them itself; it stays, empty,
+so the migration graph that existing databases recorded holds, and imports no app code.
+"""
 
 from django.db import migrations
-
-from cases.roles import ROLES, create_roles
-
-
-def create_role_groups(apps, schema_editor):
-    create_roles(apps)
-
-
-def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
 
 
 class Migration(migrations.Migration):
@@ -20,4 +14,4 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
-    operations = [migrations.RunPython(create_role_groups, remove_roles)]
+    operations = []

@@ -2,7 +2,9 @@
 
 from django import template
 
-from ..reviews import LABELS, result_for
+from classifier.labels import display_name
+
+from ..reviews.selectors import result_for
 
 register = template.Library()
 
@@ -10,7 +12,7 @@ register = template.Library()
 @register.filter
 def label_name(value: str) -> str:
     """'viral_pneumonia' -> 'Viral Pneumonia'; unknown values are shown as they are."""
-    return LABELS.get(value, value or "")
+    return display_name(value)
 
 
 @register.filter

@@ -6,7 +6,7 @@ tampering with the trail, so this one command switches the audit triggers' purge
 
 from django.core.management.commands import flush
 
-from cases.audit_guard import purge_allowed
+from cases.audit.guard import purge_allowed
 
 
 class Command(flush.Command):

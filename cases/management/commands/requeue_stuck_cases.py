@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from cases.predictions import requeue_stuck_cases
+from cases.classification.upkeep import requeue_stuck_cases
 
 
 class Command(BaseCommand):

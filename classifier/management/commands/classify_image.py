@@ -5,7 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from classifier.imaging import ImageRejected
 from classifier.inference import classify
-from classifier.preprocessing import DISPLAY_NAMES, load_grayscale
+from classifier.labels import DISPLAY_NAMES
+from classifier.preprocessing import load_grayscale
+from classifier.registry import model_file, served_version
 
 
 class Command(BaseCommand):
@@ -13,13 +15,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+")
-        parser.add_argument("--model", help="LiteRT model file (default: the active model)")
+        parser.add_argument("--model", help="LiteRT model file (default: the served model)")
         parser.add_argument("--json", action="store_true", help="one JSON object per file")
 
     def handle(self, *args, **options):
+        model_path = options["model"] or model_file(served_version())
         for name in options["files"]:
             try:
-                result = classify(load_grayscale(Path(name)), model_path=options["model"])
+                result = classify(load_grayscale(Path(name)), model_path=model_path)
             except (OSError, ImageRejected) as error:
                 raise CommandError(f"{name}: {error}") from None
             if options["json"]:

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from classifier.evaluation import evaluate
-from classifier.inference import default_model_path
+from classifier.registry import model_file, served_version
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--plots", help="write confusion matrix, ROC and reliability PNGs here")
 
     def handle(self, *args, **options):
-        metrics = evaluate(model_path=options["model"] or default_model_path(), data_dir=options["data"],
+        metrics = evaluate(model_path=options["model"] or model_file(served_version()), data_dir=options["data"],
                            plots_dir=options["plots"])
         if options["json"]:
             self.stdout.write(json.dumps(metrics, indent=2))

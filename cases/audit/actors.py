@@ -1,0 +1,67 @@
+"""Who did it: the actor value every audit write takes, and the request's actor for receivers.
+
+Services are given an `Actor` (a user, a label such as "worker@host" or "system", and an
+address) instead of an HttpRequest, so the same service serves a page, the admin, a task or
+a command. Receivers of model signals have no caller to ask: `RequestActorMiddleware` keeps
+the current request's actor in a context variable for them (unset outside a request).
+"""
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+SYSTEM_LABEL = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: object | None = None  # a User; None for the system, a worker or an anonymous client
+    label: str = ""  # the username, "worker@host", "system", or the username tried at login
+    address: str | None = None
+
+    @classmethod
+    def of_user(cls, user, *, address: str | None = None) -> "Actor":
+        return cls(user=user, label=user.get_username(), address=address)
+
+    @classmethod
+    def of_request(cls, request) -> "Actor":
+        # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy sets it.
+        address = request.META.get("REMOTE_ADDR")
+        user = getattr(request, "user", None)  # authenticate() may pass a bare HttpRequest
+        if user is not None and user.is_authenticated:
+            return cls.of_user(user, address=address)
+        return cls(address=address)
+
+    @classmethod
+    def worker(cls, host: str) -> "Actor":
+        return cls(label=f"worker@{host}")
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(label=SYSTEM_LABEL)
+
+    def named(self, label: str) -> "Actor":
+        """The same client under the name it gave (a failed login's username)."""
+        return Actor(user=self.user, label=label, address=self.address)
+
+
+NOBODY = Actor()
+_current: ContextVar[Actor] = ContextVar("cxr_audit_actor", default=NOBODY)
+
+
+def current_actor() -> Actor:
+    """The actor of the request being served, or `NOBODY` (a shell, a command, the worker)."""
+    return _current.get()
+
+
+class RequestActorMiddleware:
+    """Make the request's actor known to audit receivers for the length of the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _current.set(Actor.of_request(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _current.reset(token)

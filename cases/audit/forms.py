@@ -1,0 +1,31 @@
+"""The filter form shared by the audit event list and its CSV export."""
+
+from django import forms
+
+from ..models import AuditEvent, Clinic
+
+
+class AuditFilterForm(forms.Form):
+    user = forms.CharField(required=False, max_length=150, label="User")
+    clinic = forms.ModelChoiceField(Clinic.objects.all(), required=False, empty_label="All clinics")
+    case = forms.UUIDField(required=False, label="Case id")
+    action = forms.ChoiceField(choices=[("", "All actions")] + [(a.value, a.value.replace("_", " ")) for a in AuditEvent.Action],
+                               required=False)
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for bound in self.visible_fields():
+            is_select = isinstance(bound.field, forms.ChoiceField)
+            bound.field.widget.attrs["class"] = "form-select form-select-sm" if is_select else "form-control form-control-sm"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+    def filters(self) -> dict:
+        """The cleaned filters, as keyword arguments for `events_matching`."""
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}

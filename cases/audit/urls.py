@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.list_events, name="events"),
+    path("export.csv", views.export_csv, name="export"),
+    path("cases/<uuid:public_id>/", views.show_timeline, name="timeline"),
+    path("oversight/", views.show_oversight, name="oversight"),
+    path("oversight/chart.png", views.draw_oversight_chart, name="oversight_chart"),
+]

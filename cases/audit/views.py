@@ -1,0 +1,81 @@
+"""The audit section: event list, CSV export, case timeline and the oversight dashboard.
+
+Administrators only (`can_audit`); everyone else gets 403, and anonymous users the login page.
+"""
+
+from django.core.paginator import Paginator
+from django.db.models import Max
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from classifier.labels import DISPLAY_NAMES, LABELS
+
+from ..access import can_audit, role_required
+from ..models import AuditEvent, Case
+from . import oversight
+from .actors import Actor
+from .forms import AuditFilterForm
+from .selectors import case_timeline, csv_chunks, events_matching
+from .services import record
+
+EVENTS_PER_PAGE = 50
+audit_required = role_required(can_audit)
+
+
+def filters_from(request) -> tuple[AuditFilterForm, dict | None]:
+    """The filter form and its filters; None when the filter is not valid."""
+    form = AuditFilterForm(request.GET or None)
+    if not form.is_bound:
+        return form, {}
+    return form, form.filters() if form.is_valid() else None
+
+
+@require_GET
+@audit_required
+def list_events(request):
+    form, filters = filters_from(request)
+    events = AuditEvent.objects.none() if filters is None else events_matching(**filters)
+    page = Paginator(events.select_related("case", "clinic"), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "audit/events.html", {"form": form, "page": page})
+
+
+@require_GET
+@audit_required
+def export_csv(request):
+    form, filters = filters_from(request)
+    if filters is None:
+        return HttpResponseBadRequest("The filter is not valid.", content_type="text/plain")
+    # The export covers the events that existed when it was asked for, not its own record.
+    last_id = AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
+    record(AuditEvent.Action.AUDIT_EXPORTED, actor=Actor.of_request(request),
+           details={"filters": {name: value for name, value in request.GET.items() if name in form.fields and value}})
+    events = events_matching(**filters).filter(id__lte=last_id)
+    response = StreamingHttpResponse(csv_chunks(events), content_type="text/csv")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@audit_required
+def show_timeline(request, public_id):
+    case = get_object_or_404(Case.objects.select_related("patient", "clinic"), public_id=public_id)
+    entries, imported = case_timeline(case)
+    return render(request, "audit/timeline.html", {"case": case, "entries": entries, "imported": imported})
+
+
+@require_GET
+@audit_required
+def show_oversight(request):
+    labels = [DISPLAY_NAMES[label] for label in LABELS]
+    return render(request, "audit/oversight.html", {"summaries": oversight.oversight_by_version(), "labels": labels})
+
+
+@require_GET
+@audit_required
+def draw_oversight_chart(request):
+    response = HttpResponse(oversight.chart_png(oversight.oversight_by_version()), content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    return response

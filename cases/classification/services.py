@@ -1,0 +1,203 @@
+"""Classification write-back: queue a case, classify it exactly once, retry it or give up.
+
+Status flow: submitted -> queued -> classifying -> predicted | failed, and failed -> queued when
+an administrator retries. Every transition is a compare-and-set UPDATE on Case.status with an
+audit row in the same transaction, so two deliveries of one message, a worker killed half-way
+or a reaper running alongside a worker can never write a case twice.
+
+The web process imports this module to enqueue; that loads no model: `classifier.inference`
+opens the model runtime (LiteRT) on the first classification in each worker child process.
+"""
+
+import logging
+
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from classifier import inference
+from classifier.models import ModelVersion
+from classifier.preprocessing import load_grayscale
+from classifier.registry import model_file, served_version
+from cxrsite.celery import app
+
+from .. import storage
+from ..audit.actors import Actor
+from ..audit.services import record
+from ..models import AuditEvent, Case, Prediction
+from .images import heatmap_png
+
+log = logging.getLogger(__name__)
+
+CLASSIFY_TASK = "cases.tasks.classify_case"
+BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError, OSError)
+# Worth retrying: the database or the broker was briefly unreachable, not the image.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError)
+Status = Case.Status
+Action = AuditEvent.Action
+
+
+class Outcome:
+    PREDICTED = "predicted"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another delivery or worker has the case, or it is done
+
+
+def transition(case_id: int, *, source: str, target: str, actor: Actor, details: dict | None = None,
+               expected_changed=None, **fields) -> Case | None:
+    """Move the case from `source` to `target` if it is still in `source`, and audit it.
+
+    Call inside a transaction. Returns the updated case, or None when another process moved
+    it first (0 rows updated), in which case nothing is written. With `expected_changed` the
+    case must also still carry that `status_changed`, so a stale reading never moves it.
+    """
+    still = {"status_changed": expected_changed} if expected_changed is not None else {}
+    moved = Case.objects.filter(pk=case_id, status=source, **still).update(
+        status=target, status_changed=timezone.now(), **fields
+    )
+    if not moved:
+        return None
+    case = Case.objects.select_related("clinic").get(pk=case_id)
+    record(Action.STATUS_CHANGED, actor=actor, case=case, details={"from": source, "to": target, **(details or {})})
+    return case
+
+
+def publish(case_id: int) -> bool:
+    """Hand a queued case to the broker; if it is unreachable, put the case back to submitted.
+
+    A submitted case older than a moment is what the case page shows as "classification
+    delayed"; the reaper enqueues it again once the broker answers.
+    """
+    try:
+        app.send_task(CLASSIFY_TASK, args=[case_id])
+        return True
+    except BROKER_ERRORS as error:
+        log.warning("Could not queue case %s for classification: %s", case_id, error)
+        with transaction.atomic():
+            transition(case_id, source=Status.QUEUED, target=Status.SUBMITTED, actor=Actor.system(),
+                       details={"reason": "the queue is unreachable"})
+        return False
+
+
+def enqueue_case(case_id: int) -> bool:
+    """Queue a submitted case for classification. Call after the case is committed
+    (`transaction.on_commit`). False when the case is not submitted or the broker is down.
+
+    The case becomes queued (committed) before the message is published, so a worker that
+    receives the message at once finds it claimable.
+    """
+    with transaction.atomic():
+        if transition(case_id, source=Status.SUBMITTED, target=Status.QUEUED, actor=Actor.system()) is None:
+            return False
+    return publish(case_id)
+
+
+def is_delayed(case: Case) -> bool:
+    """True when the case could not be handed to the queue; the reaper will retry."""
+    return case.status == Status.SUBMITTED
+
+
+def retry_case(*, case: Case, actor: Actor) -> bool:
+    """An administrator sends a failed case back to the queue with a fresh attempt count."""
+    with transaction.atomic():
+        moved = transition(case.pk, source=Status.FAILED, target=Status.QUEUED, actor=actor,
+                           failure_reason="", attempts=0)
+        if moved is None:
+            return False
+        record(Action.CASE_RETRIED, actor=actor, case=moved, details={"previous_failure": case.failure_reason})
+        transaction.on_commit(lambda: publish(case.pk))
+    return True
+
+
+def classify_case(case_id: int, *, worker_host: str) -> str:
+    """Classify one queued case and write its prediction back exactly once.
+
+    1. Claim: queued -> classifying by compare-and-set. 0 rows: another delivery of the same
+       message has the case or it is done; return without touching it.
+    2. Resolve the served model version once, and classify with its file, outside any
+       transaction (the slow part).
+    3. Write: classifying -> predicted, the Prediction and the audit rows in one transaction.
+       If the case left classifying meanwhile (the reaper gave it to a worker that finished
+       first) nothing is written.
+    An image that cannot be classified fails the case once, with the reason. Transient errors
+    release the claim and propagate, so the task retries with backoff.
+    """
+    actor = Actor.worker(worker_host)
+    case = Case.objects.filter(pk=case_id, status=Status.QUEUED).first()
+    if case is None:
+        return Outcome.SKIPPED
+    with transaction.atomic():
+        claimed = transition(case_id, source=Status.QUEUED, target=Status.CLASSIFYING, actor=actor,
+                             attempts=F("attempts") + 1)
+    if claimed is None:
+        return Outcome.SKIPPED
+    queue_wait_ms = (claimed.status_changed - case.status_changed).total_seconds() * 1000
+    try:
+        version = served_version()
+        with storage.open_file(claimed.display_name) as handle:
+            pixels = load_grayscale(handle.read())
+        result = inference.classify(pixels, model_path=model_file(version))
+        heatmap = heatmap_png(pixels, result.heatmap)
+        return write_prediction(claimed, version, result, heatmap, queue_wait_ms=queue_wait_ms,
+                                worker_host=worker_host, actor=actor)
+    except TRANSIENT_ERRORS:
+        release(case_id, actor=actor)
+        raise
+    except Exception as error:
+        log.exception("Case %s cannot be classified", case_id)
+        fail_case(case_id, source=Status.CLASSIFYING, reason=f"The image could not be classified: {error}",
+                  actor=actor)
+        return Outcome.FAILED
+
+
+def release(case_id: int, *, actor: Actor) -> None:
+    """Best effort: give the case back to the queue; if this fails too, the reaper will."""
+    try:
+        with transaction.atomic():
+            transition(case_id, source=Status.CLASSIFYING, target=Status.QUEUED, actor=actor,
+                       details={"reason": "transient error, retrying"})
+    except TRANSIENT_ERRORS:
+        log.warning("Could not release case %s; the reaper will requeue it", case_id)
+
+
+def write_prediction(case: Case, version: ModelVersion, result, heatmap: bytes, *, queue_wait_ms: float,
+                     worker_host: str, actor: Actor) -> str:
+    heatmap_name = storage.save_bytes(heatmap, ".png")
+    written = False
+    try:
+        with transaction.atomic():
+            if transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor=actor,
+                          **Case.suggestion_fields(result.label, result.probabilities)) is None:
+                return Outcome.SKIPPED
+            try:
+                with transaction.atomic():
+                    prediction = Prediction.objects.create(
+                        case=case, model_version=version, label=result.label,
+                        probabilities={k: float(v) for k, v in result.probabilities.items()},
+                        heatmap_name=heatmap_name, inference_ms=result.inference_ms,
+                        queue_wait_ms=queue_wait_ms, worker_host=worker_host,
+                    )
+            except IntegrityError:
+                # This model already predicted this case (an earlier attempt): keep that row.
+                return Outcome.PREDICTED
+            record(Action.PREDICTION_WRITTEN, actor=actor, case=case,
+                   details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
+                            "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2)})
+            written = True
+            return Outcome.PREDICTED
+    finally:
+        if not written:
+            storage.delete(heatmap_name)
+
+
+def fail_case(case_id: int, *, source: str, reason: str, actor: Actor) -> bool:
+    with transaction.atomic():
+        case = transition(case_id, source=source, target=Status.FAILED, actor=actor,
+                          details={"reason": reason}, failure_reason=reason)
+        if case is None:
+            return False
+        record(Action.CLASSIFICATION_FAILED, actor=actor, case=case, details={"reason": reason})
+    return True

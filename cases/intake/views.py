@@ -1,0 +1,82 @@
+"""Case intake and the pages around it: home, case list, new case, case page, images."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .. import storage
+from ..access import can_list_cases, can_review, can_submit, case_for, role_required
+from ..audit.actors import Actor
+from ..audit.services import record
+from ..models import AuditEvent, Case
+from .forms import CaseForm
+from .selectors import case_list_for, earlier_cases, heatmap_name
+from .services import submit_case
+
+CASES_PER_PAGE = 25
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom"}
+
+
+@require_GET
+def show_home(request):
+    """Each role starts where its work is."""
+    if can_review(request.user) and not can_submit(request.user):
+        try:
+            return redirect(reverse("cases:worklist"))
+        except NoReverseMatch:  # the review feature is not installed
+            pass
+    return redirect("cases:case_list")
+
+
+@require_GET
+@role_required(can_list_cases)
+def list_cases(request):
+    mrn, status = request.GET.get("mrn", ""), request.GET.get("status", "")
+    page = Paginator(case_list_for(request.user, mrn=mrn, status=status), CASES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "cases/case_list.html", {
+        "page": page, "mrn": mrn, "status": status, "statuses": Case.Status.choices,
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(can_submit)
+def new_case(request):
+    clinics = request.user.clinics.all()
+    form = CaseForm(request.POST or None, request.FILES or None, clinics=clinics)
+    if request.method == "POST" and form.is_valid():
+        case = submit_case(actor=Actor.of_request(request), clinic=form.cleaned_data["clinic"],
+                           details=form.details(), image=form.decoded, data=form.image_bytes,
+                           filename=form.cleaned_data["image"].name)
+        messages.success(request, "Case submitted.")
+        return redirect("cases:case_detail", public_id=case.public_id)
+    return render(request, "cases/case_new.html", {"form": form, "has_clinic": clinics.exists()})
+
+
+@require_GET
+def show_case(request, public_id):
+    case = case_for(request, public_id, queryset=Case.objects.select_related("patient", "clinic"))
+    return render(request, "cases/case_detail.html", {"case": case, "patient_cases": earlier_cases(case, request.user)})
+
+
+@require_GET
+def show_image(request, public_id, kind):
+    """Patient images leave the server only here: access-checked, audited, never cached."""
+    case = case_for(request, public_id)
+    name = {"display": case.display_name, "original": case.image_name}.get(kind) or (
+        heatmap_name(case) if kind == "heatmap" else None)
+    if name is None:
+        raise Http404("No such image")
+    record(AuditEvent.Action.IMAGE_VIEWED, actor=Actor.of_request(request), case=case, details={"kind": kind})
+    suffix = name[name.rindex("."):]
+    response = FileResponse(
+        storage.open_file(name), content_type=IMAGE_TYPES[suffix],
+        as_attachment=kind == "original", filename=f"case-{case.public_id}-{kind}{suffix}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,55 @@
+"""Forms of the review pages: worklist filters, signing a review, amending one."""
+
+from django import forms
+
+from classifier.labels import DISPLAY_NAMES, LABELS
+
+from ..models import Case, Clinic, Review
+from .selectors import WorklistFilters
+
+ANY_STATUS = "all"
+LABEL_CHOICES = [("", "Any suggestion"), *[(label, DISPLAY_NAMES[label]) for label in LABELS]]
+
+
+class WorklistFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=[*Case.Status.choices, (ANY_STATUS, "Any status")], required=False)
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), required=False, empty_label="All my clinics")
+    label = forms.ChoiceField(label="AI suggestion", choices=LABEL_CHOICES, required=False)
+    submitted_from = forms.DateField(label="Submitted from", required=False,
+                                     widget=forms.DateInput(attrs={"type": "date"}))
+    submitted_to = forms.DateField(label="Submitted to", required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+        for field in self.fields.values():
+            is_select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] = "form-select form-select-sm" if is_select else "form-control form-control-sm"
+
+    def filters(self) -> WorklistFilters:
+        """The filters asked for; a missing or invalid value falls back to its default."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        status = data.get("status") or Case.Status.PREDICTED
+        clinic = data.get("clinic")
+        return WorklistFilters(
+            status="" if status == ANY_STATUS else status,
+            clinic=clinic.pk if clinic else None,
+            label=data.get("label", ""),
+            submitted_from=data.get("submitted_from"),
+            submitted_to=data.get("submitted_to"),
+        )
+
+
+class ReviewForm(forms.Form):
+    finding = forms.ChoiceField(label="Final finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
+    note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text="Required when you override the AI suggestion.")
+    prediction = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class AmendForm(forms.Form):
+    finding = forms.ChoiceField(label="Amended finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
+    note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}))
+    review = forms.IntegerField(widget=forms.HiddenInput)

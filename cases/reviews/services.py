@@ -1,0 +1,131 @@
+"""Signing, and amending, a radiologist's review of a case's AI prediction.
+
+A case moves predicted -> reviewed exactly once, by a compare-and-set update, so when two
+radiologists sign at the same moment the first one wins and the second is told who did.
+Amendments never change a signed review; they add a new one that points at it.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from classifier.labels import FINDINGS
+
+from .. import access
+from ..audit.actors import Actor
+from ..audit.services import record
+from ..models import AuditEvent, Case, Prediction, Review
+from .selectors import current_review, latest_prediction
+
+
+class ReviewError(Exception):
+    """The review cannot be signed as asked; the message is meant for the radiologist."""
+
+
+class ReviewConflict(ReviewError):
+    """Someone else signed (or amended) first."""
+
+
+def may_review(user, case: Case) -> bool:
+    """Radiologists (perm cases.add_review) may review only the cases of clinics they serve."""
+    return access.can_review(user) and access.clinics_for(user).filter(pk=case.clinic_id).exists()
+
+
+def _check_finding(*, finding: str, note: str, prediction: Prediction) -> bool:
+    """Whether the finding agrees with the prediction; disagreeing needs a note saying why."""
+    if finding not in FINDINGS:
+        raise ReviewError("Choose a final finding.")
+    agreed = finding == prediction.label
+    if not agreed and not note.strip():
+        raise ReviewError("A note is required when you override the AI suggestion.")
+    return agreed
+
+
+def _check_reviewer(reviewer, case: Case) -> None:
+    if not may_review(reviewer, case):
+        raise ReviewError("You may review only the cases of clinics you serve.")
+
+
+def sign_review(*, case: Case, reviewer, finding: str, note: str = "", prediction_id: int | None = None,
+                actor: Actor | None = None) -> Review:
+    """Sign the final finding for a predicted case; the first signature wins.
+
+    `prediction_id` is the prediction the radiologist looked at (from the form); if a newer one has
+    arrived since, signing is refused rather than answering a prediction they did not see.
+    Steps, all in one transaction: 1) check who and what, 2) claim the case with
+    UPDATE ... WHERE status='predicted' (0 rows: someone signed first, raise ReviewConflict),
+    3) write the review and its audit event. `actor` adds the client's address (default: the reviewer).
+    """
+    _check_reviewer(reviewer, case)
+    latest = latest_prediction(case)
+    if latest is None:
+        raise ReviewError("This case has no prediction to review yet.")
+    if prediction_id is not None and prediction_id != latest.pk:
+        raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
+    agreed = _check_finding(finding=finding, note=note, prediction=latest)
+    with transaction.atomic():
+        claimed = Case.objects.filter(pk=case.pk, status=Case.Status.PREDICTED).update(
+            status=Case.Status.REVIEWED, status_changed=timezone.now()
+        )
+        if not claimed:
+            raise _already_signed(case)
+        review = Review.objects.create(
+            case=case, prediction=latest, reviewer=reviewer, finding=finding, note=note.strip(), agreed=agreed
+        )
+        record(AuditEvent.Action.REVIEW_CONFIRMED if agreed else AuditEvent.Action.REVIEW_OVERRIDDEN,
+               actor=actor or Actor.of_user(reviewer), case=case, details=_details(review))
+    case.status = Case.Status.REVIEWED
+    return review
+
+
+def confirm_review(*, case: Case, reviewer, note: str = "", actor: Actor | None = None) -> Review:
+    """Sign the latest prediction's own label as the final finding."""
+    latest = latest_prediction(case)
+    if latest is None:
+        raise ReviewError("This case has no prediction to review yet.")
+    return sign_review(case=case, reviewer=reviewer, finding=latest.label, note=note, prediction_id=latest.pk,
+                       actor=actor)
+
+
+def amend_review(*, review: Review, reviewer, finding: str, note: str = "", reason: str,
+                 actor: Actor | None = None) -> Review:
+    """Replace a signed review with a new one that keeps the earlier one (via `amends`).
+
+    The one-to-one `amends` column is the compare-and-set here: a second amendment of the
+    same review violates its unique constraint and is reported as a conflict.
+    """
+    case = review.case
+    _check_reviewer(reviewer, case)
+    if not reason.strip():
+        raise ReviewError("Give the reason for the amendment.")
+    agreed = _check_finding(finding=finding, note=note or reason, prediction=review.prediction)
+    try:
+        with transaction.atomic():
+            amendment = Review.objects.create(
+                case=case, prediction=review.prediction, reviewer=reviewer, finding=finding, note=note.strip(),
+                agreed=agreed, amends=review, amendment_reason=reason.strip(),
+            )
+            record(AuditEvent.Action.REVIEW_AMENDED, actor=actor or Actor.of_user(reviewer), case=case,
+                   details={**_details(amendment), "amends": review.pk, "reason": amendment.amendment_reason})
+    except IntegrityError:
+        raise ReviewConflict("This review was already amended by someone else; reload the case.") from None
+    return amendment
+
+
+def _already_signed(case: Case) -> ReviewError:
+    review = current_review(case)
+    if review is None:
+        return ReviewError("This case is not awaiting review.")
+    when = timezone.localtime(review.signed_at).strftime("%Y-%m-%d %H:%M")
+    return ReviewConflict(f"{review.reviewer.get_username()} already signed this case at {when}; "
+                          "your review was not saved.")
+
+
+def _details(review: Review) -> dict:
+    prediction = review.prediction
+    return {
+        "review": review.pk,
+        "finding": review.finding,
+        "predicted": prediction.label if prediction else None,
+        "prediction": prediction.pk if prediction else None,
+        "agreed": review.agreed,
+    }

@@ -1,0 +1,22 @@
+"""The one vocabulary: what the network predicts and what a radiologist may find.
+
+The network's three classes, in the order of its output; radiologists have a fourth answer
+("other / indeterminate") that no model predicts. Every page, form, metric and the model
+sidecars use these values.
+"""
+
+COVID = "covid"
+NORMAL = "normal"
+VIRAL_PNEUMONIA = "viral_pneumonia"
+OTHER = "other"
+
+LABELS = (COVID, NORMAL, VIRAL_PNEUMONIA)  # the model's outputs, in its output order
+FINDINGS = (*LABELS, OTHER)  # what a radiologist can sign
+
+DISPLAY_NAMES = {COVID: "COVID-19", NORMAL: "Normal", VIRAL_PNEUMONIA: "Viral Pneumonia"}
+FINDING_NAMES = {**DISPLAY_NAMES, OTHER: "Other / indeterminate"}
+
+
+def display_name(value: str) -> str:
+    """'viral_pneumonia' -> 'Viral Pneumonia'; an unknown value is shown as it is."""
+    return FINDING_NAMES.get(value, value or "")
