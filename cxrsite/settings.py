@@ -13,13 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    # Empty means unset, as in the helpers below: CXR_DATA_DIR="" must not mean the current folder.
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -43,9 +45,31 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
+def _owner_only(path: Path, mode: int) -> None:
+    # Also tightens an install made before this rule (folder 0755, database 0644); a correct one is untouched.
+    if path.stat().st_mode & 0o077:
+        path.chmod(mode)
+
+
+def _private_dir(path: Path) -> Path:
+    """The folder of the database, the secret key and the images: the service's own user only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(path, 0o700)
+    return path
+
+
+def _private_sqlite_file(name: str) -> None:
+    """SQLite would create the file readable by all (umask 022); created here 0600, it keeps that
+    mode, and SQLite gives its journal the same one."""
+    if name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    path.touch(mode=0o600, exist_ok=True)  # an empty file is a valid empty database
+    _owner_only(path, 0o600)
+
+
 DEBUG = env_bool("DEBUG", False)
-DATA_DIR = Path(env_str("CXR_DATA_DIR", str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR = _private_dir(Path(env_str("CXR_DATA_DIR", str(BASE_DIR / "var"))))
 
 
 def _secret_key() -> str:
@@ -74,18 +98,22 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "csp",
     "classifier",
     "cases",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so that static files carry the policy too.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "cxrsite.middleware.no_store_for_signed_in_users",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cases.audit.actors.RequestActorMiddleware",  # the actor audit receivers record
@@ -119,6 +147,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    _private_sqlite_file(str(DATABASES["default"]["NAME"]))
     # The worker and the web server write at once; wait for the lock instead of failing.
     # IMMEDIATE: a transaction takes the write lock when it begins, so it waits for it; a deferred
     # one that reads and then writes fails at once with "database is locked" under concurrent writers.
@@ -154,6 +183,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Password spraying (one password, many usernames) is counted per address, with a higher limit:
+# a clinic's staff share one address. Axes has one limit only; cxrsite/lockout.py adds this one.
+AXES_HANDLER = "cxrsite.lockout.UserAndAddressHandler"
+CXR_ADDRESS_FAILURE_LIMIT = env_int("CXR_ADDRESS_FAILURE_LIMIT", 30)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
@@ -170,6 +203,21 @@ if env_bool("BEHIND_PROXY", False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; Django has its own only from 6.0): this site's own files only,
+# no inline script or style, no plugins, no framing. Bootstrap's CSS draws its check marks, arrows
+# and close buttons as data: SVG images, hence data: for images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# The admin needs no exception: its one inline code, a <style> in admin/change_list.html, appears
+# only when a ModelAdmin turns off both action bars, which none here does (tests/test_browser_csp.py).
 
 # Internationalisation
 LANGUAGE_CODE = "en-gb"

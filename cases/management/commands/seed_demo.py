@@ -53,7 +53,7 @@ class Command(BaseCommand):
     def _password(self, variable: str) -> str:
         password = self._configured(variable)
         if not password:
-            return secrets.token_urlsafe(12)  # 16 characters, about 96 bits
+            return _generated_password()
         try:
             validate_password(password)
         except ValidationError as error:
@@ -63,3 +63,11 @@ class Command(BaseCommand):
     @staticmethod
     def _configured(variable: str) -> str:
         return os.environ.get(variable) or os.environ.get("CXR_DEMO_PASSWORD", "")
+
+
+def _generated_password() -> str:
+    """16 URL-safe characters (about 96 bits), never starting with a hyphen: pasted as an argument,
+    a command line would read it as an option."""
+    while (password := secrets.token_urlsafe(12)).startswith("-"):
+        pass
+    return password
