@@ -24,7 +24,7 @@ WORKER_CONCURRENCY ?= 1
 WORKER_NAME ?= worker@%h
 worker: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m celery -A cxrsite worker --pool=prefork \
-	  --concurrency=$(WORKER_CONCURRENCY) -n '$(WORKER_NAME)' --without-gossip --without-mingle --loglevel=INFO
+	  --concurrency=$(WORKER_CONCURRENCY) -n '$(WORKER_NAME)' -Q classification --without-gossip --without-mingle --loglevel=INFO
 
 # Debian's Chromium drives the browser tests; Playwright cannot download its own here.
 browser:

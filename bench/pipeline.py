@@ -15,6 +15,7 @@ the master's peak separately), with whether
 TensorFlow (which Keras loads) or LiteRT is mapped into any of them (from /proc/<pid>/maps).
 
     .venv/bin/python bench/pipeline.py [--cases 200] [--rate 5] [--repeats 3]
+    .venv/bin/python bench/pipeline.py --drill [--cases 200] [--rate 5]   # faults mid-burst (bench/drill.py)
 """
 
 import argparse
@@ -301,7 +302,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--drill", action="store_true", help="kill workers and restart Redis mid-burst instead")
     args = parser.parse_args()
+    if args.drill:
+        return run_drill(args)
     loads = {f"{args.rate:g} cases/s": args.rate, "burst": None}
     runs = {(count, load): [] for count in (1, 2) for load in loads}
     with tempfile.TemporaryDirectory(prefix="cxr-pipeline-") as tmp:
@@ -358,6 +362,48 @@ throughput {ratio(runs, "cases/s", burst)}. All processes share the machine's 2 
 concurrency, not CPU; workers on machines of their own add both (README, "Scaling out").
 
 {targets(runs, args.rate, heavy)}
+""")
+    print("written to BENCHMARKS.md")
+
+
+def run_drill(args) -> None:
+    from bench.drill import DRILL_SETTINGS, drill
+
+    os.environ.update(DRILL_SETTINGS)
+    with tempfile.TemporaryDirectory(prefix="cxr-drill-") as tmp:
+        workdir = Path(tmp)
+        env = configure(workdir)
+        from cxrsite.testing.stack import RedisServer, Worker, WorkerConfig, served_model
+
+        redis_server = RedisServer(int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])).start()
+        config = WorkerConfig(redis_url=env["REDIS_URL"], database_url=env["DATABASE_URL"],
+                              storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir))
+        workers, web = [], None
+        try:
+            workers = [Worker(config, name=f"drill-start-{i}").start() for i in range(2)]
+            web = Web(env)
+            figures = drill(web, workers, lambda name: Worker(config, name=name).start(), redis_server, images(),
+                            cases=args.cases, rate=args.rate, upload_phase=run_phase)
+        finally:
+            for worker in workers:
+                worker.stop()
+            if web is not None:
+                web.stop()
+            redis_server.stop()
+    print(figures, flush=True)
+    database = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+    settings_text = ", ".join(f"{name}={value}" for name, value in DRILL_SETTINGS.items())
+    ok = figures["lost"] == 0 and figures["duplicates"] == 0
+    write_section(f"pipeline-drill-{database.lower()}", f"Fault drill: workers killed, Redis restarted ({database})", f"""
+{stamp("Django", "celery", "redis", "gunicorn")} Database: {database}.
+{args.cases} cases uploaded over HTTP at {args.rate:g}/s to two workers (prefork, as `make worker`); every
+few seconds one worker is killed (SIGKILL) and a new one started, and once, halfway, Redis is stopped for a
+few seconds and started again empty (every queued message lost). A reaper runs every 5 s, as beat would.
+Drill settings: {settings_text}. Counted once every stored case was predicted or failed.
+
+{table(list(figures), [list(figures.values())])}
+
+No case lost and no duplicate: {verdict(ok)}.
 """)
     print("written to BENCHMARKS.md")
 

@@ -6,10 +6,14 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_migrate
+
+        from cxrsite.middleware import mark_refreshed_at_login
 
         from .audit import receivers
         from .roles import create_roles_after_migrate
 
         receivers.connect()
+        user_logged_in.connect(mark_refreshed_at_login, dispatch_uid="cxrsite.session_refreshed_at_login")
         post_migrate.connect(create_roles_after_migrate, sender=self)

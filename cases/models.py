@@ -101,6 +101,17 @@ class Case(models.Model):
         FAILED = "failed", "Classification failed"
         REVIEWED = "reviewed", "Reviewed"
 
+    class FailureCause(models.TextChoices):
+        """Why classification did not finish: the image itself, or the environment around it.
+        Environmental causes are retried (task backoff, then the reaper); the image is not."""
+        IMAGE = "image", "The image could not be read or classified"
+        STORAGE = "storage", "Image storage could not be read or written"
+        MEMORY = "memory", "The worker ran out of memory"
+        TIME_LIMIT = "time_limit", "Classification took longer than its time limit"
+        DATABASE = "database", "The database was unreachable"
+        BROKER = "broker", "The queue (Redis) was unreachable or lost the message"
+        WORKER_STOPPED = "worker_stopped", "The worker stopped while classifying"
+
     class View(models.TextChoices):
         PA = "PA", "PA"
         AP = "AP", "AP"
@@ -123,8 +134,11 @@ class Case(models.Model):
     # Workflow. Transitions are compare-and-set updates in services, never plain saves.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
     status_changed = models.DateTimeField(auto_now_add=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # claims that did not end in an environmental fault
+    requeues = models.PositiveSmallIntegerField(default=0)  # times the reaper queued the case again
     failure_reason = models.TextField(blank=True)
+    # The last cause: of the failure once failed, or of the latest environmental fault while retrying.
+    failure_cause = models.CharField(max_length=16, choices=FailureCause.choices, blank=True, db_index=True)
 
     # Copied from the latest prediction when it is written (Case.suggestion_fields), so the
     # worklist orders and filters 100,000 cases from this table alone.
@@ -251,6 +265,7 @@ class AuditEvent(models.Model):
         LOGIN_FAILED = "login_failed"
         ACCESS_DENIED = "access_denied"
         AUDIT_EXPORTED = "audit_exported"
+        FILES_SWEPT = "files_swept"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"
 

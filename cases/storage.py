@@ -1,18 +1,23 @@
 """Private storage for patient images, outside every static and public media path.
 
 Names are generated here (a UUID and a suffix we choose), so nothing a user sends ever
-becomes part of a path. Files are served only by access-checked views.
+becomes part of a path. Files are served only by access-checked views. Every write is atomic
+(a temporary name in the same folder, fsync, rename), so a failed write (disk full, storage
+read-only) leaves no file behind, and a file under its final name is always complete.
 """
 
 import hashlib
 import os
 import re
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
 
 ALLOWED_SUFFIXES = {".png", ".jpg", ".dcm"}
+TEMPORARY_SUFFIX = ".part"
 _STEM = re.compile(r"[0-9a-f]{32}")
 
 
@@ -25,17 +30,34 @@ def sha256_of(data: bytes) -> str:
 
 
 def save_bytes(data: bytes, suffix: str) -> str:
-    """Write `data` under a new name; the name is in a two-character shard folder."""
+    """Write `data` under a new name in a two-character shard folder; return the name."""
     if suffix not in ALLOWED_SUFFIXES:
         raise ValueError(f"unexpected suffix {suffix!r}")
     name = f"{uuid.uuid4().hex}{suffix}"
     path = path_of(name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = path.with_name(path.name + TEMPORARY_SUFFIX)
     # O_EXCL: never overwrite; 0600: readable only by the service account.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(partial, path)  # atomic within one folder
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)  # the rename itself survives a power loss
     return name
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def path_of(name: str) -> Path:
@@ -51,3 +73,15 @@ def open_file(name: str):
 
 def delete(name: str) -> None:
     path_of(name).unlink(missing_ok=True)
+
+
+def stored_files(*, older_than_seconds: float) -> Iterator[tuple[str, Path]]:
+    """(name, path) of every file in storage last modified more than the given age ago,
+    finished files and left-over temporary ones alike (their name is the final name + .part)."""
+    cutoff = time.time() - older_than_seconds
+    for path in root().glob("??/*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                yield path.name.removesuffix(TEMPORARY_SUFFIX), path
+        except FileNotFoundError:  # removed meanwhile
+            continue

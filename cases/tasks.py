@@ -1,14 +1,24 @@
-"""Celery entry points: take an id, call a service. Retries live here, outcomes in the service."""
+"""Celery entry points: take an id, call a service. Retries live here, outcomes in the service.
+
+Classification runs on the `classification` queue; upkeep (the reaper, the orphan sweep, the
+planner statistics) on its own `upkeep` queue with its own worker (bin/run), so it runs
+while a backlog of cases waits (settings.CELERY_TASK_ROUTES).
+"""
 
 import socket
 
 from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
-from .classification import services, upkeep
+from .classification import services, sweep, upkeep
 
 
-@shared_task(name=services.CLASSIFY_TASK, autoretry_for=services.TRANSIENT_ERRORS, max_retries=5,
-             retry_backoff=2, retry_backoff_max=60, retry_jitter=True)
+# Backoff 5, 10, 20, 40, 80 s (no jitter, which can shrink it to nothing): a database or storage
+# outage of a few minutes is ridden out here; longer ones go to the reaper.
+@shared_task(name=services.CLASSIFY_TASK, autoretry_for=(services.EnvironmentFault, OperationalError, InterfaceError),
+             max_retries=settings.CXR_TASK_MAX_RETRIES, retry_backoff=settings.CXR_TASK_RETRY_BACKOFF_SECONDS,
+             retry_backoff_max=300, retry_jitter=False)
 def classify_case(case_id: int) -> str:
     return services.classify_case(case_id, worker_host=socket.gethostname())
 
@@ -21,3 +31,8 @@ def requeue_stuck_cases() -> dict[str, int]:
 @shared_task(name="cases.tasks.refresh_planner_statistics")
 def refresh_planner_statistics() -> bool:
     return upkeep.refresh_planner_statistics()
+
+
+@shared_task(name="cases.tasks.sweep_orphan_files")
+def sweep_orphan_files() -> dict[str, int]:
+    return sweep.sweep_orphan_files()

@@ -1,6 +1,11 @@
-"""No cached copies of pages with patient data."""
+"""No cached copies of pages with patient data; idle sessions refreshed without a write per request."""
 
+import time
+
+from django.conf import settings
 from django.utils.cache import patch_cache_control
+
+REFRESHED_KEY = "_cxr_refreshed"
 
 
 def no_store_for_signed_in_users(get_response):
@@ -17,3 +22,28 @@ def no_store_for_signed_in_users(get_response):
         return response
 
     return middleware
+
+
+def refresh_idle_session(get_response):
+    """Keep a signed-in session alive while it is used, with at most one session write a minute.
+
+    The idle timeout (SESSION_COOKIE_AGE) counts from the session's last save. Saving it on every
+    request cost a database write per page, and a save that failed after a case had committed
+    turned the saved case into an error page. So: only on GET and HEAD, and only when the last
+    refresh is SESSION_REFRESH_SECONDS old.
+    """
+
+    def middleware(request):
+        if request.method in ("GET", "HEAD") and request.user.is_authenticated:
+            now = int(time.time())
+            if now - request.session.get(REFRESHED_KEY, 0) >= settings.SESSION_REFRESH_SECONDS:
+                request.session[REFRESHED_KEY] = now  # marks the session modified: it is saved
+        return get_response(request)
+
+    return middleware
+
+
+def mark_refreshed_at_login(sender, request, user, **kwargs):
+    """`user_logged_in` receiver: logging in saves the session, so it counts as a refresh."""
+    if request is not None and hasattr(request, "session"):
+        request.session[REFRESHED_KEY] = int(time.time())

@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "cxrsite.middleware.no_store_for_signed_in_users",
+    "cxrsite.middleware.refresh_idle_session",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cases.audit.actors.RequestActorMiddleware",  # the actor audit receivers record
@@ -144,6 +145,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        # A reused connection the server has dropped (restart, failover) is replaced before the
+        # request uses it, instead of failing that request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -177,7 +181,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True  # the 30 minutes count from the last request: idle time
+# The idle timeout counts from the last request: cxrsite.middleware.refresh_idle_session saves
+# the session for that at most once a minute, and never on a POST, so a session write can
+# never turn a case that was saved into an error page.
+SESSION_REFRESH_SECONDS = 60
+# Messages in a cookie: showing "Case submitted." writes nothing to the database after the commit.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
@@ -267,19 +276,35 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CXR_TASK_SOFT_TIME_LIMIT", 60)
 CELERY_TASK_TIME_LIMIT = env_int("CXR_TASK_TIME_LIMIT", 90)
 # Longer than any task, so Redis never hands a running task to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CXR_VISIBILITY_TIMEOUT", 600)}
+# Socket timeouts: a Redis that accepts connections but never answers (frozen, overloaded)
+# fails a publish in seconds, so a submission is saved as "classification delayed", not a 500.
+CXR_BROKER_TIMEOUT_SECONDS = env_int("CXR_BROKER_TIMEOUT_SECONDS", 3)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CXR_VISIBILITY_TIMEOUT", 600),
+                                   "socket_timeout": CXR_BROKER_TIMEOUT_SECONDS,
+                                   "socket_connect_timeout": CXR_BROKER_TIMEOUT_SECONDS}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_TIMEOUT = CXR_BROKER_TIMEOUT_SECONDS
+# Classification and upkeep on separate queues, each with its own worker (bin/run), so the
+# reaper runs while cases queue up behind a slow or absent classification worker.
+CELERY_TASK_DEFAULT_QUEUE = "classification"
+CELERY_TASK_ROUTES = {name: {"queue": "upkeep"} for name in (
+    "cases.tasks.requeue_stuck_cases", "cases.tasks.refresh_planner_statistics", "cases.tasks.sweep_orphan_files")}
+# A database or storage outage is ridden out by the task: retries after 5, 10, 20, 40, 80 s.
+CXR_TASK_MAX_RETRIES = env_int("CXR_TASK_MAX_RETRIES", 5)
+CXR_TASK_RETRY_BACKOFF_SECONDS = env_int("CXR_TASK_RETRY_BACKOFF_SECONDS", 5)
 # A submission must not hang on a dead broker: a few quick tries, then the case waits for the reaper.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # The reaper hands cases stuck before "predicted" back to the queue; a case that has started
-# CXR_MAX_ATTEMPTS classifications without finishing one is marked failed.
+# CXR_MAX_ATTEMPTS classifications without finishing one, or that has been queued again
+# CXR_MAX_ATTEMPTS times after environmental faults (2, 4, 8... periods apart), is marked failed.
 CXR_REQUEUE_AFTER_SECONDS = env_int("CXR_REQUEUE_AFTER_SECONDS", 120)
 CXR_MAX_ATTEMPTS = env_int("CXR_MAX_ATTEMPTS", 3)
 CXR_REAPER_INTERVAL_SECONDS = env_int("CXR_REAPER_INTERVAL_SECONDS", 60)
 CXR_WORKER_PING_TIMEOUT = float(env_str("CXR_WORKER_PING_TIMEOUT", "1.0"))
+# Storage files no row refers to are removed once this old (a write whose row never committed).
+CXR_ORPHAN_GRACE_SECONDS = env_int("CXR_ORPHAN_GRACE_SECONDS", 24 * 3600)
 if CXR_REQUEUE_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
     # Otherwise the reaper would hand a case that is still being classified to a second worker.
     raise ImproperlyConfigured("CXR_REQUEUE_AFTER_SECONDS must be longer than CXR_TASK_TIME_LIMIT")
@@ -287,7 +312,9 @@ CELERY_BEAT_SCHEDULE = {
     # Expiring: while no worker runs, the reaper runs do not pile up in the queue.
     "requeue-stuck-cases": {"task": "cases.tasks.requeue_stuck_cases", "schedule": CXR_REAPER_INTERVAL_SECONDS,
                             "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
-    # SQLite only (cases/upkeep.py): hourly planner statistics, which PostgreSQL keeps by itself.
+    # Files of writes that never committed (classification/sweep.py); hourly.
+    "sweep-orphan-files": {"task": "cases.tasks.sweep_orphan_files", "schedule": 3600, "options": {"expires": 3600}},
+    # SQLite only (classification/upkeep.py): hourly planner statistics, which PostgreSQL keeps by itself.
     "refresh-planner-statistics": {"task": "cases.tasks.refresh_planner_statistics", "schedule": 3600,
                                    "options": {"expires": 3600}},
 }

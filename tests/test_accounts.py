@@ -13,6 +13,7 @@ from django.utils import timezone
 
 import cxrsite.settings as project_settings
 from cxrsite.hashers import OWASPArgon2PasswordHasher
+from cxrsite.middleware import REFRESHED_KEY
 from tests.conftest import PASSWORD
 
 LOGIN = reverse("login")
@@ -71,9 +72,17 @@ def test_sessions_expire_after_thirty_idle_minutes(client, staff):
     assert response.status_code == 302 and response.url.startswith(LOGIN)
 
 
+def idle(client, *, minutes: int) -> None:
+    """As if the user had done nothing for that long: the session's expiry and its last refresh move back."""
+    session = client.session
+    session[REFRESHED_KEY] -= minutes * 60
+    session.save()
+    Session.objects.update(expire_date=timezone.now() + timedelta(minutes=30 - minutes))
+
+
 def test_each_request_restarts_the_idle_clock(client, staff):
     log_in(client, "nurse", PASSWORD)
-    Session.objects.update(expire_date=timezone.now() + timedelta(minutes=1))
+    idle(client, minutes=29)
     client.get(reverse("cases:case_list"))
     assert Session.objects.get().expire_date - timezone.now() > timedelta(minutes=29)
 
@@ -120,3 +129,19 @@ def test_logging_out_needs_a_post(client, staff):
     client.force_login(staff)
     assert client.get(reverse("logout")).status_code == 405
     assert client.post(reverse("logout")).status_code == 302
+
+
+def test_pages_within_a_minute_of_the_last_refresh_write_no_session(client, staff):
+    log_in(client, "nurse", PASSWORD)
+    client.get(reverse("cases:case_list"))
+    before = Session.objects.get().expire_date
+    client.get(reverse("cases:case_list"))
+    assert Session.objects.get().expire_date == before  # not saved again: one write a minute at most
+
+
+def test_a_post_never_writes_the_session_for_the_idle_clock(client, staff):
+    log_in(client, "nurse", PASSWORD)
+    idle(client, minutes=5)
+    before = Session.objects.get().expire_date
+    client.post(reverse("cases:case_new"), {})  # an invalid form: the page is shown again
+    assert Session.objects.get().expire_date == before

@@ -41,3 +41,9 @@ def test_a_malformed_boolean_setting_stops_start_up_with_its_name(tmp_path):
 
 def test_the_migrations_are_complete(db):
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero when a model changed
+
+
+def test_reused_database_connections_are_checked_before_a_request_uses_them(settings):
+    # A connection the server dropped (restart, failover, terminated) is replaced instead of
+    # failing the next request of each web process.
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True

@@ -3,8 +3,8 @@
 import pytest
 
 from classifier.imaging import ImageRejected, check_file_size
-from tests.dicoms import dicom_bytes
-from tests.images import chest_like_array, jpeg_bytes, png_bytes
+from cxrsite.testing.dicoms import dicom_bytes
+from cxrsite.testing.images import chest_like_array, jpeg_bytes, png_bytes
 from tests.test_intake_images import DAMAGED, rejection
 
 MB = 1024 * 1024

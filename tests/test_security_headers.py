@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLResolver, get_resolver, reverse
 
 from cases.models import Case
-from cases.reviews import sign_review
+from cases.reviews.services import sign_review
 from tests.review_data import predicted_case
 
 PAGES_WITH_PATIENT_DATA = ["cases:case_detail", "cases:report", "cases:review", "cases:case_list", "cases:worklist",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import free_port, wait_for
+from cxrsite.testing.stack import free_port, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 # Any 32 letters: with a CSRF cookie, Django reads the whole form body before it answers.

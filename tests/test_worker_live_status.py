@@ -21,7 +21,6 @@ def test_the_prediction_appears_on_an_open_case_page_without_reloading(
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM calls while Playwright runs
     case = make_case(clinic, staff, status=Case.Status.QUEUED)  # its message lost: only the reaper will send it
     client.force_login(staff)
-    settings.CXR_REQUEUE_AFTER_SECONDS = 0
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -34,6 +33,7 @@ def test_the_prediction_appears_on_an_open_case_page_without_reloading(
         expect(page.get_by_test_id("status-message")).to_contain_text("Waiting for the classifier")
         expect(page.get_by_test_id("ai-suggestion")).to_have_count(0)
 
+        settings.CXR_REQUEUE_AFTER_SECONDS = 0  # only now: a case past the period is shown as delayed
         call_command("requeue_stuck_cases")
         wait_for(lambda: Case.objects.get(pk=case.pk).status == Case.Status.PREDICTED, timeout=30,
                  what="the worker's prediction")

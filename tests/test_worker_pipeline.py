@@ -60,7 +60,7 @@ def wait_until_finished(case: Case, timeout: float = 60) -> Case:
 def wait_until_queue_drained(stack) -> None:
     """Every message published so far has been received and acknowledged by the worker."""
     broker = redis.Redis.from_url(stack.redis.url)
-    wait_for(lambda: broker.llen("celery") == 0 and broker.hlen("unacked") == 0, timeout=30,
+    wait_for(lambda: broker.llen("classification") == 0 and broker.hlen("unacked") == 0, timeout=30,
              what="the worker to acknowledge every message")
 
 

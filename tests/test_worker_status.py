@@ -1,7 +1,10 @@
 """The live status endpoint and the administrators' retry action (no worker needed)."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.models import AuditEvent, Case
 from tests.review_data import make_case
@@ -106,3 +109,43 @@ def test_retry_accepts_only_post(client, administrator, staff, clinic):
     client.force_login(administrator)
 
     assert client.get(reverse("cases:case_retry", args=[case.public_id])).status_code == 405
+
+
+def test_a_reaper_holding_a_stale_reading_never_requeues_a_case_a_worker_has_just_claimed(staff, clinic):
+    from cases.classification.upkeep import _requeue_classifying
+
+    case = make_case(clinic, staff, status=Status.CLASSIFYING)
+    stale = case.status_changed
+    Case.objects.filter(pk=case.pk).update(status_changed=timezone.now() + timedelta(seconds=1))  # claimed again
+    assert _requeue_classifying(case.pk, 1, stale) == "skipped"
+    assert Case.objects.get(pk=case.pk).status == Status.CLASSIFYING
+
+
+def test_a_case_waiting_in_the_queue_past_the_requeue_period_is_shown_as_delayed(client, staff, clinic, settings):
+    case = make_case(clinic, staff, status=Status.QUEUED)
+    client.force_login(staff)
+    status = client.get(reverse("cases:case_status", args=[case.public_id])).json()
+    assert status["delayed"] is False
+    Case.objects.filter(pk=case.pk).update(
+        status_changed=timezone.now() - timedelta(seconds=settings.CXR_REQUEUE_AFTER_SECONDS + 1))
+    status = client.get(reverse("cases:case_status", args=[case.public_id])).json()
+    assert status["delayed"] is True
+    assert "Classification is delayed." in status["html"]
+
+
+def test_an_administrator_retries_every_case_that_failed_for_one_cause_in_one_action(client, administrator, staff,
+                                                                                     clinic):
+    storage_failures = [make_case(clinic, staff, mrn=f"S-{n}", status=Status.FAILED) for n in range(3)]
+    image_failure = make_case(clinic, staff, mrn="I-1", status=Status.FAILED)
+    Case.objects.filter(pk__in=[c.pk for c in storage_failures]).update(failure_cause=Case.FailureCause.STORAGE)
+    Case.objects.filter(pk=image_failure.pk).update(failure_cause=Case.FailureCause.IMAGE)
+    client.force_login(administrator)
+    changelist = reverse("admin:cases_case_changelist")
+    listed = client.get(changelist, {"failure_cause": "storage"}).context["cl"].result_list
+    response = client.post(changelist + "?failure_cause=storage", {
+        "action": "retry_selected_failed_cases", "_selected_action": [c.pk for c in listed]}, follow=True)
+    assert response.status_code == 200
+    assert {c.status for c in Case.objects.filter(failure_cause="")} == {Status.QUEUED}
+    assert Case.objects.filter(status=Status.QUEUED).count() == 3
+    assert Case.objects.get(pk=image_failure.pk).status == Status.FAILED
+    assert AuditEvent.objects.filter(action="case_retried", actor=administrator).count() == 3

@@ -26,7 +26,8 @@ from .guard import register_sqlite_function
 from .services import record
 
 HIDDEN = "(hidden)"
-CASE_WORKFLOW_FIELDS = {"id", "public_id", "created", "status", "status_changed", "attempts", "failure_reason",
+CASE_WORKFLOW_FIELDS = {"id", "public_id", "created", "status", "status_changed", "attempts", "requeues",
+                        "failure_reason", "failure_cause",
                         "predicted_label", "covid_probability"}
 Action = AuditEvent.Action
 

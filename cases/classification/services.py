@@ -10,7 +10,10 @@ opens the model runtime (LiteRT) on the first classification in each worker chil
 """
 
 import logging
+from datetime import timedelta
 
+from billiard.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from classifier import inference
+from classifier.imaging import ImageRejected
 from classifier.models import ModelVersion
 from classifier.preprocessing import load_grayscale
 from classifier.registry import model_file, served_version
@@ -34,10 +38,35 @@ log = logging.getLogger(__name__)
 
 CLASSIFY_TASK = "cases.tasks.classify_case"
 BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError, OSError)
-# Worth retrying: the database or the broker was briefly unreachable, not the image.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError)
 Status = Case.Status
+Cause = Case.FailureCause
 Action = AuditEvent.Action
+# Faults of the environment, not of the image: worth retrying. Checked in this order (a
+# broker error can also be an OSError).
+ENVIRONMENT_CAUSES = [
+    ((OperationalError, InterfaceError), Cause.DATABASE),
+    ((BrokerError, RedisConnectionError, RedisTimeoutError), Cause.BROKER),
+    ((MemoryError,), Cause.MEMORY),
+    ((SoftTimeLimitExceeded,), Cause.TIME_LIMIT),
+    ((OSError,), Cause.STORAGE),
+]
+IMAGE_FAILURE = "The image could not be classified: {}"
+UNREADABLE = "the stored image could not be read as an X-ray."
+
+
+class EnvironmentFault(Exception):
+    """Classification was interrupted by the environment; the task retries it with backoff."""
+
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def environment_cause(error: BaseException) -> str | None:
+    for types, cause in ENVIRONMENT_CAUSES:
+        if isinstance(error, types) and not isinstance(error, ImageRejected):
+            return cause
+    return None
 
 
 class Outcome:
@@ -72,7 +101,8 @@ def publish(case_id: int) -> bool:
     delayed"; the reaper enqueues it again once the broker answers.
     """
     try:
-        app.send_task(CLASSIFY_TASK, args=[case_id])
+        # No publish retries: a broker that is down fails in one socket timeout, and the reaper retries.
+        app.send_task(CLASSIFY_TASK, args=[case_id], retry=False)
         return True
     except BROKER_ERRORS as error:
         log.warning("Could not queue case %s for classification: %s", case_id, error)
@@ -96,15 +126,19 @@ def enqueue_case(case_id: int) -> bool:
 
 
 def is_delayed(case: Case) -> bool:
-    """True when the case could not be handed to the queue; the reaper will retry."""
-    return case.status == Status.SUBMITTED
+    """True when the case could not be handed to the queue, or has waited in it (or been
+    classifying) past the requeue period; the reaper will retry it."""
+    if case.status == Status.SUBMITTED:
+        return True
+    late = timezone.now() - timedelta(seconds=settings.CXR_REQUEUE_AFTER_SECONDS)
+    return case.status in (Status.QUEUED, Status.CLASSIFYING) and case.status_changed < late
 
 
 def retry_case(*, case: Case, actor: Actor) -> bool:
     """An administrator sends a failed case back to the queue with a fresh attempt count."""
     with transaction.atomic():
         moved = transition(case.pk, source=Status.FAILED, target=Status.QUEUED, actor=actor,
-                           failure_reason="", attempts=0)
+                           failure_reason="", failure_cause="", attempts=0, requeues=0)
         if moved is None:
             return False
         record(Action.CASE_RETRIED, actor=actor, case=moved, details={"previous_failure": case.failure_reason})
@@ -122,8 +156,10 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
     3. Write: classifying -> predicted, the Prediction and the audit rows in one transaction.
        If the case left classifying meanwhile (the reaper gave it to a worker that finished
        first) nothing is written.
-    An image that cannot be classified fails the case once, with the reason. Transient errors
-    release the claim and propagate, so the task retries with backoff.
+    An image that cannot be classified fails the case once, with a reason staff can read. A
+    fault of the environment (storage, memory, time limit, database, broker) releases the claim,
+    records its cause and raises EnvironmentFault, so the task retries with backoff; after
+    that the reaper retries it (classification.upkeep).
     """
     actor = Actor.worker(worker_host)
     case = Case.objects.filter(pk=case_id, status=Status.QUEUED).first()
@@ -143,23 +179,28 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
         heatmap = heatmap_png(pixels, result.heatmap)
         return write_prediction(claimed, version, result, heatmap, queue_wait_ms=queue_wait_ms,
                                 worker_host=worker_host, actor=actor)
-    except TRANSIENT_ERRORS:
-        release(case_id, actor=actor)
-        raise
     except Exception as error:
-        log.exception("Case %s cannot be classified", case_id)
-        fail_case(case_id, source=Status.CLASSIFYING, reason=f"The image could not be classified: {error}",
-                  actor=actor)
-        return Outcome.FAILED
+        cause = environment_cause(error)
+        if cause is None:
+            log.exception("Case %s cannot be classified", case_id)
+            message = str(error) if isinstance(error, ImageRejected) else UNREADABLE  # never library text
+            fail_case(case_id, source=Status.CLASSIFYING, reason=IMAGE_FAILURE.format(message), cause=Cause.IMAGE,
+                      actor=actor)
+            return Outcome.FAILED
+        log.warning("Case %s: %s (%s); retrying", case_id, Cause(cause).label, type(error).__name__)
+        release(case_id, cause=cause, actor=actor)
+        raise EnvironmentFault(cause) from error
 
 
-def release(case_id: int, *, actor: Actor) -> None:
-    """Best effort: give the case back to the queue; if this fails too, the reaper will."""
+def release(case_id: int, *, cause: str, actor: Actor) -> None:
+    """Best effort: give the case back to the queue, not counting the attempt (the image was
+    not at fault); if the database is down too, the reaper will."""
     try:
         with transaction.atomic():
             transition(case_id, source=Status.CLASSIFYING, target=Status.QUEUED, actor=actor,
-                       details={"reason": "transient error, retrying"})
-    except TRANSIENT_ERRORS:
+                       details={"reason": "environmental fault, retrying", "cause": cause},
+                       failure_cause=cause, attempts=F("attempts") - 1)
+    except (OperationalError, InterfaceError):
         log.warning("Could not release case %s; the reaper will requeue it", case_id)
 
 
@@ -193,11 +234,16 @@ def write_prediction(case: Case, version: ModelVersion, result, heatmap: bytes, 
             storage.delete(heatmap_name)
 
 
-def fail_case(case_id: int, *, source: str, reason: str, actor: Actor) -> bool:
+def fail_case(case_id: int, *, source: str, reason: str, cause: str, actor: Actor) -> bool:
     with transaction.atomic():
         case = transition(case_id, source=source, target=Status.FAILED, actor=actor,
-                          details={"reason": reason}, failure_reason=reason)
+                          details={"reason": reason}, failure_reason=reason, failure_cause=cause)
         if case is None:
             return False
-        record(Action.CLASSIFICATION_FAILED, actor=actor, case=case, details={"reason": reason})
+        record(Action.CLASSIFICATION_FAILED, actor=actor, case=case, details={"reason": reason, "cause": cause})
     return True
+
+
+def retry_failed_cases(*, cases, actor: Actor) -> int:
+    """An administrator's bulk retry (e.g. every case that failed for one cause): how many went back."""
+    return sum(retry_case(case=case, actor=actor) for case in cases.filter(status=Status.FAILED))

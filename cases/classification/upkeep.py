@@ -4,47 +4,67 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ..audit.actors import Actor
 from ..models import Case
-from .services import Status, enqueue_case, fail_case, publish, transition
+from .services import Cause, Status, enqueue_case, fail_case, publish, transition
 
 
 def requeue_stuck_cases() -> dict[str, int]:
-    """The reaper: nothing submitted is ever lost, whatever happened to Redis or a worker.
+    """The reaper: nothing submitted is ever lost, whatever happened to Redis, a worker or storage.
 
     Cases unchanged for CXR_REQUEUE_AFTER_SECONDS (longer than any task may run):
-    - submitted (the broker was down at submission): queued again;
-    - queued (the message was lost, e.g. Redis restarted): published again; the timestamp
-      is refreshed by compare-and-set so each stuck case is republished once per period;
+    - submitted (the broker was down at submission): queued again, however long it takes;
+    - queued (the message was lost, or its task ran out of retries on an environmental fault):
+      published again, each time after twice the wait of the time before (2, 4, 8 ... periods),
+      and failed with its cause after CXR_MAX_ATTEMPTS such rounds;
     - classifying (the worker died): back to queued, or failed after CXR_MAX_ATTEMPTS claims.
-      The compare-and-set checks the `status_changed` read here too, so a case a worker has
-      claimed again since (a new classifying period) is left to that worker.
-    Extra messages are harmless: the claim lets only one of them through.
+    Every move is a compare-and-set on the status and the `status_changed` read here, so a case
+    that a worker (or another reaper) has taken meanwhile is left alone. Extra messages are
+    harmless: the claim lets only one of them through.
     """
-    cutoff = timezone.now() - timedelta(seconds=settings.CXR_REQUEUE_AFTER_SECONDS)
-    stuck = Case.objects.filter(status_changed__lt=cutoff)
+    now = timezone.now()
+    period = timedelta(seconds=settings.CXR_REQUEUE_AFTER_SECONDS)
+    stuck = Case.objects.filter(status_changed__lt=now - period)
     counts = {"submitted": 0, "queued": 0, "classifying": 0, "failed": 0}
-    system = Actor.system()
     for case_id in stuck.filter(status=Status.SUBMITTED).values_list("pk", flat=True):
         counts["submitted"] += enqueue_case(case_id)
-    for case_id, changed in stuck.filter(status=Status.QUEUED).values_list("pk", "status_changed"):
-        if Case.objects.filter(pk=case_id, status=Status.QUEUED, status_changed=changed).update(
-                status_changed=timezone.now()):
-            counts["queued"] += publish(case_id)
+    for case in stuck.filter(status=Status.QUEUED).only("pk", "status_changed", "requeues", "failure_cause"):
+        if case.status_changed >= now - period * 2 ** case.requeues:
+            continue  # waits longer after each round
+        counts[_requeue_queued(case)] += 1
     for case_id, attempts, changed in stuck.filter(status=Status.CLASSIFYING).values_list(
             "pk", "attempts", "status_changed"):
-        if attempts >= settings.CXR_MAX_ATTEMPTS:
-            reason = f"Gave up after {attempts} attempts: the worker stopped each time while classifying."
-            counts["failed"] += fail_case(case_id, source=Status.CLASSIFYING, reason=reason, actor=system)
-            continue
-        with transaction.atomic():
-            requeued = transition(case_id, source=Status.CLASSIFYING, target=Status.QUEUED, actor=system,
-                                  expected_changed=changed, details={"reason": "the worker stopped while classifying"})
-        if requeued is not None:
-            counts["classifying"] += publish(case_id)
+        counts[_requeue_classifying(case_id, attempts, changed)] += 1
+    counts.pop("skipped", None)
     return counts
+
+
+def _requeue_queued(case: Case) -> str:
+    cause = case.failure_cause or Cause.BROKER
+    if case.requeues >= settings.CXR_MAX_ATTEMPTS:
+        reason = f"Gave up after {case.requeues + 1} rounds of retries: {Cause(cause).label.lower()}."
+        failed = fail_case(case.pk, source=Status.QUEUED, reason=reason, cause=cause, actor=Actor.system())
+        return "failed" if failed else "skipped"
+    refreshed = Case.objects.filter(pk=case.pk, status=Status.QUEUED, status_changed=case.status_changed).update(
+        status_changed=timezone.now(), requeues=case.requeues + 1)
+    return "queued" if refreshed and publish(case.pk) else "skipped"
+
+
+def _requeue_classifying(case_id: int, attempts: int, changed) -> str:
+    system = Actor.system()
+    if attempts >= settings.CXR_MAX_ATTEMPTS:
+        reason = f"Gave up after {attempts} attempts: the worker stopped each time while classifying."
+        failed = fail_case(case_id, source=Status.CLASSIFYING, reason=reason, cause=Cause.WORKER_STOPPED,
+                           actor=system)
+        return "failed" if failed else "skipped"
+    with transaction.atomic():
+        requeued = transition(case_id, source=Status.CLASSIFYING, target=Status.QUEUED, actor=system,
+                              expected_changed=changed, failure_cause=Cause.WORKER_STOPPED,
+                              requeues=F("requeues") + 1, details={"reason": "the worker stopped while classifying"})
+    return "classifying" if requeued is not None and publish(case_id) else "skipped"
 
 
 def refresh_planner_statistics() -> bool:

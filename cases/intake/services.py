@@ -1,12 +1,11 @@
 """Intake: turning a checked upload and the form's details into a patient case."""
 
-import io
+import logging
 import os
 from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
-from PIL import Image
 
 from classifier.imaging import DecodedImage
 
@@ -15,8 +14,14 @@ from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
 from ..models import AuditEvent, Case, Clinic, Patient
+from .display import display_png
 
+log = logging.getLogger(__name__)
 SUFFIX_BY_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "DICOM": ".dcm"}
+
+
+class StorageUnavailable(Exception):
+    """The image could not be written (storage full or read-only); nothing was saved."""
 
 
 @dataclass(frozen=True)
@@ -36,41 +41,53 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
                 filename: str) -> Case:
     """Create the case, its files and its audit event together, or nothing at all.
 
-    Files cannot join a database transaction, so they are written inside it and deleted
-    again if anything fails before the commit. `durable=True` makes this the outermost
-    transaction: a caller's rollback after we return could otherwise orphan the files.
+    1. Outside any transaction (it is the slow part, and SQLite's write lock is site-wide):
+       the display image, the hash, and both files, each written atomically.
+    2. One short transaction: the patient, the case and its audit event. `durable=True` makes
+       it the outermost, so a caller's rollback cannot orphan the files after we return.
+    3. After the commit: the case is queued (on_commit, robust: a broker error is logged and
+       the case waits for the reaper as "submitted").
+    The files are removed only if that transaction did not commit. Once it has, nothing here
+    deletes them, whatever happens next (a hung broker, a request aborted mid-publish).
     """
+    display = display_png(image, data)
+    sha256 = storage.sha256_of(data)
     written: list[str] = []
+    committed = False
+
+    def after_commit():
+        nonlocal committed
+        committed = True  # first: the publish below may hang or be aborted
+        enqueue_case(case.id)
+
     try:
+        try:
+            written.append(storage.save_bytes(data, SUFFIX_BY_FORMAT[image.format]))
+            written.append(storage.save_bytes(display, ".png"))
+        except OSError as error:
+            log.error("Could not store an uploaded image: %s", error)
+            raise StorageUnavailable from None
         with transaction.atomic(durable=True):
             patient, returning = _patient_for(clinic=clinic, details=details)
-            written.append(storage.save_bytes(data, SUFFIX_BY_FORMAT[image.format]))
-            written.append(storage.save_bytes(display_png(image), ".png"))
             case = Case.objects.create(
                 clinic=clinic, patient=patient, submitted_by=actor.user,
                 symptoms=details.symptoms, onset_date=details.onset_date, spo2=details.spo2,
                 notes=details.notes, view=details.view, urgent=details.urgent,
-                image_name=written[0], display_name=written[1], image_sha256=storage.sha256_of(data),
+                image_name=written[0], display_name=written[1], image_sha256=sha256,
                 image_format=image.format, image_width=image.width, image_height=image.height,
                 original_filename=os.path.basename(filename)[:255],
             )
             record(AuditEvent.Action.CASE_SUBMITTED, actor=actor, case=case, details={
                 "patient": str(patient.public_id), "returning_patient": returning, "format": image.format,
-                "sha256": case.image_sha256, "bytes": len(data), "width": image.width, "height": image.height,
+                "sha256": sha256, "bytes": len(data), "width": image.width, "height": image.height,
             })
-            _enqueue_after_commit(case)
+            transaction.on_commit(after_commit, robust=True)
     except BaseException:
-        for name in written:
-            storage.delete(name)
+        if not committed:
+            for name in written:
+                storage.delete(name)
         raise
     return case
-
-
-def display_png(image: DecodedImage) -> bytes:
-    """The one derived image browsers are shown; DICOM and 16-bit originals are not displayable."""
-    buffer = io.BytesIO()
-    Image.fromarray(image.pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _patient_for(*, clinic: Clinic, details: CaseDetails) -> tuple[Patient, bool]:
@@ -94,10 +111,3 @@ def _fill_unknown_demographics(patient: Patient, details: CaseDetails) -> None:
         changed.append("sex")
     if changed:
         patient.save(update_fields=changed)
-
-
-def _enqueue_after_commit(case: Case) -> None:
-    # on_commit: the worker never sees an uncommitted row. robust: an error while queueing is
-    # logged, never raised out of the commit, where submit_case would delete committed files;
-    # the case stays "submitted" and the reaper (classification.upkeep) queues it later.
-    transaction.on_commit(lambda: enqueue_case(case.id), robust=True)

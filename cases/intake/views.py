@@ -14,7 +14,10 @@ from ..audit.services import record
 from ..models import AuditEvent, Case
 from .forms import CaseForm
 from .selectors import case_list_for, earlier_cases, heatmap_name
-from .services import submit_case
+from .services import StorageUnavailable, submit_case
+
+STORAGE_DOWN = ("The image could not be stored just now, so nothing was saved. Try again in a few minutes; "
+                "if it keeps happening, tell your administrator.")
 
 CASES_PER_PAGE = 25
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom"}
@@ -48,13 +51,19 @@ def list_cases(request):
 def new_case(request):
     clinics = request.user.clinics.all()
     form = CaseForm(request.POST or None, request.FILES or None, clinics=clinics)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        case = submit_case(actor=Actor.of_request(request), clinic=form.cleaned_data["clinic"],
-                           details=form.details(), image=form.decoded, data=form.image_bytes,
-                           filename=form.cleaned_data["image"].name)
-        messages.success(request, "Case submitted.")
-        return redirect("cases:case_detail", public_id=case.public_id)
-    return render(request, "cases/case_new.html", {"form": form, "has_clinic": clinics.exists()})
+        try:
+            case = submit_case(actor=Actor.of_request(request), clinic=form.cleaned_data["clinic"],
+                               details=form.details(), image=form.decoded, data=form.image_bytes,
+                               filename=form.cleaned_data["image"].name)
+        except StorageUnavailable:
+            form.add_error(None, STORAGE_DOWN)
+            status = 503
+        else:
+            messages.success(request, "Case submitted.")
+            return redirect("cases:case_detail", public_id=case.public_id)
+    return render(request, "cases/case_new.html", {"form": form, "has_clinic": clinics.exists()}, status=status)
 
 
 @require_GET

@@ -65,7 +65,7 @@ class CaseReviewAdminMixin:
     review_columns = ["ai_suggestion", "ai_confidence", "final_finding"]
     review_filters = [PredictedLabelFilter, FinalFindingFilter]
     inlines = [PredictionInline, ReviewInline]
-    actions = ["confirm_selected_predictions"]
+    review_actions = ["confirm_selected_predictions"]
 
     def get_queryset(self, request):
         # The admin shows each user only the cases they may see, by the rule every page uses.

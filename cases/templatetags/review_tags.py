@@ -4,6 +4,7 @@ from django import template
 
 from classifier.labels import display_name
 
+from ..classification.services import is_delayed
 from ..reviews.selectors import result_for
 
 register = template.Library()
@@ -34,3 +35,9 @@ def confidence(prediction) -> float:
 def result_of(case):
     """The prediction and review in force, so templates/cases/_result.html needs only `case`."""
     return result_for(case)
+
+
+@register.filter
+def delayed(case) -> bool:
+    """Not handed to the queue, or waiting (or classifying) past the requeue period."""
+    return is_delayed(case)

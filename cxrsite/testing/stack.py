@@ -146,7 +146,7 @@ class Worker:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "cxrsite", "worker", "--pool=prefork",
-             f"--concurrency={self.concurrency}", "-n", self.node, "--loglevel=INFO",
+             f"--concurrency={self.concurrency}", "-n", self.node, "-Q", "classification,upkeep", "--loglevel=INFO",
              "--without-gossip", "--without-mingle"],
             cwd=BASE_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

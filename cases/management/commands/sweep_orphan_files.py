@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from cases.classification.sweep import sweep_orphan_files
+
+
+class Command(BaseCommand):
+    help = ("Remove private storage files that no case or prediction refers to and that are older than "
+            "CXR_ORPHAN_GRACE_SECONDS (left by writes that never committed).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="count them, remove nothing")
+
+    def handle(self, *args, **options):
+        found = sweep_orphan_files(dry_run=options["dry_run"])
+        verb = "would remove" if options["dry_run"] else "removed"
+        self.stdout.write(f"{verb} {found['orphans']} files ({found['bytes']} bytes)")

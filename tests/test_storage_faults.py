@@ -1,0 +1,86 @@
+"""Storage faults at intake, and the orphan sweep: a failed write leaves no file, a committed
+case's files are never removed, and files no row names are swept once old enough."""
+
+import os
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+
+from cases import storage
+from cases.models import AuditEvent, Case
+from cxrsite.testing.images import png_bytes
+from tests.faults import files_under, full_disk
+from tests.review_data import make_case
+
+DAY = 24 * 3600
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def age(path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_write_to_a_full_disk_fails_and_leaves_no_file(settings, tmp_path):
+    with full_disk(tmp_path / "full") as folder:
+        settings.PRIVATE_STORAGE_ROOT = folder
+        with pytest.raises(OSError):
+            storage.save_bytes(os.urandom(200_000), ".png")
+        assert files_under(folder) == []
+
+
+def test_an_upload_to_a_full_disk_is_refused_in_plain_words_and_leaves_nothing(staff_client, clinic, settings, tmp_path):
+    with full_disk(tmp_path / "full", size="96k") as folder:
+        settings.PRIVATE_STORAGE_ROOT = folder
+        response = staff_client.post(reverse("cases:case_new"), {
+            "clinic": clinic.pk, "mrn": "H-9", "age": "40", "sex": "F", "view": "PA",
+            "image": SimpleUploadedFile("chest.png", png_bytes(512), content_type="image/png")})
+        page = response.content.decode()
+        assert response.status_code == 503
+        assert "could not be stored just now, so nothing was saved" in page
+        assert str(folder) not in page and "Errno" not in page
+        assert files_under(folder) == []
+        assert not Case.objects.exists()
+
+
+def test_an_orphan_older_than_the_grace_period_is_swept_and_a_fresh_one_is_not(clinic, staff, settings):
+    case = make_case(clinic, staff)
+    old_orphan = storage.path_of(storage.save_bytes(b"left by a write that never committed", ".png"))
+    fresh_orphan = storage.path_of(storage.save_bytes(b"written a moment ago", ".png"))
+    left_part = old_orphan.with_name("0" * 32 + ".png" + storage.TEMPORARY_SUFFIX)
+    left_part.write_bytes(b"half")
+    for path in (old_orphan, left_part, storage.path_of(case.image_name)):
+        age(path, 2 * DAY)
+
+    call_command("sweep_orphan_files", "--dry-run")
+    assert old_orphan.exists() and left_part.exists()
+    assert not AuditEvent.objects.filter(action="files_swept").exists()
+
+    call_command("sweep_orphan_files")
+    assert not old_orphan.exists() and not left_part.exists()
+    assert fresh_orphan.exists()
+    assert storage.path_of(case.image_name).exists()  # a case's file, however old, stays
+    event = AuditEvent.objects.get(action="files_swept")
+    assert event.details["orphans"] == 2 and event.details["grace_seconds"] == settings.CXR_ORPHAN_GRACE_SECONDS
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit callbacks run only after a real commit
+def test_a_case_whose_queueing_is_aborted_after_the_commit_keeps_both_files(staff_client, clinic, monkeypatch):
+    def broker_aborted(case_id):
+        raise SystemExit("the web server aborted the request while publishing")  # as gunicorn's timeout does
+
+    monkeypatch.setattr("cases.intake.services.enqueue_case", broker_aborted)
+    with pytest.raises(SystemExit):
+        staff_client.post(reverse("cases:case_new"), {
+            "clinic": clinic.pk, "mrn": "H-10", "age": "40", "sex": "F", "view": "PA",
+            "image": SimpleUploadedFile("chest.png", png_bytes(256), content_type="image/png")})
+    case = Case.objects.get()
+    assert storage.path_of(case.image_name).exists() and storage.path_of(case.display_name).exists()
