@@ -92,19 +92,46 @@ class ReviewAdmin(ReadOnlyAdmin):
 
 
 class CxrUserAdmin(UserAdmin):
-    """Django's user admin; members of the Administrators role also get into this admin site."""
+    """Django's user admin, with what only a superuser may do kept from everyone else.
+
+    Administrators manage accounts, clinics and roles. They cannot make anyone a superuser,
+    set "staff status" (it follows the Administrators role, below), grant a raw permission
+    outside the roles, or touch a superuser's account at all: a superuser is made on the
+    command line, and only a superuser changes one.
+    """
 
     list_display = ["username", "email", "is_active", "is_staff", "role_names"]
+    SUPERUSER_ONLY = ("is_superuser", "is_staff", "user_permissions")
 
     @admin.display(description="roles")
     def role_names(self, user):
         return ", ".join(group.name for group in user.groups.all())
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser or obj is None:
+            return fieldsets
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in self.SUPERUSER_ONLY]})
+                for name, options in fieldsets]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         user = form.instance
-        if not user.is_staff and user.groups.filter(name=ADMIN_GROUP).exists():
-            user.is_staff = True
+        if user.is_superuser:
+            return
+        is_administrator = user.groups.filter(name=ADMIN_GROUP).exists()
+        if user.is_staff != is_administrator:  # the admin site is for the Administrators role
+            user.is_staff = is_administrator
             user.save(update_fields=["is_staff"])
 
 

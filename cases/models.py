@@ -16,6 +16,7 @@ from django.db.models.expressions import RawSQL
 from classifier import labels
 
 from .audit.guard import AppendOnlyError, AppendOnlyQuerySet
+from .text import identifier_key
 
 SEES_ALL_CLINICS = "cases.view_all_clinics"  # the permission that lifts the per-clinic rule
 
@@ -54,16 +55,23 @@ class Patient(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
-    mrn = models.CharField("patient number (MRN)", max_length=64)
+    mrn = models.CharField("patient number (MRN)", max_length=64)  # as first entered (cases.text)
+    mrn_key = models.CharField(max_length=64, editable=False)  # what matches it: identifier_key(mrn)
     birth_year = models.PositiveSmallIntegerField(null=True, blank=True)
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="unique_mrn_per_clinic")]
+        constraints = [models.UniqueConstraint(fields=["clinic", "mrn_key"], name="one_patient_per_mrn_in_a_clinic")]
 
     def __str__(self) -> str:
         return f"{self.mrn} ({self.clinic.code})"
+
+    def save(self, *args, **kwargs):
+        self.mrn_key = identifier_key(self.mrn)  # derived, so no path can store one without the other
+        if kwargs.get("update_fields") is not None and "mrn" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "mrn_key"}
+        super().save(*args, **kwargs)
 
 
 def covid_first(threshold: float) -> RawSQL:
@@ -266,6 +274,7 @@ class AuditEvent(models.Model):
         ACCESS_DENIED = "access_denied"
         AUDIT_EXPORTED = "audit_exported"
         FILES_SWEPT = "files_swept"
+        PATIENTS_MERGED = "patients_merged"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"
 

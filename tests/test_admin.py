@@ -107,3 +107,43 @@ def test_clinic_staff_cannot_enter_the_admin_site(client, staff):
     client.force_login(staff)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/admin/login/" in response.url
+
+
+def user_change_data(client, user, **changes) -> dict:
+    form = client.get(reverse("admin:auth_user_change", args=[user.pk])).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("password", "user_permissions")}
+    data.update(date_joined_0="2026-01-01", date_joined_1="00:00:00", is_active="on",
+                groups=list(user.groups.values_list("pk", flat=True)), **changes)
+    return data
+
+
+def test_an_administrator_cannot_grant_superuser_staff_status_or_raw_permissions(admin_client, staff, other_clinic):
+    from django.contrib.auth.models import Permission
+
+    audit = Permission.objects.get(codename="view_auditevent")
+    url = reverse("admin:auth_user_change", args=[staff.pk])
+    form = admin_client.get(url).context["adminform"].form
+    assert not {"is_superuser", "is_staff", "user_permissions"} & set(form.fields)
+    data = user_change_data(admin_client, staff, is_superuser="on", is_staff="on", user_permissions=[audit.pk])
+    assert admin_client.post(url, data).status_code == 302
+    staff.refresh_from_db()
+    assert (staff.is_superuser, staff.is_staff, list(staff.user_permissions.all())) == (False, False, [])
+    assert not staff.has_perm("cases.view_auditevent")
+
+
+def test_an_administrator_sees_a_superusers_account_read_only_and_cannot_change_or_delete_it(admin_client):
+    root = User.objects.create_superuser("root2", password="a-long-root-password-9")
+    url = reverse("admin:auth_user_change", args=[root.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and page.context["has_change_permission"] is False  # shown read-only
+    assert admin_client.post(url, {"username": "taken-over", "is_active": ""}).status_code == 403
+    root.refresh_from_db()
+    assert (root.username, root.is_active, root.is_superuser) == ("root2", True, True)
+    assert admin_client.post(reverse("admin:auth_user_delete", args=[root.pk]), {"post": "yes"}).status_code == 403
+
+
+def test_a_superuser_can_still_grant_superuser_status(superuser_client, staff):
+    url = reverse("admin:auth_user_change", args=[staff.pk])
+    assert superuser_client.post(url, user_change_data(superuser_client, staff, is_superuser="on")).status_code == 302
+    staff.refresh_from_db()
+    assert staff.is_superuser

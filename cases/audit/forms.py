@@ -1,8 +1,14 @@
 """The filter form shared by the audit event list and its CSV export."""
 
+from datetime import date, timedelta
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from ..models import AuditEvent, Clinic
+
+
+DATE_RANGE = [MinValueValidator(date.min + timedelta(days=2)), MaxValueValidator(date.max - timedelta(days=2))]
 
 
 class AuditFilterForm(forms.Form):
@@ -11,8 +17,12 @@ class AuditFilterForm(forms.Form):
     case = forms.UUIDField(required=False, label="Case id")
     action = forms.ChoiceField(choices=[("", "All actions")] + [(a.value, a.value.replace("_", " ")) for a in AuditEvent.Action],
                                required=False)
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    # A day inside either end of the calendar: the filter adds a day to `until`, and a time zone
+    # can move a date at the edge past what a datetime holds (a far-future date was a 500).
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
+                            validators=DATE_RANGE)
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
+                            validators=DATE_RANGE)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,7 +13,11 @@ from django.conf import settings
 from classifier.imaging import ImageRejected, check_file_size, decode_image
 
 from ..models import Case, Clinic, Patient
+from ..text import InvisibleCharacters, identifier_key, normalised_identifier, without_bidi_controls
 from .services import CaseDetails
+
+INVISIBLE = ("The {what} contains invisible or control characters (for example text-direction marks), "
+             "which would make it display differently from what it is. Type it again.")
 
 # DICOM ViewPosition (PS3.3 C.8.11.5) to our views; lateral has two codes.
 DICOM_VIEWS = {"PA": Case.View.PA, "AP": Case.View.AP, "LL": Case.View.LATERAL, "RL": Case.View.LATERAL,
@@ -61,11 +65,24 @@ class CaseForm(forms.Form):
         self.image_bytes = data
         return upload
 
+    def clean_onset_date(self):
+        onset = self.cleaned_data["onset_date"]
+        if onset is not None and onset > date.today():
+            raise forms.ValidationError("The symptom onset cannot be in the future.")
+        return onset
+
+    def clean_symptoms(self):
+        return without_bidi_controls(self.cleaned_data["symptoms"])
+
+    def clean_notes(self):
+        return without_bidi_controls(self.cleaned_data["notes"])
+
     def clean(self):
         cleaned = super().clean()
         header = self.decoded.dicom if self.decoded is not None and self.decoded.dicom else {}
-        cleaned["mrn"] = self._reconcile("mrn", cleaned.get("mrn", "").strip(), header.get("patient_id", ""),
-                                         "patient number")
+        typed = self._identifier("mrn", cleaned.get("mrn", ""), "patient number")
+        from_dicom = self._identifier("mrn", header.get("patient_id", ""), "patient number in the DICOM file")
+        cleaned["mrn"] = self._reconcile("mrn", typed, from_dicom, "patient number")
         dicom_view = DICOM_VIEWS.get(header.get("view_position", ""), "")
         cleaned["view"] = self._reconcile("view", cleaned.get("view", ""), dicom_view, "view")
         cleaned["birth_year"] = self._birth_year(cleaned.get("age"), cleaned.get("birth_year"))
@@ -77,11 +94,18 @@ class CaseForm(forms.Form):
                            symptoms=data["symptoms"], onset_date=data["onset_date"], spo2=data["spo2"],
                            notes=data["notes"], urgent=data["urgent"])
 
+    def _identifier(self, field: str, text: str, what: str) -> str:
+        try:
+            return normalised_identifier(text)
+        except InvisibleCharacters:
+            self.add_error(field, INVISIBLE.format(what=what))
+            return ""
+
     def _reconcile(self, field: str, entered: str, from_dicom: str, what: str) -> str:
-        if entered and from_dicom and entered.casefold() != from_dicom.casefold():
+        if entered and from_dicom and identifier_key(entered) != identifier_key(from_dicom):
             self.add_error(field, f"The DICOM file says the {what} is “{from_dicom}”, not “{entered}”. "
                                   "Check the form and the file.")
-        elif not entered and not from_dicom and "image" not in self.errors:
+        elif not entered and not from_dicom and "image" not in self.errors and field not in self.errors:
             self.add_error(field, f"Enter the {what} (the file does not contain one).")
         return entered or from_dicom
 

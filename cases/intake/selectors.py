@@ -3,13 +3,14 @@
 from django.db.models import QuerySet
 
 from ..models import Case
+from ..text import identifier_key
 
 
 def case_list_for(user, *, mrn: str = "", status: str = "") -> QuerySet[Case]:
     """The user's visible cases, newest first, narrowed by an MRN fragment and a status."""
     cases = Case.objects.visible_to(user).select_related("patient", "clinic").newest_first()
     if mrn.strip():
-        cases = cases.filter(patient__mrn__icontains=mrn.strip())
+        cases = cases.filter(patient__mrn_key__contains=identifier_key(mrn))
     if status in Case.Status.values:
         cases = cases.filter(status=status)
     return cases

@@ -14,6 +14,7 @@ from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
 from ..models import AuditEvent, Case, Clinic, Patient
+from ..text import identifier_key
 from .display import display_png
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,11 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
 
 
 def _patient_for(*, clinic: Clinic, details: CaseDetails) -> tuple[Patient, bool]:
-    """The clinic's patient with this MRN (a returning patient keeps their record), or a new one."""
+    """The clinic's patient with this MRN in any spelling (a returning patient keeps their record and
+    the number as first entered), or a new one."""
     patient, created = Patient.objects.get_or_create(
-        clinic=clinic, mrn=details.mrn, defaults={"birth_year": details.birth_year, "sex": details.sex}
+        clinic=clinic, mrn_key=identifier_key(details.mrn),
+        defaults={"mrn": details.mrn, "birth_year": details.birth_year, "sex": details.sex},
     )
     if not created:
         _fill_unknown_demographics(patient, details)

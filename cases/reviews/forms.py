@@ -5,6 +5,7 @@ from django import forms
 from classifier.labels import DISPLAY_NAMES, LABELS
 
 from ..models import Case, Clinic, Review
+from ..text import without_bidi_controls
 from .selectors import WorklistFilters
 
 ANY_STATUS = "all"
@@ -41,14 +42,24 @@ class WorklistFilterForm(forms.Form):
         )
 
 
-class ReviewForm(forms.Form):
+class BidiFreeNoteMixin:
+    """Notes and reasons keep their line breaks but lose bidi overrides (cases.text)."""
+
+    def clean_note(self):
+        return without_bidi_controls(self.cleaned_data["note"])
+
+    def clean_reason(self):
+        return without_bidi_controls(self.cleaned_data.get("reason", ""))
+
+
+class ReviewForm(BidiFreeNoteMixin, forms.Form):
     finding = forms.ChoiceField(label="Final finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
                            help_text="Required when you override the AI suggestion.")
     prediction = forms.IntegerField(widget=forms.HiddenInput)
 
 
-class AmendForm(forms.Form):
+class AmendForm(BidiFreeNoteMixin, forms.Form):
     finding = forms.ChoiceField(label="Amended finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     reason = forms.CharField(label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}))
