@@ -78,7 +78,7 @@ def report(figures: dict, times: dict) -> str:
         f"Gate `{test['gate']['version']}` (sha256 `{test['gate']['sha256'][:16]}…`), thresholds fitted on validation "
         f"only: chest probability >= {test['thresholds']['chest_probability']:.4f}, distance <= "
         f"{test['thresholds']['ood_distance']:.2f}.",
-        "", f"**not-cxr test split** (sources unseen in training): {_percent(not_cxr['refusal_rate'])} of "
+        "", f"**not-cxr test split** (split by source; classifier/GATE_CARD.md): {_percent(not_cxr['refusal_rate'])} of "
         f"{not_cxr['n']} refused.", "",
         table(["kind", "n", "refused", "refused, sharper half", "reasons"], kinds), "",
         table(["source", "n", "refused"], sources), "",
