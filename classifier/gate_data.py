@@ -1,11 +1,11 @@
 """The input gate's data: not-cxr split by source, and the chest films it must let through.
 
 not-cxr (../shared/datasets/not-cxr) is split so that the gate is judged on sources it has
-not seen: the unit is the source repository. Four sources hold more than
-`LARGE_SOURCE` images (the Cohen collection, BUSI, MedNIST, the knee set); kept whole, one
-of them would be a whole kind (every lateral film is Cohen's) and that kind would be missing
-from two splits, so those are divided by patient where the file name gives one (Cohen:
-article or patient, knees: OAI patient id) and by image otherwise.
+not seen: the unit is the source repository. Five sources hold more than
+`LARGE_SOURCE` images (the Cohen collection, BUSI, MedNIST, the knee set, scikit-image's
+samples); kept whole, one of them would be a whole kind (every lateral film is Cohen's) and
+that kind would be missing from two splits, so those are divided by patient where the file
+name gives one (Cohen: article or patient, knees: OAI patient id) and by image otherwise.
 
 The chest side is the classifier's own patient-group split (classifier/trained/split.csv)
 plus cxr-extra, which has no test rows and is divided into train and validation by group.
