@@ -42,6 +42,7 @@ test: setup browser
 # disposable PostgreSQL database: it is emptied first).
 bench: setup
 	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/gate.py
 	$(MAKE) --no-print-directory bench-database BENCH_DATABASE_URL=
 	$(if $(BENCH_DATABASE_URL),$(MAKE) --no-print-directory bench-database)
 	$(BIN)/python bench/model_quality.py $(if $(QUICK),--quick)

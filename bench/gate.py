@@ -25,7 +25,7 @@ from bench.report import spread, stamp, table, write_section  # noqa: E402
 def timings(repeats: int) -> dict:
     from classifier.gate import COMMITTED_GATE, check
     from classifier.inference import COMMITTED_MODEL, classify
-    from tests.images import chest_like_array
+    from cxrsite.testing.images import chest_like_array
 
     results = {}
     for size in (256, 2048):

@@ -74,6 +74,14 @@ def images() -> list[bytes]:
     return [png_bytes(seed=seed) for seed in range(20)]
 
 
+def bench_gate(workdir: Path) -> Path:
+    """The committed input gate for the real films; synthetic ones (no dataset here) need the tests' open one."""
+    from classifier.gate import COMMITTED_GATE
+    from cxrsite.testing.stack import permissive_gate
+
+    return COMMITTED_GATE if any(DATASET.glob("*/*.png")) else permissive_gate(workdir)
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak RSS of a process and all its descendants, in MB."""
     total = 0.0
@@ -317,7 +325,7 @@ def main() -> None:
         redis_server = RedisServer(int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])).start()
         try:
             config = WorkerConfig(redis_url=env["REDIS_URL"], database_url=env["DATABASE_URL"],
-                                  storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir))
+                                  storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir), gate_path=bench_gate(workdir))
             web = Web(env)
             films = images()
             # Interleaved, so that one and two workers see the same background load over the run.
@@ -377,7 +385,7 @@ def run_drill(args) -> None:
 
         redis_server = RedisServer(int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])).start()
         config = WorkerConfig(redis_url=env["REDIS_URL"], database_url=env["DATABASE_URL"],
-                              storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir))
+                              storage_dir=workdir / "private", data_dir=workdir, model_path=served_model(workdir), gate_path=bench_gate(workdir))
         workers, web = [], None
         try:
             workers = [Worker(config, name=f"drill-start-{i}").start() for i in range(2)]

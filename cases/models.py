@@ -152,6 +152,8 @@ class Case(models.Model):
     # worklist orders and filters 100,000 cases from this table alone.
     predicted_label = models.CharField(max_length=32, blank=True)
     covid_probability = models.FloatField(null=True, blank=True)
+    # The input gate's reason when the image is not a frontal chest film: no AI suggestion, a human read.
+    gate_reason = models.CharField(max_length=32, blank=True)
 
     # The image: stored under server-generated names in private storage.
     image_name = models.CharField(max_length=200)
@@ -182,9 +184,13 @@ class Case(models.Model):
         return f"Case {self.public_id} ({self.patient.mrn})"
 
     @staticmethod
-    def suggestion_fields(label: str, probabilities: dict) -> dict:
-        """The worklist columns for a new prediction; pass them to the update that marks it predicted."""
-        return {"predicted_label": label, "covid_probability": float(probabilities.get("covid", 0.0))}
+    def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "") -> dict:
+        """The worklist columns for a new prediction; pass them to the update that marks it predicted.
+        An image the input gate refused gets no suggestion and no COVID-19 priority."""
+        if gate_reason:
+            return {"predicted_label": "", "covid_probability": None, "gate_reason": gate_reason}
+        return {"predicted_label": label, "covid_probability": float(probabilities.get("covid", 0.0)),
+                "gate_reason": ""}
 
 
 class PredictionQuerySet(models.QuerySet):
@@ -203,6 +209,12 @@ class Prediction(models.Model):
     queue_wait_ms = models.FloatField(null=True)
     worker_host = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # The input gate's verdict on the image. Not passed: the label and probabilities are kept for
+    # audit but are no suggestion (classifier/gate.py, REASONS).
+    gate_passed = models.BooleanField(default=True)
+    gate_reason = models.CharField(max_length=32, blank=True)
+    gate_scores = models.JSONField(default=dict, blank=True)
+    gate_version = models.CharField(max_length=100, blank=True)
 
     objects = PredictionQuerySet.as_manager()
 

@@ -11,12 +11,12 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .classification import services, sweep, upkeep
+from .classification import faults, services, sweep, upkeep
 
 
 # Backoff 5, 10, 20, 40, 80 s (no jitter, which can shrink it to nothing): a database or storage
 # outage of a few minutes is ridden out here; longer ones go to the reaper.
-@shared_task(name=services.CLASSIFY_TASK, autoretry_for=(services.EnvironmentFault, OperationalError, InterfaceError),
+@shared_task(name=services.CLASSIFY_TASK, autoretry_for=(faults.EnvironmentFault, OperationalError, InterfaceError),
              max_retries=settings.CXR_TASK_MAX_RETRIES, retry_backoff=settings.CXR_TASK_RETRY_BACKOFF_SECONDS,
              retry_backoff_max=300, retry_jitter=False)
 def classify_case(case_id: int) -> str:

@@ -13,6 +13,7 @@ from classifier.calibration import expected_calibration_error, reliability_bins
 from classifier.data import DEFAULT_DATA_DIR, Record, load_arrays, read_records, read_split
 from classifier.inference import Predictor
 from classifier.labels import DISPLAY_NAMES, LABELS
+from classifier.preprocessing import load_grayscale
 
 PAEDIATRIC_SOURCES = ("mooney_a", "mooney_b")
 ADULT_NORMAL_SOURCES = ("radiography_db",)
@@ -98,7 +99,7 @@ def _normal_subgroups(y_true: np.ndarray, y_pred: np.ndarray, sources: np.ndarra
 
 
 def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, records: list[Record] | None = None,
-             plots_dir: str | Path | None = None) -> dict:
+             plots_dir: str | Path | None = None, gate_path: str | Path | None = None) -> dict:
     """Evaluate a model file on a folder (all its images) or on given records (e.g. a test split).
 
     With neither, the test split saved beside the model, read from the folder it was trained on.
@@ -118,6 +119,15 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
     metrics["argmax"] = {"accuracy": plain["accuracy"], "covid_sensitivity": plain["per_class"]["covid"]["sensitivity"]}
     metrics["model"] = {"name": predictor.metadata["name"], "sha256": predictor.sha256}
     metrics["misclassified"] = misclassified(records, y, predicted, probabilities)
+    if gate_path is not None:  # how many of these films the input gate lets through to the model
+        from classifier.gate import get_gate
+        from classifier.gate_evaluation import chest_pass_rates
+
+        films = [load_grayscale(Path(data_dir) / r.file) for r in records]
+        passed = chest_pass_rates(get_gate(gate_path), films, records)
+        metrics["gate_pass_rate"] = passed["pass_rate"]
+        metrics["gate_pass_rate_per_source"] = {name: row["pass_rate"] for name, row in passed["per_source"].items()}
+        metrics["gate_refused"] = passed["refused"]
     if plots_dir:
         save_plots(y, probabilities, metrics, Path(plots_dir))
     return metrics

@@ -16,7 +16,7 @@ from classifier import gate_synthetic as synthetic
 from classifier.data import Record, read_records
 from classifier.gate import CHEST, RULES, get_gate, read_gate_metadata
 from classifier.gate_data import read_not_cxr_split
-from classifier.inference import file_sha256
+from classifier.artifacts import file_sha256
 from classifier.preprocessing import load_grayscale
 
 EVALUATION_SEED = 20261
@@ -33,15 +33,10 @@ def evaluate_gate(gate_path: str | Path, chest: str | Path | list[tuple[Path, Re
     gate = get_gate(gate_path)
     pairs = [(Path(chest), r) for r in read_records(chest)] if isinstance(chest, (str, Path)) else chest
     films = [load_grayscale(folder / r.file) for folder, r in pairs]
-    verdicts = [gate.check(pixels) for pixels in films]
-    chest_passed = [v.passed for v in verdicts]
     figures = {
         "gate": {"version": gate.version, "file": Path(gate_path).name, "sha256": file_sha256(gate_path)},
         "thresholds": gate.thresholds,
-        "chest": {**_rates(chest_passed, "pass_rate"),
-                  "per_source": _grouped(chest_passed, [r.source for _, r in pairs], "pass_rate"),
-                  "refused": [{"file": r.file, "source": r.source, "reason": v.reason}
-                              for (_, r), v in zip(pairs, verdicts) if not v.passed]},
+        "chest": chest_pass_rates(gate, films, [r for _, r in pairs]),
     }
     if not_cxr_dir is not None:
         figures["not_cxr"] = _not_cxr(gate, Path(gate_path), Path(not_cxr_dir), not_cxr_split)
@@ -50,6 +45,26 @@ def evaluate_gate(gate_path: str | Path, chest: str | Path | list[tuple[Path, Re
     made |= {name: [make(rng, film) for film in films[:DERIVED_FILMS]] for name, make in DERIVED.items()}
     figures["synthetic"] = {name: _refusals([gate.check(pixels) for pixels in images]) for name, images in made.items()}
     return figures
+
+
+def chest_pass_rates(gate, films: list[np.ndarray], records: list[Record]) -> dict:
+    """How many chest films pass, overall and per source, and which were refused (with the reason)."""
+    verdicts = [gate.check(pixels) for pixels in films]
+    passed = [v.passed for v in verdicts]
+    return {**_rates(passed, "pass_rate"), "per_source": _grouped(passed, [r.source for r in records], "pass_rate"),
+            "refused": [{"file": r.file, "source": r.source, "reason": v.reason}
+                        for r, v in zip(records, verdicts) if not v.passed]}
+
+
+def folder_refusal_rates(gate_path: str | Path, folder: str | Path) -> dict:
+    """A folder of images that are not frontal chest films, one subfolder per kind: refused per kind."""
+    gate, folder = get_gate(gate_path), Path(folder)
+    refused = {kind.name: [not gate.check(load_grayscale(path)).passed for path in sorted(kind.glob("*"))
+                           if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".dcm")]
+               for kind in sorted(folder.iterdir()) if kind.is_dir()}
+    everything = [value for values in refused.values() for value in values]
+    return {**_rates(everything, "refusal_rate"),
+            "per_kind": {kind: _rates(values, "refusal_rate") for kind, values in refused.items() if values}}
 
 
 def _not_cxr(gate, gate_path: Path, not_cxr_dir: Path, split: str) -> dict:

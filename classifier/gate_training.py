@@ -103,8 +103,11 @@ def train_gate(*, out_dir: str | Path, cxr_dir: str | Path = DEFAULT_DATA_DIR,
 
     import keras
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)  # others share the machine
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:  # others share the machine; TensorFlow refuses once it has run (another training in this process)
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
     keras.utils.set_random_seed(seed)
     out_dir, not_cxr_dir = Path(out_dir), Path(not_cxr_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,21 @@ SOURCES = {
 }
 
 
+POPULATION = """
+## Population it was trained on
+Frontal chest films of populations that barely overlap (shared/datasets/cxr/README.md): COVID-19
+films of adults (all but about 10; mostly BIMCV-PadChest from Valencia, Spain, Cohen et al.'s
+collection from papers and Radiopaedia, and Hannover), normals half of children (Mooney/Kermany,
+Guangzhou Women and Children's Medical Center) and half of adults (RSNA Pneumonia Detection
+Challenge, NIH; plus adult NIH normals, mostly AP, from shared/datasets/cxr-extra for later
+models), and viral pneumonia of young children only (99 %, Mooney/Kermany; 9 adult SARS films).
+So a suggestion carries a caveat where this cannot
+support it, decided from the patient's birth year (`cases/classification/caveats.py`): for an
+adult, the model cannot tell COVID-19 from other viral pneumonia; for a child, it has hardly
+seen COVID-19. There is no adult viral pneumonia to be had for training; none is hidden here.
+"""
+
+
 def _f(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -28,8 +43,10 @@ def write_model_card(trained_dir: Path, card_path: Path) -> None:
     metadata = json.loads((trained_dir / "own.tflite.json").read_text())
     split = read_split(trained_dir / "split.csv")
     sha256 = file_sha256(trained_dir / "own.tflite")
+    gate_card = trained_dir.parent / "GATE_CARD.md"  # the input gate's own card, written with the gate
     card_path.write_text(render(metrics=metrics, training=training, metadata=metadata, split=split, sha256=sha256,
-                                size_kb=(trained_dir / "own.tflite").stat().st_size / 1024))
+                                size_kb=(trained_dir / "own.tflite").stat().st_size / 1024)
+                         + POPULATION + "\n" + (gate_card.read_text() if gate_card.exists() else ""))
 
 
 def how_chosen(training: dict, metrics: dict) -> str:

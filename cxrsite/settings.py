@@ -321,6 +321,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # The classifier model served by the worker; the committed one by default.
 CXR_MODEL_PATH = env_str("CXR_MODEL_PATH", "")
+# The input gate the worker runs before any suggestion (classifier/gate.py); the committed one by default.
+CXR_GATE_PATH = env_str("CXR_GATE_PATH", "")
 COVID_PRIORITY_THRESHOLD = float(env_str("CXR_COVID_PRIORITY_THRESHOLD", "0.5"))
 
 LOGGING = {

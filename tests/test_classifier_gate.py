@@ -21,7 +21,7 @@ from classifier.gate import COMMITTED_GATE, NETWORK_CLASSES, REASONS, RULES, Gat
 from classifier.gate_data import CXR_EXTERNAL_DIR, NOT_CXR_DIR, chest_test_pairs
 from classifier.gate_evaluation import evaluate_gate
 from classifier.preprocessing import to_model_input
-from tests.images import chest_like_array
+from cxrsite.testing.images import chest_like_array
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -54,3 +54,18 @@ def test_committed_metrics_file_is_what_evaluation_gives_today(metrics):
     # The films the model card lists as missed are the ones it misses today.
     assert [(m["file"], m["predicted"]) for m in committed["misclassified"]] == \
         [(m["file"], m["predicted"]) for m in metrics["misclassified"]]
+
+
+def test_nearly_every_chest_film_of_the_test_split_passes_the_input_gate(metrics):
+    assert metrics["gate_pass_rate"] >= 0.99
+    assert set(metrics["gate_pass_rate_per_source"]) == set(metrics["per_source"])
+
+
+def test_evaluate_classifier_reports_the_gates_refusal_rate_per_kind_of_a_not_cxr_folder(tmp_path):
+    not_cxr = DEFAULT_DATA_DIR.parent / "not-cxr"
+    output = StringIO()
+    call_command("evaluate_classifier", model=str(COMMITTED_MODEL), json=True, not_cxr=str(not_cxr), stdout=output)
+    figures = json.loads(output.getvalue())["not_cxr"]
+    kinds = {path.name for path in not_cxr.iterdir() if path.is_dir()}
+    assert set(figures["per_kind"]) == kinds
+    assert figures["refusal_rate"] >= 0.97  # the whole folder, training sources included

@@ -28,7 +28,7 @@ from .services import record
 HIDDEN = "(hidden)"
 CASE_WORKFLOW_FIELDS = {"id", "public_id", "created", "status", "status_changed", "attempts", "requeues",
                         "failure_reason", "failure_cause",
-                        "predicted_label", "covid_probability"}
+                        "predicted_label", "covid_probability", "gate_reason"}
 Action = AuditEvent.Action
 
 

@@ -12,7 +12,6 @@ opens the model runtime (LiteRT) on the first classification in each worker chil
 import logging
 from datetime import timedelta
 
-from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
@@ -21,7 +20,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from classifier import inference
+from classifier import gate, inference
 from classifier.imaging import ImageRejected
 from classifier.models import ModelVersion
 from classifier.preprocessing import load_grayscale
@@ -32,6 +31,7 @@ from .. import storage
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Case, Prediction
+from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
 
 log = logging.getLogger(__name__)
@@ -39,34 +39,7 @@ log = logging.getLogger(__name__)
 CLASSIFY_TASK = "cases.tasks.classify_case"
 BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError, OSError)
 Status = Case.Status
-Cause = Case.FailureCause
 Action = AuditEvent.Action
-# Faults of the environment, not of the image: worth retrying. Checked in this order (a
-# broker error can also be an OSError).
-ENVIRONMENT_CAUSES = [
-    ((OperationalError, InterfaceError), Cause.DATABASE),
-    ((BrokerError, RedisConnectionError, RedisTimeoutError), Cause.BROKER),
-    ((MemoryError,), Cause.MEMORY),
-    ((SoftTimeLimitExceeded,), Cause.TIME_LIMIT),
-    ((OSError,), Cause.STORAGE),
-]
-IMAGE_FAILURE = "The image could not be classified: {}"
-UNREADABLE = "the stored image could not be read as an X-ray."
-
-
-class EnvironmentFault(Exception):
-    """Classification was interrupted by the environment; the task retries it with backoff."""
-
-    def __init__(self, cause: str):
-        super().__init__(cause)
-        self.cause = cause
-
-
-def environment_cause(error: BaseException) -> str | None:
-    for types, cause in ENVIRONMENT_CAUSES:
-        if isinstance(error, types) and not isinstance(error, ImageRejected):
-            return cause
-    return None
 
 
 class Outcome:
@@ -151,8 +124,9 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
 
     1. Claim: queued -> classifying by compare-and-set. 0 rows: another delivery of the same
        message has the case or it is done; return without touching it.
-    2. Resolve the served model version once, and classify with its file, outside any
-       transaction (the slow part).
+    2. Outside any transaction (the slow part): the input gate on the image, then the served
+       model version (resolved once) classifies it. An image the gate refuses keeps its
+       probabilities for audit, but gets no suggestion, heatmap or priority: a human read.
     3. Write: classifying -> predicted, the Prediction and the audit rows in one transaction.
        If the case left classifying meanwhile (the reaper gave it to a worker that finished
        first) nothing is written.
@@ -175,9 +149,10 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
         version = served_version()
         with storage.open_file(claimed.display_name) as handle:
             pixels = load_grayscale(handle.read())
+        verdict = gate.check(pixels, gate_path=settings.CXR_GATE_PATH or gate.COMMITTED_GATE)
         result = inference.classify(pixels, model_path=model_file(version))
-        heatmap = heatmap_png(pixels, result.heatmap)
-        return write_prediction(claimed, version, result, heatmap, queue_wait_ms=queue_wait_ms,
+        heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed else None
+        return write_prediction(claimed, version, result, verdict, heatmap, queue_wait_ms=queue_wait_ms,
                                 worker_host=worker_host, actor=actor)
     except Exception as error:
         cause = environment_cause(error)
@@ -204,14 +179,15 @@ def release(case_id: int, *, cause: str, actor: Actor) -> None:
         log.warning("Could not release case %s; the reaper will requeue it", case_id)
 
 
-def write_prediction(case: Case, version: ModelVersion, result, heatmap: bytes, *, queue_wait_ms: float,
-                     worker_host: str, actor: Actor) -> str:
-    heatmap_name = storage.save_bytes(heatmap, ".png")
+def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap: bytes | None, *,
+                     queue_wait_ms: float, worker_host: str, actor: Actor) -> str:
+    heatmap_name = storage.save_bytes(heatmap, ".png") if heatmap is not None else ""
+    gate_reason = "" if verdict.passed else verdict.reason
     written = False
     try:
         with transaction.atomic():
             if transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor=actor,
-                          **Case.suggestion_fields(result.label, result.probabilities)) is None:
+                          **Case.suggestion_fields(result.label, result.probabilities, gate_reason)) is None:
                 return Outcome.SKIPPED
             try:
                 with transaction.atomic():
@@ -219,18 +195,20 @@ def write_prediction(case: Case, version: ModelVersion, result, heatmap: bytes, 
                         case=case, model_version=version, label=result.label,
                         probabilities={k: float(v) for k, v in result.probabilities.items()},
                         heatmap_name=heatmap_name, inference_ms=result.inference_ms,
-                        queue_wait_ms=queue_wait_ms, worker_host=worker_host,
+                        queue_wait_ms=queue_wait_ms, worker_host=worker_host, gate_passed=verdict.passed,
+                        gate_reason=gate_reason, gate_scores=verdict.scores, gate_version=verdict.version,
                     )
             except IntegrityError:
                 # This model already predicted this case (an earlier attempt): keep that row.
                 return Outcome.PREDICTED
             record(Action.PREDICTION_WRITTEN, actor=actor, case=case,
                    details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
-                            "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2)})
+                            "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2),
+                            "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version}})
             written = True
             return Outcome.PREDICTED
     finally:
-        if not written:
+        if not written and heatmap_name:
             storage.delete(heatmap_name)
 
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from ..audit.actors import Actor
 from ..models import Case
-from .services import Cause, Status, enqueue_case, fail_case, publish, transition
+from .faults import Cause
+from .services import Status, enqueue_case, fail_case, publish, transition
 
 
 def requeue_stuck_cases() -> dict[str, int]:

@@ -12,7 +12,7 @@ from .. import access
 from ..audit.actors import Actor
 from ..models import Case, Prediction, Review
 from .forms import LABEL_CHOICES
-from .selectors import with_outcome
+from .selectors import HUMAN_READ, with_outcome
 from .services import ReviewError, confirm_review
 
 
@@ -24,6 +24,8 @@ class PredictedLabelFilter(admin.SimpleListFilter):
         return [(value, name) for value, name in LABEL_CHOICES if value]
 
     def queryset(self, request, queryset):
+        if self.value() == HUMAN_READ:
+            return queryset.exclude(gate_reason="")
         return queryset.filter(predicted_label=self.value()) if self.value() else queryset
 
 

@@ -6,10 +6,11 @@ from classifier.labels import DISPLAY_NAMES, LABELS
 
 from ..models import Case, Clinic, Review
 from ..text import without_bidi_controls
-from .selectors import WorklistFilters
+from .selectors import HUMAN_READ, WorklistFilters
 
 ANY_STATUS = "all"
-LABEL_CHOICES = [("", "Any suggestion"), *[(label, DISPLAY_NAMES[label]) for label in LABELS]]
+LABEL_CHOICES = [("", "Any suggestion"), *[(label, DISPLAY_NAMES[label]) for label in LABELS],
+                 (HUMAN_READ, "Needs a human read")]
 
 
 class WorklistFilterForm(forms.Form):

@@ -16,20 +16,36 @@ from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
 
+from classifier.gate import REASONS
 from classifier.labels import LABELS
 
 from ..audit.selectors import start_of_day
 from ..models import Case, Prediction, Review
 
 PAGE_SIZE = 25
+HUMAN_READ = "human_read"  # the worklist filter for images the input gate refused
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    """What a case page shows: the prediction being answered and the review in force, if any."""
+    """What a case page shows: the prediction being answered and the review in force, if any.
+
+    A prediction whose image the input gate refused is no suggestion: `suggestion` is None and
+    `human_read` says why the image needs a radiologist's read without one.
+    """
 
     prediction: Prediction | None
     review: Review | None
+
+    @property
+    def suggestion(self) -> Prediction | None:
+        return self.prediction if self.prediction is not None and self.prediction.gate_passed else None
+
+    @property
+    def human_read(self) -> str:
+        if self.prediction is None or self.prediction.gate_passed:
+            return ""
+        return REASONS.get(self.prediction.gate_reason, "The image did not pass the input check.")
 
 
 def latest_prediction(case: Case) -> Prediction | None:
@@ -60,7 +76,9 @@ def worklist_for(user, *, filters: WorklistFilters) -> QuerySet[Case]:
         cases = cases.filter(status=filters.status)
     if filters.clinic:
         cases = cases.filter(clinic_id=filters.clinic)
-    if filters.label:
+    if filters.label == HUMAN_READ:
+        cases = cases.exclude(gate_reason="")
+    elif filters.label:
         cases = cases.filter(predicted_label=filters.label)
     if filters.submitted_from:
         cases = cases.filter(created__gte=start_of_day(filters.submitted_from))

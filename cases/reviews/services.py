@@ -30,10 +30,13 @@ def may_review(user, case: Case) -> bool:
     return access.can_review(user) and access.clinics_for(user).filter(pk=case.clinic_id).exists()
 
 
-def _check_finding(*, finding: str, note: str, prediction: Prediction) -> bool:
-    """Whether the finding agrees with the prediction; disagreeing needs a note saying why."""
+def _check_finding(*, finding: str, note: str, prediction: Prediction | None) -> bool:
+    """Whether the finding agrees with the AI suggestion; disagreeing needs a note saying why.
+    With no suggestion (the input gate refused the image: a human read) there is nothing to agree with."""
     if finding not in FINDINGS:
         raise ReviewError("Choose a final finding.")
+    if prediction is None:
+        return False
     agreed = finding == prediction.label
     if not agreed and not note.strip():
         raise ReviewError("A note is required when you override the AI suggestion.")
@@ -61,7 +64,8 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         raise ReviewError("This case has no prediction to review yet.")
     if prediction_id is not None and prediction_id != latest.pk:
         raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
-    agreed = _check_finding(finding=finding, note=note, prediction=latest)
+    suggestion = latest if latest.gate_passed else None  # a human read answers no suggestion
+    agreed = _check_finding(finding=finding, note=note, prediction=suggestion)
     with transaction.atomic():
         claimed = Case.objects.filter(pk=case.pk, status=Case.Status.PREDICTED).update(
             status=Case.Status.REVIEWED, status_changed=timezone.now()
@@ -69,7 +73,7 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         if not claimed:
             raise _already_signed(case)
         review = Review.objects.create(
-            case=case, prediction=latest, reviewer=reviewer, finding=finding, note=note.strip(), agreed=agreed
+            case=case, prediction=suggestion, reviewer=reviewer, finding=finding, note=note.strip(), agreed=agreed
         )
         record(AuditEvent.Action.REVIEW_CONFIRMED if agreed else AuditEvent.Action.REVIEW_OVERRIDDEN,
                actor=actor or Actor.of_user(reviewer), case=case, details=_details(review))
@@ -82,6 +86,8 @@ def confirm_review(*, case: Case, reviewer, note: str = "", actor: Actor | None 
     latest = latest_prediction(case)
     if latest is None:
         raise ReviewError("This case has no prediction to review yet.")
+    if not latest.gate_passed:
+        raise ReviewError("There is no AI suggestion to confirm: the image needs a human read.")
     return sign_review(case=case, reviewer=reviewer, finding=latest.label, note=note, prediction_id=latest.pk,
                        actor=actor)
 
@@ -126,6 +132,7 @@ def _details(review: Review) -> dict:
         "review": review.pk,
         "finding": review.finding,
         "predicted": prediction.label if prediction else None,
+        "human_read": review.case.gate_reason or None,
         "prediction": prediction.pk if prediction else None,
         "agreed": review.agreed,
     }

@@ -100,9 +100,12 @@ def _case(request, public_id) -> Case:
 
 
 def _initial(result) -> dict:
+    """The form starts on the AI suggestion; a human read starts on nothing."""
     if result.prediction is None:
         return {}
-    return {"finding": result.prediction.label, "prediction": result.prediction.pk}
+    if result.suggestion is None:
+        return {"prediction": result.prediction.pk}
+    return {"finding": result.suggestion.label, "prediction": result.prediction.pk}
 
 
 def _review_page(request, case, result, *, form=None, amend_form=None, status: int = 200):

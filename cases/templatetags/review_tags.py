@@ -2,8 +2,10 @@
 
 from django import template
 
+from classifier.gate import REASONS
 from classifier.labels import display_name
 
+from ..classification.caveats import caveat_for
 from ..classification.services import is_delayed
 from ..reviews.selectors import result_for
 
@@ -41,3 +43,14 @@ def result_of(case):
 def delayed(case) -> bool:
     """Not handed to the queue, or waiting (or classifying) past the requeue period."""
     return is_delayed(case)
+
+
+@register.filter
+def caveat(suggestion, case) -> str:
+    """What the training data cannot support about this suggestion for this patient ("" if nothing)."""
+    return caveat_for(suggestion.label, case.patient.birth_year) if suggestion is not None else ""
+
+
+@register.filter
+def gate_reason_text(reason: str) -> str:
+    return REASONS.get(reason, "")

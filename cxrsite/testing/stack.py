@@ -18,7 +18,9 @@ storage at `stack.storage_dir`, since the worker reads the images from there:
 `stack.redis.stop()` / `.start()` is a Redis outage on the same port.
 """
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +37,7 @@ from django.conf import settings
 from django.db import connection
 
 from classifier.artifacts import COMMITTED_MODEL
+from classifier.gate import COMMITTED_GATE
 from cxrsite.celery import app as celery_app
 
 BASE_DIR = Path(__file__).resolve().parents[2]  # the checkout: cxrsite/testing/stack.py
@@ -113,6 +116,7 @@ class WorkerConfig:
     storage_dir: Path
     data_dir: Path
     model_path: Path
+    gate_path: Path
 
 
 class Worker:
@@ -138,6 +142,7 @@ class Worker:
             "CXR_STORAGE_DIR": str(self.config.storage_dir),
             "CXR_DATA_DIR": str(self.config.data_dir),
             "CXR_MODEL_PATH": str(self.config.model_path),
+            "CXR_GATE_PATH": str(self.config.gate_path),
             "OMP_NUM_THREADS": "1",
             "PYTHONUNBUFFERED": "1",
         }
@@ -195,6 +200,23 @@ open(sys.argv[1] + ".json", "w").write(json.dumps({"name": "tiny", "architecture
     return path
 
 
+def permissive_gate(directory: Path) -> Path:
+    """The committed gate with its network and distance thresholds opened, for the stack's tests.
+
+    The synthetic films the tests make are not radiographs, and the real gate rightly refuses
+    them; tests of the pipeline around the gate need them to pass. The gate's own floors are
+    tested with the committed thresholds on the real data (tests/test_classifier_gate.py), and
+    tests/test_worker_gate.py runs a worker with the committed gate itself.
+    """
+    path = directory / "permissive-gate.tflite"
+    shutil.copy(COMMITTED_GATE, path)
+    metadata = json.loads(Path(f"{COMMITTED_GATE}.json").read_text())
+    metadata["thresholds"].update(chest_probability=0.0, ood_distance=1e9)
+    metadata["version"] += "-permissive-for-tests"
+    Path(f"{path}.json").write_text(json.dumps(metadata))
+    return path
+
+
 def served_model(directory: Path) -> Path:
     """The committed model when there is one (what production serves), else a tiny one."""
     return COMMITTED_MODEL if COMMITTED_MODEL.exists() else tiny_model(directory)
@@ -218,7 +240,7 @@ class Stack:
 
 
 @contextmanager
-def running_stack(*, concurrency: int = 1):
+def running_stack(*, concurrency: int = 1, gate: Path | None = None):
     """Redis and one worker on the pytest-django test database; everything stopped at exit."""
     previous_url = settings.REDIS_URL
     with tempfile.TemporaryDirectory(prefix="cxr-stack-") as tmp:
@@ -228,7 +250,8 @@ def running_stack(*, concurrency: int = 1):
         try:
             use_broker(redis_server.url)
             config = WorkerConfig(redis_url=redis_server.url, database_url=database_url(),
-                                  storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp))
+                                  storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp),
+                                  gate_path=gate or permissive_gate(tmp))
             stack = Stack(redis=redis_server, config=config, worker=Worker(config, name="worker",
                                                                            concurrency=concurrency))
             stack.worker.start()

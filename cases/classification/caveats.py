@@ -1,0 +1,26 @@
+"""What the training data cannot support, said beside a suggestion (decided from the birth year).
+
+The model learnt viral pneumonia only from young children's films and COVID-19 almost only from
+adults' (classifier/MODEL_CARD.md, "Population"): for an adult it cannot tell COVID-19 from
+another viral pneumonia, and for a child it has hardly seen COVID-19 at all.
+"""
+
+from datetime import date
+
+from classifier.labels import COVID, VIRAL_PNEUMONIA
+
+ADULT_AGE = 18
+ADULT = ("In adults the model cannot tell COVID-19 from other viral pneumonia: it saw viral pneumonia "
+         "only in young children. Read this suggestion as \u201cviral-pattern pneumonia\u201d.")
+CHILD = ("The model saw almost no COVID-19 films of children: for a child it can neither show nor rule out "
+         "COVID-19.")
+
+
+def caveat_for(label: str, birth_year: int | None, *, today: date | None = None) -> str:
+    """The caveat for this suggestion and patient, or "" when the data supports it (or the age is unknown)."""
+    if birth_year is None:
+        return ""
+    age = (today or date.today()).year - birth_year
+    if age >= ADULT_AGE:
+        return ADULT if label in (COVID, VIRAL_PNEUMONIA) else ""
+    return CHILD

@@ -1,0 +1,43 @@
+"""Why a classification did not finish: the image itself, or the environment around it.
+
+Environmental faults are worth retrying (the task's backoff, then the reaper); a fault of the
+image is not. Staff never see the exception: only a message written for them, and the cause.
+"""
+
+from billiard.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from classifier.imaging import ImageRejected
+
+from ..models import Case
+
+Cause = Case.FailureCause
+# Faults of the environment, not of the image: worth retrying. Checked in this order (a
+# broker error can also be an OSError).
+ENVIRONMENT_CAUSES = [
+    ((OperationalError, InterfaceError), Cause.DATABASE),
+    ((BrokerError, RedisConnectionError, RedisTimeoutError), Cause.BROKER),
+    ((MemoryError,), Cause.MEMORY),
+    ((SoftTimeLimitExceeded,), Cause.TIME_LIMIT),
+    ((OSError,), Cause.STORAGE),
+]
+IMAGE_FAILURE = "The image could not be classified: {}"
+UNREADABLE = "the stored image could not be read as an X-ray."
+
+
+class EnvironmentFault(Exception):
+    """Classification was interrupted by the environment; the task retries it with backoff."""
+
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def environment_cause(error: BaseException) -> str | None:
+    for types, cause in ENVIRONMENT_CAUSES:
+        if isinstance(error, types) and not isinstance(error, ImageRejected):
+            return cause
+    return None
