@@ -27,6 +27,7 @@ from cxrsite.celery import app
 from .. import storage
 from ..audit.actors import Actor
 from ..audit.services import record
+from ..dicom.outbox import queue_results
 from ..models import AuditEvent, Case, Prediction
 from .images import heatmap_png
 
@@ -186,6 +187,7 @@ def write_prediction(case: Case, version: ModelVersion, result, heatmap: bytes, 
             record(Action.PREDICTION_WRITTEN, actor=actor, case=case,
                    details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
                             "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2)})
+            queue_results(case=case, prediction=prediction)  # to a PACS that asked for AI suggestions
             written = True
             return Outcome.PREDICTED
     finally:

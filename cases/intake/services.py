@@ -14,7 +14,7 @@ from .. import storage
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
-from ..models import AuditEvent, Case, Clinic, Patient
+from ..models import AuditEvent, Case, Clinic, DicomNode, Patient
 
 SUFFIX_BY_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "DICOM": ".dcm"}
 
@@ -32,9 +32,19 @@ class CaseDetails:
     urgent: bool = False
 
 
+@dataclass(frozen=True)
+class DicomOrigin:
+    """Where a case received over the DICOM network came from (cases/dicom/)."""
+    node: DicomNode
+    sop_instance_uid: str
+
+
 def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: DecodedImage, data: bytes,
-                filename: str) -> Case:
+                filename: str, origin: DicomOrigin | None = None) -> Case:
     """Create the case, its files and its audit event together, or nothing at all.
+
+    With an `origin` the case is attributed to the sending node instead of a user, and a second
+    case with the same SOP Instance UID fails on its unique constraint (IntegrityError).
 
     Files cannot join a database transaction, so they are written inside it and deleted
     again if anything fails before the commit. `durable=True` makes this the outermost
@@ -47,7 +57,8 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
             written.append(storage.save_bytes(data, SUFFIX_BY_FORMAT[image.format]))
             written.append(storage.save_bytes(display_png(image), ".png"))
             case = Case.objects.create(
-                clinic=clinic, patient=patient, submitted_by=actor.user,
+                clinic=clinic, patient=patient, submitted_by=actor.user if origin is None else None,
+                received_from=origin and origin.node, sop_instance_uid=origin and origin.sop_instance_uid,
                 symptoms=details.symptoms, onset_date=details.onset_date, spo2=details.spo2,
                 notes=details.notes, view=details.view, urgent=details.urgent,
                 image_name=written[0], display_name=written[1], image_sha256=storage.sha256_of(data),
@@ -58,6 +69,9 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
                 "patient": str(patient.public_id), "returning_patient": returning, "format": image.format,
                 "sha256": case.image_sha256, "bytes": len(data), "width": image.width, "height": image.height,
             })
+            if origin is not None:
+                record(AuditEvent.Action.DICOM_INSTANCE_RECEIVED, actor=actor, case=case, details={
+                    "node": origin.node.ae_title, "sop_instance_uid": origin.sop_instance_uid, "outcome": "stored"})
             _enqueue_after_commit(case)
     except BaseException:
         for name in written:

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -113,6 +113,21 @@ class WorkerConfig:
     storage_dir: Path
     data_dir: Path
     model_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)  # more settings for the worker (and listener)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cxrsite.settings",
+            "REDIS_URL": self.redis_url,
+            "DATABASE_URL": self.database_url,
+            "CXR_STORAGE_DIR": str(self.storage_dir),
+            "CXR_DATA_DIR": str(self.data_dir),
+            "CXR_MODEL_PATH": str(self.model_path),
+            "OMP_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
 
 
 class Worker:
@@ -130,17 +145,7 @@ class Worker:
         return f"{self.name}@{socket.gethostname()}"
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "cxrsite.settings",
-            "REDIS_URL": self.config.redis_url,
-            "DATABASE_URL": self.config.database_url,
-            "CXR_STORAGE_DIR": str(self.config.storage_dir),
-            "CXR_DATA_DIR": str(self.config.data_dir),
-            "CXR_MODEL_PATH": str(self.config.model_path),
-            "OMP_NUM_THREADS": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
+        return self.config.env()
 
     def start(self) -> "Worker":
         log = self.log_path.open("ab")
@@ -218,8 +223,9 @@ class Stack:
 
 
 @contextmanager
-def running_stack(*, concurrency: int = 1):
-    """Redis and one worker on the pytest-django test database; everything stopped at exit."""
+def running_stack(*, concurrency: int = 1, env: dict[str, str] | None = None):
+    """Redis and one worker on the pytest-django test database; everything stopped at exit.
+    `env` adds settings for the worker (`{"CXR_DICOM_RETRY_SECONDS": "1"}`)."""
     previous_url = settings.REDIS_URL
     with tempfile.TemporaryDirectory(prefix="cxr-stack-") as tmp:
         tmp = Path(tmp)
@@ -228,7 +234,8 @@ def running_stack(*, concurrency: int = 1):
         try:
             use_broker(redis_server.url)
             config = WorkerConfig(redis_url=redis_server.url, database_url=database_url(),
-                                  storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp))
+                                  storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp),
+                                  extra_env=env or {})
             stack = Stack(redis=redis_server, config=config, worker=Worker(config, name="worker",
                                                                            concurrency=concurrency))
             stack.worker.start()
