@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test worker bench bench-database browser clean
+.PHONY: setup run test worker bench bench-database browser dicom-tools clean
 
 setup: $(STAMP)
 
@@ -32,7 +32,14 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-test: setup browser
+# The DICOM peers of the tests: Orthanc as the PACS, dcmtk's storescu/echoscu as the X-ray unit.
+# Debian starts an orthanc service on install; the tests run their own Orthanc and need none.
+dicom-tools:
+	@test -x /usr/sbin/Orthanc -a -x /usr/bin/storescu || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends orthanc dcmtk; }
+
+test: setup browser dicom-tools
 	$(BIN)/python -m pytest
 
 # Every benchmark, each rewriting its own section of BENCHMARKS.md. QUICK=1 for a smoke run

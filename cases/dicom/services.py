@@ -67,6 +67,21 @@ def receive_instance(*, node: DicomNode, data: bytes, address: str | None) -> Re
     return Received(SUCCESS, "stored", case=case)
 
 
+def complete_details(*, case: Case, details: dict) -> list[str]:
+    """Save the clinical details staff add to a received case; returns the fields that changed.
+
+    A plain save of the changed fields: the audit receiver for case edits records each change,
+    with the request's actor, inside this transaction (as for an edit in the admin).
+    """
+    changed = [name for name, value in details.items() if getattr(case, name) != value]
+    with transaction.atomic():
+        for name in changed:
+            setattr(case, name, details[name])
+        if changed:
+            case.save(update_fields=changed)
+    return changed
+
+
 def _duplicate(node: DicomNode, actor: Actor, sop_uid: str) -> Received:
     case = Case.objects.get(sop_instance_uid=sop_uid)
     _audit(actor, node, sop_uid, "duplicate", case=case)
