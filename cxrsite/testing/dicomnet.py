@@ -9,8 +9,6 @@ Every process runs in its own process group and is stopped at exit; every wait i
 """
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +16,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from .stack import BASE_DIR, WorkerConfig, free_port, wait_for
+from .stack import BASE_DIR, WorkerConfig, free_port, stop_group, wait_for
 
 ORTHANC = "/usr/sbin/Orthanc"
 STORESCU = "/usr/bin/storescu"
@@ -51,13 +49,7 @@ class Process:
         return True
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_group(self.process, timeout=15)
         self.process = None
 
     def log(self) -> str:

