@@ -47,11 +47,12 @@ test: setup browser dicom-tools
 # `bench/model_quality.py --reuse` re-evaluates what an earlier run trained).
 # The database benchmarks run on SQLite, then again on BENCH_DATABASE_URL when it is set (a
 # disposable PostgreSQL database: it is emptied first).
-bench: setup
+bench: setup dicom-tools
 	$(BIN)/python bench/inference.py
 	$(MAKE) --no-print-directory bench-database BENCH_DATABASE_URL=
 	$(if $(BENCH_DATABASE_URL),$(MAKE) --no-print-directory bench-database)
 	$(BIN)/python bench/model_quality.py $(if $(QUICK),--quick)
+	$(BIN)/python bench/dicom.py $(if $(QUICK),--paced 20 --burst 40)
 
 bench-database: setup
 	$(BIN)/python bench/pipeline.py $(if $(QUICK),--cases 50 --repeats 1)

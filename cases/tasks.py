@@ -36,3 +36,8 @@ def send_dicom_result(self, result_id: int) -> str:
             outbox.fail_result(result_id, reason=str(error), worker_host=host)
             return "failed"
         raise self.retry(countdown=outbox.backoff(self.request.retries)) from None
+
+
+@shared_task(name="cases.tasks.requeue_unsent_results")
+def requeue_unsent_results() -> int:
+    return outbox.requeue_unsent_results(older_than=settings.CXR_REQUEUE_AFTER_SECONDS)

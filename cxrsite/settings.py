@@ -239,6 +239,9 @@ CELERY_BEAT_SCHEDULE = {
     # Expiring: while no worker runs, the reaper runs do not pile up in the queue.
     "requeue-stuck-cases": {"task": "cases.tasks.requeue_stuck_cases", "schedule": CXR_REAPER_INTERVAL_SECONDS,
                             "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
+    # DICOM results whose task could not be queued when their review was signed (cases/dicom/outbox.py).
+    "requeue-unsent-results": {"task": "cases.tasks.requeue_unsent_results", "schedule": CXR_REAPER_INTERVAL_SECONDS,
+                               "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
     # SQLite only (cases/upkeep.py): hourly planner statistics, which PostgreSQL keeps by itself.
     "refresh-planner-statistics": {"task": "cases.tasks.refresh_planner_statistics", "schedule": 3600,
                                    "options": {"expires": 3600}},

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from pydicom import uid
 
+from cases.dicom import outbox
 from cases.models import AuditEvent, Case, DicomNode, DicomResult, Prediction
 from cases.reviews.services import amend_review, sign_review
 from classifier.labels import LABELS
@@ -144,6 +145,24 @@ def test_with_orthanc_stopped_the_result_waits_and_is_delivered_once_when_it_ret
     instances = pacs.instances()
     assert len(of_class(instances, SR_CLASS)) == 1 and len(of_class(instances, SC_CLASS)) == 1
     assert AuditEvent.objects.filter(action=AuditEvent.Action.DICOM_RESULT_SENT).count() == 1
+
+
+def test_a_result_signed_while_redis_is_down_is_sent_once_the_reaper_finds_it(
+        pacs, stack, client, staff, radiologist, clinic):
+    pacs_node(clinic, port=pacs.dicom_port)
+    case = predicted_dicom_case(client, staff, clinic)
+    stack.redis.stop()
+    try:
+        sign_review(case=case, reviewer=radiologist, finding=Prediction.objects.get(case=case).label)
+    finally:
+        stack.redis.start()
+    result = DicomResult.objects.get()
+    assert (result.status, result.attempts) == (DicomResult.Status.WAITING, 0)  # saved with the review
+
+    assert outbox.requeue_unsent_results(older_than=0) == 1
+
+    result_in(DicomResult.Status.SENT)
+    assert len(of_class(pacs.instances(), SR_CLASS)) == 1
 
 
 def test_a_pacs_that_never_answers_leaves_the_result_failed_on_the_case_page(client, staff, radiologist, clinic):

@@ -9,6 +9,7 @@ its audit row, so two deliveries of one task audit one sending.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -63,6 +64,15 @@ def publish(result_id: int) -> bool:
     except BROKER_ERRORS as error:
         log.warning("Could not queue DICOM result %s: %s", result_id, error)
         return False
+
+
+def requeue_unsent_results(*, older_than: float) -> int:
+    """Publish again the results never tried since `older_than` seconds ago: the broker was down
+    when their review was signed (beat runs this with the stuck-case reaper). A second message for
+    a result that was merely slow is harmless: the objects are the same and "sent" is set once."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    stale = DicomResult.objects.filter(status=Status.WAITING, attempts=0, created__lt=cutoff)
+    return sum(publish(result_id) for result_id in stale.values_list("pk", flat=True))
 
 
 def backoff(retries: int) -> int:
