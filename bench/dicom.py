@@ -139,7 +139,8 @@ def report(args, end_to_end: list[float], server: list[float], burst_seconds: fl
                    "case row -> prediction p50 / p95 (ms)", "p95 under 1 s"],
                   [[args.paced, f"{args.rate:g}/s",
                     " / ".join(f"{percentile(end_to_end, q):.0f}" for q in (50, 95, 100)),
-                    " / ".join(f"{percentile(server, q):.0f}" for q in (50, 95)), ok(percentile(end_to_end, 95) < 1000)]])
+                    " / ".join(f"{percentile(server, q):.0f}" for q in (50, 95)),
+                    ok(percentile(end_to_end, 95) < 1000)]])
     burst = table(["instances", "associations", "sent in (s)", "cases (after sending all twice)",
                    "distinct SOP UIDs", "predictions", "nothing lost or duplicated"],
                   [[args.burst, args.associations, f"{burst_seconds:.1f}", counts["cases"], counts["distinct_uids"],

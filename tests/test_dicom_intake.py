@@ -110,3 +110,14 @@ def test_outsiders_get_404_radiologists_403_and_a_form_case_is_not_completed_her
     client.force_login(staff)
     assert client.put(details_url(received_case)).status_code == 405
     assert client.get(details_url(make_case(clinic, staff))).status_code == 404
+
+
+def test_an_administrator_registers_a_node_in_the_admin_and_one_that_receives_results_needs_a_port(
+        client, administrator, clinic):
+    client.force_login(administrator)
+    form = {"name": "PACS", "ae_title": "PACS1", "host": "10.0.0.5", "clinic": clinic.pk, "receives_results": "on"}
+    refused = client.post(reverse("admin:cases_dicomnode_add"), form)
+    assert refused.status_code == 200 and "A node that receives results needs a port." in refused.content.decode()
+    assert client.post(reverse("admin:cases_dicomnode_add"), {**form, "port": "104"}).status_code == 302
+    node = DicomNode.objects.get()
+    assert (node.clinic, node.port, node.receives_results, node.may_send) == (clinic, 104, True, False)

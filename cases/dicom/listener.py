@@ -10,6 +10,7 @@ import logging
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from pydicom import uid
+from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
 
@@ -36,7 +37,7 @@ def make_ae(ae_title: str) -> AE:
         ae.add_supported_context(sop_class, list(DICOM_TRANSFER_SYNTAXES))
     ae.add_supported_context(Verification)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = settings.CXR_DICOM_TIMEOUT
-    ae.maximum_associations = 16
+    ae.maximum_associations = 16  # a clinic's units at once; more are rejected as "local limit exceeded"
     return ae
 
 
@@ -87,7 +88,7 @@ def store(event):
         return 0xA700  # "Refused: out of resources"
     if not result.reason:
         return result.status
-    status = event.dataset.__class__()
+    status = Dataset()
     status.Status, status.ErrorComment = result.status, result.reason[:64]
     return status
 

@@ -86,7 +86,12 @@ def deliver_result(result_id: int, *, worker_host: str) -> str:
         pk=result_id)
     if result.status != Status.WAITING:
         return result.status
-    result = build_objects(result)
+    try:
+        result = build_objects(result)
+    except Exception:  # a file missing from storage: no retry can mend it, and the page must say so
+        log.exception("The DICOM objects of result %s could not be built", result_id)
+        fail_result(result_id, reason="The DICOM objects could not be built.", worker_host=worker_host)
+        return Status.FAILED
     actor = Actor.worker(worker_host)
     if result.node is None:
         DicomResult.objects.filter(pk=result.pk, status=Status.WAITING).update(status=Status.KEPT)
@@ -125,7 +130,8 @@ def build_objects(result: DicomResult) -> DicomResult:
     case, series_uid = result.case, generate_uid()
     with storage.open_file(case.image_name) as original:
         source = results.source_header(original.read())
-    with storage.open_file(result.prediction.heatmap_name) as heatmap:
+    # The heatmap the worker drew; a model that draws none leaves the plain film.
+    with storage.open_file(result.prediction.heatmap_name or case.display_name) as heatmap:
         capture = results.secondary_capture(source=source, heatmap_png=heatmap.read(), series_uid=series_uid)
     report = results.structured_report(source=source, prediction=result.prediction, review=result.review,
                                        series_uid=series_uid, previous=_previous_report(result))
