@@ -1,4 +1,5 @@
-"""Clinical records: clinics, patients, cases, predictions, reviews and the audit trail.
+"""Clinical records: clinics, patients, cases, predictions, reviews, DICOM nodes and results, and the
+audit trail.
 
 Public ids are UUIDs so that case URLs reveal nothing about volume or order. The read rules
 that several pages share live here, once, on the querysets: `Case.objects.visible_to(user)`

@@ -4,12 +4,15 @@ with a real Redis and worker, so a received film is classified like one from the
 import subprocess
 from pathlib import Path
 
+import pydicom
 import pytest
 from django.urls import reverse
+from pydicom import uid
 
+from cases import storage
 from cases.models import AuditEvent, Case, DicomNode, Patient, Prediction
 from cxrsite.testing.dicomnet import Listener, send_with_storescu
-from cxrsite.testing.dicoms import dicom_bytes, jpeg_dicom_bytes
+from cxrsite.testing.dicoms import dicom_bytes, jpeg2000_dicom_bytes, jpeg_dicom_bytes
 from cxrsite.testing.images import chest_like_array
 from cxrsite.testing.stack import wait_for
 
@@ -120,16 +123,38 @@ def test_a_dataset_without_pixel_data_gets_a_failure_status_and_leaves_nothing_b
     assert "no pixel data" in listener.log()
 
 
-def test_a_jpeg_compressed_instance_is_accepted_and_classified(listener, node, tmp_path):
-    compressed = film(tmp_path, data=jpeg_dicom_bytes(chest_like_array(256, seed=5), patient_id="R-777"))
+COMPRESSED = {  # storescu's option that proposes the syntax, so the film travels compressed
+    "JPEG baseline": (lambda pixels: jpeg_dicom_bytes(pixels, patient_id="R-777"), "-xy", uid.JPEGBaseline8Bit),
+    "JPEG 2000 lossless": (lambda pixels: jpeg2000_dicom_bytes(pixels, patient_id="R-777"), "-xv",
+                           uid.JPEG2000Lossless),
+    "RLE lossless": (lambda pixels: dicom_bytes(pixels, syntax=uid.RLELossless, patient_id="R-777"), "-xr",
+                     uid.RLELossless),
+}
 
-    sent = send_with_storescu([compressed], port=listener.port, calling="XRAY1", options=("-xy",))
 
-    assert sent.returncode == 0 and "Sending Store Request" in sent.stderr, sent.stderr
-    assert "JPEG Baseline -> JPEG Baseline" in sent.stderr  # it went over the network as JPEG
+@pytest.mark.parametrize("name", COMPRESSED)
+def test_a_compressed_instance_is_received_as_sent_and_classified(listener, node, tmp_path, name):
+    encode, option, syntax = COMPRESSED[name]
+    compressed = film(tmp_path, data=encode(chest_like_array(256, seed=5)))
+
+    sent = send_with_storescu([compressed], port=listener.port, calling="XRAY1", options=(option,))
+
+    assert sent.returncode == 0 and "Received Store Response (Success)" in sent.stderr, sent.stderr
     case = predicted(Case.objects.get())
     assert case.status == Case.Status.PREDICTED and case.patient.mrn == "R-777"
     assert (case.image_format, case.image_width, case.image_height) == ("DICOM", 256, 256)
+    with storage.open_file(case.image_name) as original:
+        assert pydicom.dcmread(original).file_meta.TransferSyntaxUID == syntax  # not converted on the way
+
+
+def test_an_image_of_a_class_other_than_cr_dx_or_secondary_capture_is_not_taken(listener, node, stack, tmp_path):
+    files = stored_files(stack)
+    ct = film(tmp_path, SOPClassUID=uid.CTImageStorage, Modality="CT")
+
+    sent = send_with_storescu([ct], port=listener.port, calling="XRAY1")
+
+    assert sent.returncode != 0 and "No presentation context for: (CT)" in sent.stderr, sent.stderr
+    assert Case.objects.count() == 0 and stored_files(stack) == files
 
 
 def test_c_echo_from_a_registered_node_succeeds_and_from_a_stranger_fails(listener, node):

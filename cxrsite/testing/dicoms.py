@@ -19,7 +19,7 @@ def dicom_bytes(pixels: np.ndarray | None, *, syntax=uid.ExplicitVRLittleEndian,
     ds = _dataset(uid.ExplicitVRLittleEndian if syntax == uid.RLELossless else syntax, patient_id, view_position)
     for keyword, value in (extra or {}).items():
         setattr(ds, keyword, value)
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.MediaStorageSOPInstanceUID, ds.file_meta.MediaStorageSOPClassUID = ds.SOPInstanceUID, ds.SOPClassUID
     if pixels is not None:
         _set_pixels(ds, pixels, photometric)
     if rescale is not None:
