@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test worker bench bench-database browser clean
+.PHONY: setup run test worker bench bench-database browser dicom-tools clean
 
 setup: $(STAMP)
 
@@ -32,7 +32,14 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-test: setup browser
+# The DICOM peers of the tests: Orthanc as the PACS, dcmtk's storescu/echoscu as the X-ray unit.
+# Debian starts an orthanc service on install; the tests run their own Orthanc and need none.
+dicom-tools:
+	@test -x /usr/sbin/Orthanc -a -x /usr/bin/storescu || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends orthanc dcmtk; }
+
+test: setup browser dicom-tools
 	$(BIN)/python -m pytest
 
 # Every benchmark, each rewriting its own section of BENCHMARKS.md. QUICK=1 for a smoke run
@@ -40,12 +47,13 @@ test: setup browser
 # `bench/model_quality.py --reuse` re-evaluates what an earlier run trained).
 # The database benchmarks run on SQLite, then again on BENCH_DATABASE_URL when it is set (a
 # disposable PostgreSQL database: it is emptied first).
-bench: setup
+bench: setup dicom-tools
 	$(BIN)/python bench/inference.py
 	$(BIN)/python bench/gate.py
 	$(MAKE) --no-print-directory bench-database BENCH_DATABASE_URL=
 	$(if $(BENCH_DATABASE_URL),$(MAKE) --no-print-directory bench-database)
 	$(BIN)/python bench/model_quality.py $(if $(QUICK),--quick)
+	$(BIN)/python bench/dicom.py $(if $(QUICK),--paced 20 --burst 40)
 
 bench-database: setup
 	$(BIN)/python bench/pipeline.py $(if $(QUICK),--cases 50 --repeats 1)

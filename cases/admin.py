@@ -13,7 +13,8 @@ from django.contrib.auth.models import User
 from .access import ADMIN_GROUP
 from .audit.admin import AuditEventAdmin
 from .classification.admin import CaseClassificationAdminMixin
-from .models import AuditEvent, Case, Clinic, Patient, Prediction, Review
+from .dicom.admin import DicomNodeAdmin
+from .models import AuditEvent, Case, Clinic, DicomNode, DicomResult, Patient, Prediction, Review
 from .reviews.admin import CaseReviewAdminMixin
 
 
@@ -91,6 +92,12 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_select_related = ["case", "case__patient", "reviewer"]
 
 
+class DicomResultAdmin(ReadOnlyAdmin):
+    list_display = ["key", "case", "node", "status", "attempts", "created", "sent_at"]
+    list_filter = ["status", "node"]
+    list_select_related = ["case", "case__patient", "node"]
+
+
 class CxrUserAdmin(UserAdmin):
     """Django's user admin, with what only a superuser may do kept from everyone else.
 
@@ -141,5 +148,7 @@ admin.site.register(Case, CaseAdmin)
 admin.site.register(Prediction, PredictionAdmin)
 admin.site.register(Review, ReviewAdmin)
 admin.site.register(AuditEvent, AuditEventAdmin)
+admin.site.register(DicomNode, DicomNodeAdmin)
+admin.site.register(DicomResult, DicomResultAdmin)
 admin.site.unregister(User)
 admin.site.register(User, CxrUserAdmin)

@@ -1,4 +1,5 @@
-"""Clinical records: clinics, patients, cases, predictions, reviews and the audit trail.
+"""Clinical records: clinics, patients, cases, predictions, reviews, DICOM nodes and results, and the
+audit trail.
 
 Public ids are UUIDs so that case URLs reveal nothing about volume or order. The read rules
 that several pages share live here, once, on the querysets: `Case.objects.visible_to(user)`
@@ -44,6 +45,37 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DicomNode(models.Model):
+    """A DICOM peer of one clinic: an X-ray unit that sends films, a PACS that takes results, or both.
+
+    An association is accepted only from a node's AE title *and* address, and whatever it sends
+    is filed under its clinic; results go to the clinic's node that receives them.
+    """
+
+    name = models.CharField(max_length=100)
+    ae_title = models.CharField("AE title", max_length=16, unique=True)
+    host = models.GenericIPAddressField(help_text="The address it connects from, and results are sent to.")
+    port = models.PositiveIntegerField(null=True, blank=True, help_text="Needed to receive results.")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="dicom_nodes")
+    may_send = models.BooleanField("may send images", default=True)
+    receives_results = models.BooleanField(default=False)
+    wants_suggestions = models.BooleanField("also send the AI suggestion before review", default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["clinic", "name"]
+        verbose_name = "DICOM node"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ae_title})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.receives_results and not self.port:
+            raise ValidationError({"port": "A node that receives results needs a port."})
 
 
 class Patient(models.Model):
@@ -128,7 +160,13 @@ class Case(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # A case comes from a user (the form) or from a DICOM node (the listener): exactly one is set.
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                     null=True, blank=True)
+    received_from = models.ForeignKey(DicomNode, on_delete=models.PROTECT, related_name="cases",
+                                      null=True, blank=True)
+    # A DICOM original's SOP Instance UID: unique, so a resent instance creates nothing new.
+    sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     # Clinical context
@@ -179,6 +217,12 @@ class Case(models.Model):
             models.Index(covid_first(0.5), F("urgent").desc(), F("created"), F("id"), name="case_worklist_priority"),
         ]
         permissions = [("view_all_clinics", "Can open the cases of every clinic")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(submitted_by__isnull=False, received_from__isnull=True)
+                | models.Q(submitted_by__isnull=True, received_from__isnull=False),
+                name="case_from_a_user_or_a_node"),
+        ]
 
     def __str__(self) -> str:
         return f"Case {self.public_id} ({self.patient.mrn})"
@@ -263,6 +307,42 @@ class Review(models.Model):
         return f"{self.get_finding_display()} by {self.reviewer} on {self.case_id}"
 
 
+class DicomResult(models.Model):
+    """The DICOM objects (a Structured Report and a Secondary Capture) made for one signed review,
+    or for one AI suggestion when the node asks for it, and their delivery to the clinic's PACS.
+
+    `key` is unique ("review-<id>", "suggestion-<id>"): a review is answered once however often
+    its task is delivered. The objects are built once and kept, so every retry and the download
+    send the very same instances (same UIDs: a PACS that got one already just overwrites it).
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting to be sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Sending failed"
+        KEPT = "kept", "Not sent: the clinic has no result node"
+
+    key = models.CharField(max_length=40, unique=True)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="dicom_results")
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, null=True, related_name="+")
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="+")
+    node = models.ForeignKey(DicomNode, on_delete=models.PROTECT, null=True, related_name="results")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    report_name = models.CharField(max_length=200, blank=True)
+    capture_name = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = "DICOM result"
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"
+
+
 class AuditEvent(models.Model):
     """Append-only. Written in the same transaction as the change it records, once per change."""
 
@@ -287,6 +367,11 @@ class AuditEvent(models.Model):
         AUDIT_EXPORTED = "audit_exported"
         FILES_SWEPT = "files_swept"
         PATIENTS_MERGED = "patients_merged"
+        DICOM_ASSOCIATION = "dicom_association"
+        DICOM_INSTANCE_RECEIVED = "dicom_instance_received"
+        DICOM_RESULT_SENT = "dicom_result_sent"
+        DICOM_RESULT_FAILED = "dicom_result_failed"
+        DICOM_RESULT_DOWNLOADED = "dicom_result_downloaded"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from .classification import faults, services, sweep, upkeep
+from .dicom import outbox
 
 
 # Backoff 5, 10, 20, 40, 80 s (no jitter, which can shrink it to nothing): a database or storage
@@ -36,3 +37,21 @@ def refresh_planner_statistics() -> bool:
 @shared_task(name="cases.tasks.sweep_orphan_files")
 def sweep_orphan_files() -> dict[str, int]:
     return sweep.sweep_orphan_files()
+
+
+@shared_task(name=outbox.SEND_TASK, bind=True, max_retries=None)
+def send_dicom_result(self, result_id: int) -> str:
+    """Retried with backoff while the PACS does not take it; failed after CXR_DICOM_SEND_ATTEMPTS tries."""
+    host = socket.gethostname()
+    try:
+        return outbox.deliver_result(result_id, worker_host=host)
+    except outbox.NotDelivered as error:
+        if self.request.retries + 1 >= settings.CXR_DICOM_SEND_ATTEMPTS:
+            outbox.fail_result(result_id, reason=str(error), worker_host=host)
+            return "failed"
+        raise self.retry(countdown=outbox.backoff(self.request.retries)) from None
+
+
+@shared_task(name="cases.tasks.requeue_unsent_results")
+def requeue_unsent_results() -> int:
+    return outbox.requeue_unsent_results(older_than=settings.CXR_REQUEUE_AFTER_SECONDS)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("cases.intake.urls")),
     path("", include("cases.classification.urls")),
     path("", include("cases.reviews.urls")),
+    path("", include("cases.dicom.urls")),
 ]

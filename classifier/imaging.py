@@ -37,6 +37,18 @@ _LOOKALIKES = [
 ]
 
 
+# Only syntaxes whose decoders are pinned in requirements.txt (pydicom itself; pylibjpeg-libjpeg for
+# JPEG, pylibjpeg-openjpeg for JPEG 2000) and tested here; anything else is refused by name rather
+# than handed to whichever optional plugin happens to be installed. The DICOM listener accepts these.
+DICOM_TRANSFER_SYNTAXES = (
+    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",  # implicit/explicit LE, explicit BE
+    "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.5",  # deflated explicit LE, RLE lossless
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",  # JPEG baseline, extended
+    "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",  # JPEG lossless, lossless SV1
+    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",  # JPEG 2000 lossless, JPEG 2000
+)
+
+
 class ImageRejected(ValueError):
     """The upload is not an acceptable chest image; str(error) is the user-facing reason."""
 
@@ -129,13 +141,8 @@ def _decode_raster(data: bytes, kind: str, max_pixels: int | None, min_side: int
 
 def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None) -> tuple[np.ndarray, dict]:
     import pydicom  # imported only when a DICOM arrives: it is slow to import
-    from pydicom import uid
     from pydicom.pixels import apply_color_lut, pixel_array
 
-    # Only syntaxes whose decoders ship with pydicom and are tested here; anything else is
-    # refused by name rather than handed to whichever optional plugin happens to be installed.
-    supported = {uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian,
-                 uid.DeflatedExplicitVRLittleEndian, uid.RLELossless}
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
         syntax = ds.file_meta.TransferSyntaxUID
@@ -144,10 +151,10 @@ def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None) -> 
     if "PixelData" not in ds:
         raise ImageRejected("This DICOM file contains no image (no pixel data); it may be a report or a "
                             "worklist entry.")
-    if syntax not in supported:
+    if syntax not in DICOM_TRANSFER_SYNTAXES:
         raise ImageRejected(
             f"This DICOM file uses the {syntax.name} transfer syntax, which is not supported. "
-            "Export it uncompressed (or RLE / deflated), or as PNG."
+            "Export it uncompressed, RLE, deflated, JPEG or JPEG 2000, or as PNG."
         )
     header = {"patient_id": str(ds.get("PatientID", "") or "").strip(),
               "view_position": str(ds.get("ViewPosition", "") or "").strip().upper()}

@@ -314,10 +314,25 @@ CELERY_BEAT_SCHEDULE = {
                             "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
     # Files of writes that never committed (classification/sweep.py); hourly.
     "sweep-orphan-files": {"task": "cases.tasks.sweep_orphan_files", "schedule": 3600, "options": {"expires": 3600}},
+    # DICOM results whose task could not be queued when their review was signed (cases/dicom/outbox.py).
+    "requeue-unsent-results": {"task": "cases.tasks.requeue_unsent_results", "schedule": CXR_REAPER_INTERVAL_SECONDS,
+                               "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
     # SQLite only (classification/upkeep.py): hourly planner statistics, which PostgreSQL keeps by itself.
     "refresh-planner-statistics": {"task": "cases.tasks.refresh_planner_statistics", "schedule": 3600,
                                    "options": {"expires": 3600}},
 }
+
+# DICOM networking (cases/dicom/): the Storage SCP that modalities send to, and the results sent back.
+CXR_DICOM_HOST = env_str("CXR_DICOM_HOST", "127.0.0.1")
+CXR_DICOM_PORT = env_int("CXR_DICOM_PORT", 11112)
+CXR_DICOM_AE_TITLE = env_str("CXR_DICOM_AE_TITLE", "CXRTRIAGE")
+CXR_DICOM_TIMEOUT = env_int("CXR_DICOM_TIMEOUT", 30)  # seconds a silent peer is waited for
+# Results to a PACS that does not answer are retried with backoff from this many seconds, doubling
+# up to 10 minutes, this many times; then the result is marked failed on the case page.
+CXR_DICOM_RETRY_SECONDS = env_int("CXR_DICOM_RETRY_SECONDS", 15)
+CXR_DICOM_SEND_ATTEMPTS = env_int("CXR_DICOM_SEND_ATTEMPTS", 12)
+if len(CXR_DICOM_AE_TITLE) > 16 or not CXR_DICOM_AE_TITLE.strip():
+    raise ImproperlyConfigured("CXR_DICOM_AE_TITLE must be 1 to 16 characters")
 
 # The classifier model served by the worker; the committed one by default.
 CXR_MODEL_PATH = env_str("CXR_MODEL_PATH", "")

@@ -10,7 +10,7 @@ from PIL import Image
 from pydicom import uid
 
 from classifier.imaging import ImageRejected, decode_image
-from cxrsite.testing.dicoms import dicom_bytes, jpeg2000_dicom_bytes
+from cxrsite.testing.dicoms import dicom_bytes, encapsulated_dicom_bytes, jpeg2000_dicom_bytes, jpeg_dicom_bytes
 from cxrsite.testing.images import chest_like_array, encode, jpeg_bytes, png_bytes
 
 DAMAGED = "This {} file is damaged or incomplete. Export it again, or try another copy."
@@ -137,9 +137,17 @@ def test_a_dicom_without_pixel_data_is_refused():
     assert "no pixel data" in rejection(dicom_bytes(None))
 
 
-def test_a_jpeg_2000_dicom_is_refused_naming_its_transfer_syntax():
-    message = rejection(jpeg2000_dicom_bytes(chest_like_array(192)))
-    assert "JPEG 2000 Image Compression" in message and "not supported" in message
+def test_jpeg_and_jpeg_2000_dicoms_decode_to_the_film_they_compress():
+    pixels = chest_like_array(192)
+    plain = decode_image(dicom_bytes(pixels)).pixels
+    assert np.array_equal(decode_image(jpeg2000_dicom_bytes(pixels)).pixels, plain)  # lossless
+    lossy = decode_image(jpeg_dicom_bytes(pixels)).pixels.astype(int)
+    assert lossy.shape == plain.shape and np.abs(lossy - plain).mean() < 6  # JPEG baseline at quality 95
+
+
+def test_a_dicom_in_an_unsupported_transfer_syntax_is_refused_naming_it():
+    message = rejection(encapsulated_dicom_bytes(chest_like_array(192), uid.MPEG2MPML, format="JPEG"))
+    assert "MPEG2 Main Profile / Main Level" in message and "not supported" in message
 
 
 def test_a_truncated_dicom_is_refused():

@@ -47,9 +47,10 @@ def descendants(pid: int) -> set[int]:
 
 @pytest.mark.slow
 def test_run_starts_the_site_with_demo_logins_and_stops_every_child_on_sigint(tmp_path):
-    port = free_port()
+    port, dicom_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "HTTPS")}
-    env.update(PORT=str(port), CXR_DATA_DIR=str(tmp_path), CXR_DEMO_PASSWORD="violet-harbour-lantern-42")
+    env.update(PORT=str(port), CXR_DATA_DIR=str(tmp_path), CXR_DEMO_PASSWORD="violet-harbour-lantern-42",
+               CXR_DICOM_PORT=str(dicom_port))
     log = (tmp_path / "run.log").open("w+")
     run = subprocess.Popen([sys.executable, "bin/run"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -57,6 +58,9 @@ def test_run_starts_the_site_with_demo_logins_and_stops_every_child_on_sigint(tm
         assert status == 200 and json.loads(body)["database"] and json.loads(body)["redis"], body
         status, page = wait_for(f"http://127.0.0.1:{port}/accounts/login/")
         assert status == 200 and b'name="password"' in page
+        # The DICOM listener answers, and turns away a unit that no administrator registered.
+        echo = subprocess.run(["echoscu", "127.0.0.1", str(dicom_port)], capture_output=True, text=True, timeout=30)
+        assert "Association Rejected" in echo.stderr and "Calling AE Title Not Recognized" in echo.stderr, echo.stderr
         started = descendants(run.pid)
         assert len(started) >= 3  # redis (unless one already answered), worker, beat, gunicorn and its workers
     finally:

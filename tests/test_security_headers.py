@@ -38,6 +38,7 @@ def sample_url(name: str, pattern, case: Case) -> str:
         "content_type_id": ContentType.objects.get_for_model(Case).pk,
         "object_id": first_object,
         "id": first_object,
+        "result_id": 1,  # a DICOM result download: 404 for a case without one, still no-store
     }
     parameters = list(pattern.pattern.regex.groupindex)
     unknown = set(parameters) - set(values)

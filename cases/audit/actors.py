@@ -36,6 +36,10 @@ class Actor:
         return cls(label=f"worker@{host}")
 
     @classmethod
+    def dicom_node(cls, ae_title: str, address: str | None) -> "Actor":
+        return cls(label=f"dicom:{ae_title}", address=address)
+
+    @classmethod
     def system(cls) -> "Actor":
         return cls(label=SYSTEM_LABEL)
 

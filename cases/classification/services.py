@@ -30,6 +30,7 @@ from cxrsite.celery import app
 from .. import storage
 from ..audit.actors import Actor
 from ..audit.services import record
+from ..dicom.outbox import queue_results
 from ..models import AuditEvent, Case, Prediction
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
@@ -205,6 +206,7 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                    details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
                             "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2),
                             "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version}})
+            queue_results(case=case, prediction=prediction)  # to a PACS that asked for AI suggestions
             written = True
             return Outcome.PREDICTED
     finally:

@@ -10,7 +10,7 @@ from datetime import date
 from django import forms
 from django.conf import settings
 
-from classifier.imaging import ImageRejected, check_file_size, decode_image
+from classifier.imaging import DecodedImage, ImageRejected, check_file_size, decode_image
 
 from ..models import Case, Clinic, Patient
 from ..text import InvisibleCharacters, identifier_key, normalised_identifier, without_bidi_controls
@@ -22,6 +22,25 @@ INVISIBLE = ("The {what} contains invisible or control characters (for example t
 # DICOM ViewPosition (PS3.3 C.8.11.5) to our views; lateral has two codes.
 DICOM_VIEWS = {"PA": Case.View.PA, "AP": Case.View.AP, "LL": Case.View.LATERAL, "RL": Case.View.LATERAL,
                "LATERAL": Case.View.LATERAL, "LAT": Case.View.LATERAL}
+
+
+# Shared with the DICOM listener (cases/dicom/services.py), so both intake paths check alike.
+def decode_upload(data: bytes) -> DecodedImage:
+    """The content checks and limits of every intake path; raises ImageRejected."""
+    return decode_image(data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS,
+                        min_side=settings.UPLOAD_MIN_SIDE)
+
+
+def normalise_mrn(value: str) -> str:
+    """A patient number as the form stores it (cases.text); "" when it has invisible characters."""
+    try:
+        return normalised_identifier(value)
+    except InvisibleCharacters:
+        return ""
+
+
+def view_from_dicom(header: dict) -> str:
+    return DICOM_VIEWS.get(header.get("view_position", ""), "")
 
 
 class CaseForm(forms.Form):
@@ -58,8 +77,7 @@ class CaseForm(forms.Form):
             # The size Django already knows: a huge file is refused without reading it into memory.
             check_file_size(upload.size, max_bytes=settings.UPLOAD_MAX_BYTES)
             data = upload.read()
-            self.decoded = decode_image(data, max_bytes=settings.UPLOAD_MAX_BYTES,
-                                        max_pixels=settings.UPLOAD_MAX_PIXELS, min_side=settings.UPLOAD_MIN_SIDE)
+            self.decoded = decode_upload(data)
         except ImageRejected as error:
             raise forms.ValidationError(str(error), code="image_rejected") from None
         self.image_bytes = data
@@ -83,8 +101,7 @@ class CaseForm(forms.Form):
         typed = self._identifier("mrn", cleaned.get("mrn", ""), "patient number")
         from_dicom = self._identifier("mrn", header.get("patient_id", ""), "patient number in the DICOM file")
         cleaned["mrn"] = self._reconcile("mrn", typed, from_dicom, "patient number")
-        dicom_view = DICOM_VIEWS.get(header.get("view_position", ""), "")
-        cleaned["view"] = self._reconcile("view", cleaned.get("view", ""), dicom_view, "view")
+        cleaned["view"] = self._reconcile("view", cleaned.get("view", ""), view_from_dicom(header), "view")
         cleaned["birth_year"] = self._birth_year(cleaned.get("age"), cleaned.get("birth_year"))
         return cleaned
 

@@ -13,7 +13,7 @@ from .. import storage
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
-from ..models import AuditEvent, Case, Clinic, Patient
+from ..models import AuditEvent, Case, Clinic, DicomNode, Patient
 from ..text import identifier_key
 from .display import display_png
 
@@ -38,8 +38,15 @@ class CaseDetails:
     urgent: bool = False
 
 
+@dataclass(frozen=True)
+class DicomOrigin:
+    """Where a case received over the DICOM network came from (cases/dicom/)."""
+    node: DicomNode
+    sop_instance_uid: str
+
+
 def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: DecodedImage, data: bytes,
-                filename: str) -> Case:
+                filename: str, origin: DicomOrigin | None = None) -> Case:
     """Create the case, its files and its audit event together, or nothing at all.
 
     1. Outside any transaction (it is the slow part, and SQLite's write lock is site-wide):
@@ -50,6 +57,8 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
        the case waits for the reaper as "submitted").
     The files are removed only if that transaction did not commit. Once it has, nothing here
     deletes them, whatever happens next (a hung broker, a request aborted mid-publish).
+    With an `origin` the case is attributed to the sending node instead of a user, and a second
+    case with the same SOP Instance UID fails on its unique constraint (IntegrityError).
     """
     display = display_png(image, data)
     sha256 = storage.sha256_of(data)
@@ -71,7 +80,8 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
         with transaction.atomic(durable=True):
             patient, returning = _patient_for(clinic=clinic, details=details)
             case = Case.objects.create(
-                clinic=clinic, patient=patient, submitted_by=actor.user,
+                clinic=clinic, patient=patient, submitted_by=actor.user if origin is None else None,
+                received_from=origin and origin.node, sop_instance_uid=origin and origin.sop_instance_uid,
                 symptoms=details.symptoms, onset_date=details.onset_date, spo2=details.spo2,
                 notes=details.notes, view=details.view, urgent=details.urgent,
                 image_name=written[0], display_name=written[1], image_sha256=sha256,
@@ -82,6 +92,9 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
                 "patient": str(patient.public_id), "returning_patient": returning, "format": image.format,
                 "sha256": sha256, "bytes": len(data), "width": image.width, "height": image.height,
             })
+            if origin is not None:
+                record(AuditEvent.Action.DICOM_INSTANCE_RECEIVED, actor=actor, case=case, details={
+                    "node": origin.node.ae_title, "sop_instance_uid": origin.sop_instance_uid, "outcome": "stored"})
             transaction.on_commit(after_commit, robust=True)
     except BaseException:
         if not committed:

@@ -13,6 +13,7 @@ from classifier.labels import FINDINGS
 from .. import access
 from ..audit.actors import Actor
 from ..audit.services import record
+from ..dicom.outbox import queue_results
 from ..models import AuditEvent, Case, Prediction, Review
 from .selectors import current_review, latest_prediction
 
@@ -77,6 +78,7 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         )
         record(AuditEvent.Action.REVIEW_CONFIRMED if agreed else AuditEvent.Action.REVIEW_OVERRIDDEN,
                actor=actor or Actor.of_user(reviewer), case=case, details=_details(review))
+        queue_results(case=case, prediction=latest, review=review)  # the DICOM report, after commit
     case.status = Case.Status.REVIEWED
     return review
 
@@ -112,6 +114,7 @@ def amend_review(*, review: Review, reviewer, finding: str, note: str = "", reas
             )
             record(AuditEvent.Action.REVIEW_AMENDED, actor=actor or Actor.of_user(reviewer), case=case,
                    details={**_details(amendment), "amends": review.pk, "reason": amendment.amendment_reason})
+            queue_results(case=case, prediction=review.prediction, review=amendment)  # an amended report
     except IntegrityError:
         raise ReviewConflict("This review was already amended by someone else; reload the case.") from None
     return amendment

@@ -11,9 +11,15 @@ from pydicom.encaps import encapsulate
 
 def dicom_bytes(pixels: np.ndarray | None, *, syntax=uid.ExplicitVRLittleEndian, photometric: str = "MONOCHROME2",
                 patient_id: str = "MRN-100", view_position: str = "PA", rescale: tuple[float, float] | None = None,
-                window: tuple[float, float] | None = None) -> bytes:
-    """A chest X-ray DICOM; `pixels=None` writes one without pixel data (a report-like object)."""
+                window: tuple[float, float] | None = None, extra: dict | None = None) -> bytes:
+    """A chest X-ray DICOM; `pixels=None` writes one without pixel data (a report-like object).
+
+    `extra` sets more attributes by keyword (`{"PatientSex": "F", "SOPInstanceUID": ...}`).
+    """
     ds = _dataset(uid.ExplicitVRLittleEndian if syntax == uid.RLELossless else syntax, patient_id, view_position)
+    for keyword, value in (extra or {}).items():
+        setattr(ds, keyword, value)
+    ds.file_meta.MediaStorageSOPInstanceUID, ds.file_meta.MediaStorageSOPClassUID = ds.SOPInstanceUID, ds.SOPClassUID
     if pixels is not None:
         _set_pixels(ds, pixels, photometric)
     if rescale is not None:
@@ -27,12 +33,23 @@ def dicom_bytes(pixels: np.ndarray | None, *, syntax=uid.ExplicitVRLittleEndian,
     return buffer.getvalue()
 
 
-def jpeg2000_dicom_bytes(pixels: np.ndarray) -> bytes:
-    """A JPEG 2000 compressed DICOM whose codestream Pillow encodes (pydicom cannot without plugins)."""
-    ds = _dataset(uid.JPEG2000Lossless, "MRN-100", "PA")
+def jpeg2000_dicom_bytes(pixels: np.ndarray, *, patient_id: str = "MRN-100") -> bytes:
+    """A JPEG 2000 compressed DICOM whose codestream Pillow encodes."""
+    return encapsulated_dicom_bytes(pixels, uid.JPEG2000Lossless, patient_id=patient_id, format="JPEG2000",
+                                    no_jp2=True)
+
+
+def jpeg_dicom_bytes(pixels: np.ndarray, *, patient_id: str = "MRN-100") -> bytes:
+    """A JPEG baseline (8-bit lossy) DICOM, as many X-ray units send; Pillow encodes the frame."""
+    return encapsulated_dicom_bytes(pixels, uid.JPEGBaseline8Bit, patient_id=patient_id, format="JPEG", quality=95)
+
+
+def encapsulated_dicom_bytes(pixels: np.ndarray, syntax, *, patient_id: str = "MRN-100", **pillow) -> bytes:
+    """A DICOM labelled with a compressed `syntax` whose one frame Pillow encodes with `pillow` options."""
+    ds = _dataset(syntax, patient_id, "PA")
     _set_pixels(ds, pixels, "MONOCHROME2")
     codestream = io.BytesIO()
-    Image.fromarray(pixels).save(codestream, format="JPEG2000", no_jp2=True)
+    Image.fromarray(pixels).save(codestream, **pillow)
     ds.PixelData = encapsulate([codestream.getvalue()])
     ds["PixelData"].VR = "OB"
     buffer = io.BytesIO()
@@ -49,6 +66,8 @@ def _dataset(syntax, patient_id: str, view_position: str) -> Dataset:
     ds.file_meta = meta
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = uid.generate_uid(), uid.generate_uid()
+    ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = "1", 1, 1
     ds.Modality = "DX"
     ds.PatientID = patient_id
     ds.PatientName = "Test^Patient"

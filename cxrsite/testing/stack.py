@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -58,6 +58,18 @@ def wait_for(condition, *, timeout: float, interval: float = 0.05, what: str = "
             return value
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop_group(process: subprocess.Popen | None, *, timeout: float) -> None:
+    """SIGTERM a child's whole process group, and SIGKILL it if it has not exited within `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
 
 
 class RedisServer:
@@ -117,6 +129,22 @@ class WorkerConfig:
     data_dir: Path
     model_path: Path
     gate_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)  # more settings for the worker (and listener)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cxrsite.settings",
+            "REDIS_URL": self.redis_url,
+            "DATABASE_URL": self.database_url,
+            "CXR_STORAGE_DIR": str(self.storage_dir),
+            "CXR_DATA_DIR": str(self.data_dir),
+            "CXR_MODEL_PATH": str(self.model_path),
+            "CXR_GATE_PATH": str(self.gate_path),
+            "OMP_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
 
 
 class Worker:
@@ -134,18 +162,7 @@ class Worker:
         return f"{self.name}@{socket.gethostname()}"
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "cxrsite.settings",
-            "REDIS_URL": self.config.redis_url,
-            "DATABASE_URL": self.config.database_url,
-            "CXR_STORAGE_DIR": str(self.config.storage_dir),
-            "CXR_DATA_DIR": str(self.config.data_dir),
-            "CXR_MODEL_PATH": str(self.config.model_path),
-            "CXR_GATE_PATH": str(self.config.gate_path),
-            "OMP_NUM_THREADS": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
+        return self.config.env()
 
     def start(self) -> "Worker":
         log = self.log_path.open("ab")
@@ -171,12 +188,7 @@ class Worker:
             self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process, timeout=20)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -240,8 +252,10 @@ class Stack:
 
 
 @contextmanager
-def running_stack(*, concurrency: int = 1, gate: Path | None = None):
-    """Redis and one worker on the pytest-django test database; everything stopped at exit."""
+def running_stack(*, concurrency: int = 1, gate: Path | None = None, env: dict[str, str] | None = None):
+    """Redis and one worker on the pytest-django test database; everything stopped at exit.
+    `gate`: the input gate the worker runs (default: the tests' open one, `permissive_gate`);
+    `env` adds settings for the worker (`{"CXR_DICOM_RETRY_SECONDS": "1"}`)."""
     previous_url = settings.REDIS_URL
     with tempfile.TemporaryDirectory(prefix="cxr-stack-") as tmp:
         tmp = Path(tmp)
@@ -251,7 +265,7 @@ def running_stack(*, concurrency: int = 1, gate: Path | None = None):
             use_broker(redis_server.url)
             config = WorkerConfig(redis_url=redis_server.url, database_url=database_url(),
                                   storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp),
-                                  gate_path=gate or permissive_gate(tmp))
+                                  gate_path=gate or permissive_gate(tmp), extra_env=env or {})
             stack = Stack(redis=redis_server, config=config, worker=Worker(config, name="worker",
                                                                            concurrency=concurrency))
             stack.worker.start()

