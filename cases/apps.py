@@ -9,7 +9,9 @@ class CasesConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from .audit import receivers
+        from .classification import trials
         from .roles import create_roles_after_migrate
 
         receivers.connect()
+        trials.connect()
         post_migrate.connect(create_roles_after_migrate, sender=self)

@@ -170,6 +170,13 @@ class PredictionQuerySet(models.QuerySet):
         """Newest first, the id breaking ties between rows written in the same instant."""
         return self.order_by("-created", "-id")
 
+    def shown(self) -> "PredictionQuerySet":
+        """The predictions people see: the served version's, never a silent trial's."""
+        return self.filter(trial=False)
+
+    def on_trial(self) -> "PredictionQuerySet":
+        return self.filter(trial=True)
+
 
 class Prediction(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="predictions")
@@ -181,6 +188,8 @@ class Prediction(models.Model):
     queue_wait_ms = models.FloatField(null=True)
     worker_host = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # Written by a version on silent trial: compared on the oversight page, shown to nobody else.
+    trial = models.BooleanField(default=False)
 
     objects = PredictionQuerySet.as_manager()
 
@@ -251,6 +260,11 @@ class AuditEvent(models.Model):
         LOGIN_FAILED = "login_failed"
         ACCESS_DENIED = "access_denied"
         AUDIT_EXPORTED = "audit_exported"
+        TRIAL_CHANGED = "trial_changed"
+        TRIAL_PREDICTION_WRITTEN = "trial_prediction_written"
+        TRIAL_FAILED = "trial_failed"
+        TRIAL_RESCORING_STARTED = "trial_rescoring_started"
+        CLINIC_FLAGGED = "clinic_flagged"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"
 

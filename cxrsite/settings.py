@@ -244,6 +244,28 @@ CELERY_BEAT_SCHEDULE = {
                                    "options": {"expires": 3600}},
 }
 
+# Silent trials (cases/classification/trials.py): off, no version on trial classifies anything.
+CXR_TRIALS_ENABLED = env_bool("CXR_TRIALS_ENABLED", True)
+
+# Per-clinic oversight (cases/audit/clinics.py, cases/audit/drift.py): weeks shown, and the drift
+# check that beat runs, which flags a clinic whose weekly rates leave their usual range.
+CXR_OVERSIGHT_WEEKS = env_int("CXR_OVERSIGHT_WEEKS", 12)
+CXR_DRIFT_BASELINE_WEEKS = env_int("CXR_DRIFT_BASELINE_WEEKS", 8)
+CXR_DRIFT_MIN_CASES = env_int("CXR_DRIFT_MIN_CASES", 10)
+CXR_DRIFT_CHECK_INTERVAL_SECONDS = env_int("CXR_DRIFT_CHECK_INTERVAL_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE["check-clinic-drift"] = {
+    "task": "cases.tasks.check_clinic_drift", "schedule": CXR_DRIFT_CHECK_INTERVAL_SECONDS,
+    "options": {"expires": CXR_DRIFT_CHECK_INTERVAL_SECONDS}}
+
+# Mail to the administrators (drift flags). The console backend prints mail; production sets SMTP.
+EMAIL_BACKEND = env_str("CXR_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cxr-triage@localhost")
+
 # The classifier model served by the worker; the committed one by default.
 CXR_MODEL_PATH = env_str("CXR_MODEL_PATH", "")
 COVID_PRIORITY_THRESHOLD = float(env_str("CXR_COVID_PRIORITY_THRESHOLD", "0.5"))

@@ -10,4 +10,5 @@ urlpatterns = [
     path("cases/<uuid:public_id>/", views.show_timeline, name="timeline"),
     path("oversight/", views.show_oversight, name="oversight"),
     path("oversight/chart.png", views.draw_oversight_chart, name="oversight_chart"),
+    path("models/<int:version_id>/activate", views.confirm_activation, name="confirm_activation"),
 ]
