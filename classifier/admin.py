@@ -81,5 +81,5 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 self.message_user(request, "The task queue is unreachable; try again later.", messages.ERROR)
                 return
             waiting = sum(answer for _, answer in answers)
-            self.message_user(request, f"{version.name}: {waiting} reviewed case(s) queued for scoring.",
+            self.message_user(request, f"Queued {waiting} reviewed case(s) for scoring with {version.name}.",
                               messages.SUCCESS)

@@ -5,6 +5,7 @@ the background and writes each trial prediction once however often it is started
 import pytest
 import redis
 from django.core.management import call_command
+from django.urls import reverse
 
 from cases import storage
 from cases.classification.services import enqueue_case
@@ -100,3 +101,18 @@ def test_images_the_trial_reads_are_the_cases_own(stack, staff, clinic, working_
     trial = Prediction.objects.get(case=case, model_version=working_trial)
     # Same file, same image: the same answer, which a trial reading another image would not give.
     assert trial.probabilities == pytest.approx(served.probabilities, abs=1e-6)
+
+
+def test_the_admin_action_scores_the_reviewed_past_cases_in_the_background(
+        stack, client, administrator, staff, clinic, radiologist, working_trial):
+    case = make_case(clinic, staff, mrn="PAST-ADMIN")
+    prediction = predict(case, "normal")
+    Review.objects.create(case=case, prediction=prediction, reviewer=radiologist, finding="normal", agreed=True)
+    client.force_login(administrator)
+    page = client.post(reverse("admin:classifier_modelversion_changelist"),
+                       {"action": "rescore_past_cases", "_selected_action": [working_trial.pk]}, follow=True)
+    assert "Queued 1 reviewed case(s) for scoring with trial-v2" in page.content.decode()
+    wait_for(lambda: Prediction.objects.filter(case=case, model_version=working_trial).exists(), timeout=60,
+             interval=0.1, what="the past case to be scored")
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TRIAL_RESCORING_STARTED)
+    assert event.actor == administrator and event.details == {"model_version": "trial-v2", "cases": 1}

@@ -153,8 +153,9 @@ def latest_overrides(version: ModelVersion, clinics=None) -> list[Override]:
     reviews = (in_clinics(Review.objects.in_force(), "case__", clinics)
                .filter(agreed=False, prediction__model_version=version)
                .select_related("reviewer", "case", "prediction").newest_first()[:OVERRIDES_SHOWN])
-    return [Override(str(review.case.public_id), FINDING_NAMES.get(label_of(review), "–"), FINDING_NAMES[review.finding],
-                     review.note, review.reviewer.get_username(), review.signed_at) for review in reviews]
+    return [Override(str(review.case.public_id), FINDING_NAMES.get(label_of(review), "–"),
+                     FINDING_NAMES[review.finding], review.note, review.reviewer.get_username(), review.signed_at)
+            for review in reviews]
 
 
 def label_of(review: Review) -> str:
