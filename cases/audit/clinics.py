@@ -8,13 +8,12 @@ is submission to first signature. The input gate does not exist yet: its refusal
 shows "–" until it does.
 """
 
-import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Q
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, F, Func, IntegerField, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from classifier.labels import COVID
@@ -82,8 +81,20 @@ def window_starts(weeks: int, today: date | None = None) -> list[date]:
     return [current - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
 
 
-def as_date(value) -> date:
-    return timezone.localtime(value).date() if isinstance(value, datetime) else value
+class WeekIndex(Func):
+    """Whole weeks from `since` (seconds since the epoch) to a datetime, in the database's own
+    arithmetic: TruncWeek on SQLite calls a Python function per row (seconds at 100,000 cases).
+    Weeks are 7 x 24 hours from the first Monday shown, so a daylight-saving change moves the
+    boundary by an hour."""
+
+    output_field = IntegerField()
+    template = "CAST(FLOOR((EXTRACT(EPOCH FROM %(expressions)s) - %(since)s) / 604800) AS INTEGER)"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # julianday counts days from 4714 BC; 2440587.5 is the Unix epoch. Cases before `since`
+        # are filtered out, so truncating is flooring.
+        template = "CAST((((julianday(%(expressions)s) - 2440587.5) * 86400.0) - %(since)s) / 604800 AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = None) -> list[ClinicWeeks]:
@@ -91,37 +102,47 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
     starts = window_starts(weeks or settings.CXR_OVERSIGHT_WEEKS, today)
     since = timezone.make_aware(datetime.combine(starts[0], time.min))
     clinic_list = list(clinics.order_by("name"))
-    table = {(clinic.pk, start): Week(start) for clinic in clinic_list for start in starts}
+    table = {(clinic.pk, index): Week(start) for clinic in clinic_list for index, start in enumerate(starts)}
 
     def add(rows, **names):
         for row in rows:
-            week = table.get((row["clinic_key"], as_date(row["week"])))
+            week = table.get((row["clinic_key"], row["week"]))
             if week is not None:
                 for attribute, column in names.items():
                     setattr(week, attribute, row[column])
 
+    def week_of(path: str) -> WeekIndex:
+        return WeekIndex(path, since=float(since.timestamp()))
+
     cases = Case.objects.filter(clinic__in=clinic_list, created__gte=since)
-    add(cases.annotate(week=TruncWeek("created")).values("week", clinic_key=F("clinic_id")).annotate(
+    add(cases.annotate(week=week_of("created")).values("week", clinic_key=F("clinic_id")).annotate(
         n=Count("id"), predicted_n=Count("id", filter=~Q(predicted_label="")),
         covid_n=Count("id", filter=Q(predicted_label=COVID))),
         cases="n", predicted="predicted_n", covid_suggested="covid_n")
-    reviews = Review.objects.filter(case__in=cases).annotate(week=TruncWeek("case__created"))
+    reviews = Review.objects.filter(case__clinic__in=clinic_list, case__created__gte=since).annotate(
+        week=week_of("case__created"))
     in_force, first = Q(amended_by__isnull=True), Q(amends__isnull=True)
     add(reviews.filter(in_force | first).values("week", clinic_key=F("case__clinic_id")).annotate(
         reviewed_n=Count("id", filter=in_force), agreed_n=Count("id", filter=in_force & Q(agreed=True)),
         first_n=Count("id", filter=first), overridden_n=Count("id", filter=first & Q(agreed=False))),
         reviewed="reviewed_n", agreed="agreed_n", first_reviews="first_n", overridden="overridden_n")
-    for key, seconds in turnarounds(reviews.filter(first)).items():
+    for key, median in median_turnarounds(reviews.filter(first)).items():
         if key in table:
-            table[key].turnaround = timedelta(seconds=round(statistics.median(seconds)))
-    return [ClinicWeeks(clinic, [table[(clinic.pk, start)] for start in starts]) for clinic in clinic_list]
+            table[key].turnaround = median
+    return [ClinicWeeks(clinic, [table[(clinic.pk, index)] for index in range(len(starts))]) for clinic in clinic_list]
 
 
-def turnarounds(first_reviews) -> dict[tuple[int, date], list[float]]:
-    """Seconds from submission to first signature, per (clinic, week): one query, medians in Python."""
-    grouped: dict[tuple[int, date], list[float]] = {}
-    rows = first_reviews.annotate(seconds=Seconds("signed_at") - Seconds("case__created")).values_list(
-        "case__clinic_id", "week", "seconds")
-    for clinic_id, week, seconds in rows.iterator(chunk_size=5000):
-        grouped.setdefault((clinic_id, as_date(week)), []).append(seconds)
-    return grouped
+def median_turnarounds(first_reviews) -> dict[tuple[int, int], timedelta]:
+    """Submission to first signature, the median per (clinic, week): the database ranks each
+    group's rows and returns only the one or two in the middle."""
+    seconds = Seconds("signed_at") - Seconds("case__created")
+    group = [F("case__clinic_id"), F("week")]
+    middle = (first_reviews.annotate(seconds=seconds, rank=Window(RowNumber(), partition_by=group,
+                                                                  order_by=seconds.asc()),
+                                     size=Window(Count("id"), partition_by=group))
+              .filter(rank__gte=(F("size") + 1) / 2, rank__lte=F("size") / 2 + 1)
+              .values_list("case__clinic_id", "week", "seconds"))
+    grouped: dict[tuple[int, int], list[float]] = {}
+    for clinic_id, week, value in middle:
+        grouped.setdefault((clinic_id, week), []).append(value)
+    return {key: timedelta(seconds=round(sum(values) / len(values))) for key, values in grouped.items()}

@@ -2,7 +2,7 @@
 
 A case's radiologist finding is its review in force (`Review.objects.in_force()`). Every
 prediction of a reviewed case is compared with that finding, so a model
-version that ran on a case in the background is measured against the same truth.
+version that ran on a case in the background (a silent trial) is measured against the same truth.
 """
 
 import io
@@ -131,7 +131,8 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
               override_count: int, *, clinics=None) -> VersionOversight:
     compared = sum(pairs.values())
     covid_cases = sum(n for (finding, _), n in pairs.items() if finding == "covid")
-    own = in_clinics(Prediction.objects.filter(model_version=version), "case__", clinics)
+    # Turnarounds are the served predictions': a trial's, often written by re-scoring weeks later, have none.
+    own = in_clinics(Prediction.objects.shown().filter(model_version=version), "case__", clinics)
     reviewed = own.annotate(first=Min("reviews__signed_at")).filter(first__gte=F("created"))
     return VersionOversight(
         version=version,

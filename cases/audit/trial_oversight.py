@@ -57,7 +57,9 @@ def compare_trial(trial: ModelVersion, *, served: ModelVersion | None = None, cl
         pairs.order_by().values("finding", "served_label", "trial_label").annotate(n=Count("id"))
         .values_list("finding", "served_label", "trial_label", "n"))}
     comparison = compare(triples)
-    differing = pairs.exclude(served_label=F("trial_label")).select_related("case").newest_first()
+    # Newest by id, not signing time: the database walks the review ids backwards and stops at the
+    # first DISAGREEMENTS_SHOWN, instead of sorting every disagreement.
+    differing = pairs.exclude(served_label=F("trial_label")).select_related("case").order_by("-id")
     disagreements = [Disagreement(str(review.case.public_id), display_name(review.finding),
                                   display_name(review.served_label), display_name(review.trial_label))
                      for review in differing[:DISAGREEMENTS_SHOWN]]

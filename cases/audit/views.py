@@ -84,20 +84,34 @@ def oversight_scope(request) -> tuple[QuerySet[Clinic], Clinic | None, QuerySet[
     return visible, selected, visible.filter(pk=selected.pk)
 
 
+def render_private(request, template: str, context: dict) -> HttpResponse:
+    response = render(request, template, context)
+    response["Cache-Control"] = "private, no-store"  # links to patients' cases
+    return response
+
+
 @require_GET
 @audit_required
 def show_oversight(request):
+    """Each model version, and each version on trial against the served one."""
+    visible, selected, clinics = oversight_scope(request)
+    return render_private(request, "audit/oversight.html", {
+        "summaries": oversight.oversight_by_version(clinics), "labels": [DISPLAY_NAMES[label] for label in LABELS],
+        "trials": trial_comparisons(clinics), "clinics": visible, "selected": selected,
+        "chart_query": request.GET.urlencode(),
+    })
+
+
+@require_GET
+@audit_required
+def show_clinic_oversight(request):
+    """Each clinic's weekly figures, with the weeks out of their usual range flagged."""
     visible, selected, clinics = oversight_scope(request)
     per_clinic = weekly_figures(visible if clinics is None else clinics, weeks=drift.window_weeks())
     for figures in per_clinic:
         drift.mark_flags(figures)
-    response = render(request, "audit/oversight.html", {
-        "summaries": oversight.oversight_by_version(clinics), "labels": [DISPLAY_NAMES[label] for label in LABELS],
-        "trials": trial_comparisons(clinics), "per_clinic": per_clinic, "metrics": METRICS,
-        "clinics": visible, "selected": selected, "chart_query": request.GET.urlencode(),
-    })
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return render_private(request, "audit/oversight_clinics.html", {
+        "per_clinic": per_clinic, "metrics": METRICS, "clinics": visible, "selected": selected})
 
 
 @require_GET
