@@ -139,13 +139,16 @@ def pages(users) -> list[tuple[str, str, str, dict]]:
         ("Case list, all clinics (administrator)", "administrator", reverse("cases:case_list"), {}),
     ]
     case_id = [awaiting.public_id]
+    first_clinic = Clinic.objects.order_by("id")[0].pk
     optional = [  # pages of other features, measured once they exist
         ("Admin case list (administrator)", "admin:cases_case_changelist", [], {}),
         ("Audit log", "audit:events", [], {}),
         ("Audit log, one action", "audit:events", [], {"action": "case_submitted"}),
         ("Audit timeline of one case", "audit:timeline", case_id, {}),
         ("Oversight dashboard", "audit:oversight", [], {}),
-        ("Oversight dashboard, one clinic", "audit:oversight", [], {"clinic": Clinic.objects.order_by("id")[0].pk}),
+        ("Oversight dashboard, one clinic", "audit:oversight", [], {"clinic": first_clinic}),
+        ("Oversight per clinic and week", "audit:oversight_clinics", [], {}),
+        ("Oversight per clinic and week, one clinic", "audit:oversight_clinics", [], {"clinic": first_clinic}),
     ]
     for name, url_name, args, query in optional:
         try:
