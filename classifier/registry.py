@@ -97,7 +97,7 @@ def served_version() -> ModelVersion:
     return pinned_version(pinned) if pinned else active_version()
 
 
-def trial_versions() -> list[ModelVersion]:
+def trial_versions(served: ModelVersion | None = None) -> list[ModelVersion]:
     """The versions on silent trial, except the one served now (it already predicts every case)."""
-    served = served_version()
+    served = served or served_version()
     return list(ModelVersion.objects.filter(on_trial=True).exclude(pk=served.pk).order_by("created", "id"))

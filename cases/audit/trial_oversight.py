@@ -72,4 +72,4 @@ def trial_comparisons(clinics=None) -> list[TrialComparison]:
     if not ModelVersion.objects.filter(on_trial=True).exists():
         return []  # and the served version is not looked up (on a fresh install that registers it)
     served = served_version()
-    return [compare_trial(trial, served=served, clinics=clinics) for trial in trial_versions()]
+    return [compare_trial(trial, served=served, clinics=clinics) for trial in trial_versions(served)]
