@@ -10,8 +10,6 @@ the cases where exactly one of them agrees with the radiologist carry informatio
 
 from dataclasses import dataclass
 
-from scipy.stats import beta, binomtest
-
 from classifier.labels import COVID, FINDING_NAMES, FINDINGS, LABELS
 
 CONFIDENCE = 0.95
@@ -22,6 +20,8 @@ def clopper_pearson(k: int, n: int, level: float = CONFIDENCE) -> tuple[float, f
     """The exact binomial interval for k successes in n trials; None when n is 0."""
     if n == 0:
         return None
+    from scipy.stats import beta  # imported here: scipy.stats costs every web process ~0.5 s and memory
+
     tail = (1 - level) / 2
     low = 0.0 if k == 0 else float(beta.ppf(tail, k, n - k + 1))
     high = 1.0 if k == n else float(beta.ppf(1 - tail, k + 1, n - k))
@@ -32,6 +32,8 @@ def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value for b and c discordant pairs (1.0 when there are none)."""
     if b + c == 0:
         return 1.0
+    from scipy.stats import binomtest  # imported here, as in clopper_pearson
+
     return float(binomtest(b, b + c, 0.5).pvalue)
 
 
