@@ -137,7 +137,7 @@ def median_turnarounds(first_reviews) -> dict[tuple[int, int], timedelta]:
     group's rows and returns only the one or two in the middle."""
     seconds = Seconds("signed_at") - Seconds("case__created")
     group = [F("case__clinic_id"), F("week")]
-    middle = (first_reviews.annotate(seconds=seconds, rank=Window(RowNumber(), partition_by=group,
+    middle = (first_reviews.order_by().annotate(seconds=seconds, rank=Window(RowNumber(), partition_by=group,
                                                                   order_by=seconds.asc()),
                                      size=Window(Count("id"), partition_by=group))
               .filter(rank__gte=(F("size") + 1) / 2, rank__lte=F("size") / 2 + 1)
