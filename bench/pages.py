@@ -149,6 +149,7 @@ def pages(users) -> list[tuple[str, str, str, dict]]:
         ("Oversight dashboard, one clinic", "audit:oversight", [], {"clinic": first_clinic}),
         ("Oversight per clinic and week", "audit:oversight_clinics", [], {}),
         ("Oversight per clinic and week, one clinic", "audit:oversight_clinics", [], {"clinic": first_clinic}),
+        ("COVID-19 thresholds per clinic", "audit:operating_points", [], {}),
     ]
     for name, url_name, args, query in optional:
         try:

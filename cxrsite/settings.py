@@ -257,6 +257,12 @@ CELERY_BEAT_SCHEDULE["check-clinic-drift"] = {
     "task": "cases.tasks.check_clinic_drift", "schedule": CXR_DRIFT_CHECK_INTERVAL_SECONDS,
     "options": {"expires": CXR_DRIFT_CHECK_INTERVAL_SECONDS}}
 
+# Per-clinic COVID-19 thresholds (cases/audit/operating_points.py): proposed on the oversight page, never applied.
+CXR_OPERATING_POINT_MIN_CASES = env_int("CXR_OPERATING_POINT_MIN_CASES", 50)
+CXR_OPERATING_POINT_SENSITIVITY = float(env_str("CXR_OPERATING_POINT_SENSITIVITY", "0.95"))
+if not 0 < CXR_OPERATING_POINT_SENSITIVITY <= 1:
+    raise ImproperlyConfigured("CXR_OPERATING_POINT_SENSITIVITY must be above 0 and at most 1")
+
 # Mail to the administrators (drift flags). The console backend prints mail; production sets SMTP.
 EMAIL_BACKEND = env_str("CXR_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

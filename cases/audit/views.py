@@ -3,6 +3,7 @@
 Administrators only (`can_audit`); everyone else gets 403, and anonymous users the login page.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Max, QuerySet
@@ -22,6 +23,7 @@ from .clinics import METRICS, weekly_figures
 from .actors import Actor
 from .forms import AuditFilterForm
 from .selectors import case_timeline, csv_chunks, events_matching
+from .operating_points import proposals
 from .services import record
 from .trial_oversight import compare_trial, trial_comparisons
 
@@ -138,3 +140,13 @@ def confirm_activation(request, version_id):
         return redirect("admin:classifier_modelversion_changelist")
     return render(request, "audit/confirm_activation.html",
                   {"version": version, "served": served, "trial": trial, "labels": [DISPLAY_NAMES[x] for x in LABELS]})
+
+
+@require_GET
+@audit_required
+def show_operating_points(request):
+    """Each clinic's fitted COVID-19 threshold, proposed beside the one every clinic uses now."""
+    visible, selected, clinics = oversight_scope(request)
+    return render_private(request, "audit/operating_points.html", {
+        "proposals": proposals(visible if clinics is None else clinics), "clinics": visible, "selected": selected,
+        "target": settings.CXR_OPERATING_POINT_SENSITIVITY, "minimum": settings.CXR_OPERATING_POINT_MIN_CASES})
