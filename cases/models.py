@@ -174,9 +174,6 @@ class PredictionQuerySet(models.QuerySet):
         """The predictions people see: the served version's, never a silent trial's."""
         return self.filter(trial=False)
 
-    def on_trial(self) -> "PredictionQuerySet":
-        return self.filter(trial=True)
-
 
 class Prediction(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="predictions")

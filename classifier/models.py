@@ -1,5 +1,6 @@
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -35,6 +36,10 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.architecture})"
+
+    def clean(self):
+        if self.active and self.on_trial:
+            raise ValidationError({"on_trial": "The active version is served; it cannot also be on trial."})
 
     def trial_clinic_codes(self) -> set[str]:
         return {code.strip() for code in self.trial_clinics.split(",") if code.strip()}

@@ -83,3 +83,12 @@ def test_the_case_admin_shows_radiologists_no_trial_prediction(client, clinic, s
     client.force_login(admin_radiologist)
     page = client.get(reverse("admin:cases_case_change", args=[case.pk])).content.decode()
     assert "tiny-test-model" in page and "shadow-v2" not in page
+
+
+def test_the_active_version_cannot_be_put_on_trial_in_the_form(client, administrator):
+    served = served_model_version()
+    client.force_login(administrator)
+    response = client.post(reverse("admin:classifier_modelversion_change", args=[served.pk]),
+                           {"on_trial": "on", "trial_sample_percent": "100", "trial_clinics": ""})
+    assert response.status_code == 200 and "cannot also be on trial" in response.content.decode()
+    assert not ModelVersion.objects.get(pk=served.pk).on_trial

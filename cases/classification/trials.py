@@ -101,7 +101,8 @@ def already_scored(case: Case, version: ModelVersion) -> bool:
 
 
 def past_cases_for(version: ModelVersion) -> QuerySet[Case]:
-    """Reviewed cases of the trial's clinics that the version has not scored, oldest first."""
+    """Reviewed cases of the trial's clinics that the version has not scored, oldest first.
+    Not sampled: the point of re-scoring is evidence, and it runs once, not on every new case."""
     cases = Case.objects.filter(pk__in=Review.objects.in_force().values("case_id"))
     codes = version.trial_clinic_codes()
     if codes:
