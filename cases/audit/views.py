@@ -138,8 +138,9 @@ def confirm_activation(request, version_id):
         activate_version(version, user=request.user, evidence=evidence)
         messages.success(request, f"{version.name} is now the active model; workers use it from their next case.")
         return redirect("admin:classifier_modelversion_changelist")
-    return render(request, "audit/confirm_activation.html",
-                  {"version": version, "served": served, "trial": trial, "labels": [DISPLAY_NAMES[x] for x in LABELS]})
+    return render_private(request, "audit/confirm_activation.html", {
+        "version": version, "served": served, "trial": trial, "labels": [DISPLAY_NAMES[x] for x in LABELS],
+        "pinned": bool(settings.CXR_MODEL_PATH)})
 
 
 @require_GET
