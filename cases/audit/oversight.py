@@ -9,7 +9,8 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, FloatField, Func, Min
+from django.db.models import Count, F, FloatField, Func, Window
+from django.db.models.functions import RowNumber
 
 from classifier.labels import FINDING_NAMES
 from classifier.models import ModelVersion
@@ -91,13 +92,15 @@ class Seconds(Func):
 
 
 def median_of(queryset, later, earlier) -> timedelta | None:
-    """The median of `later - earlier` over a queryset, sorted by the database (only the middle rows are read)."""
-    ordered = (queryset.annotate(value=Seconds(later) - Seconds(earlier)).order_by("value")
-               .values_list("value", flat=True))
-    n = ordered.count()
-    if not n:
+    """The median of `later - earlier` over a queryset, in one query: the database ranks the rows
+    and returns only the one or two in the middle."""
+    value = Seconds(later) - Seconds(earlier)
+    middle = list(queryset.order_by().annotate(value=value, rank=Window(RowNumber(), order_by=value.asc()),
+                                               size=Window(Count("pk")))
+                  .filter(rank__gte=(F("size") + 1) / 2, rank__lte=F("size") / 2 + 1)
+                  .values_list("value", flat=True))
+    if not middle:
         return None
-    middle = list(ordered[(n - 1) // 2:n // 2 + 1])
     return timedelta(seconds=round(sum(middle) / len(middle), 3))
 
 
@@ -133,7 +136,8 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
     covid_cases = sum(n for (finding, _), n in pairs.items() if finding == "covid")
     # Turnarounds are the served predictions': a trial's, often written by re-scoring weeks later, have none.
     own = in_clinics(Prediction.objects.shown().filter(model_version=version), "case__", clinics)
-    reviewed = own.annotate(first=Min("reviews__signed_at")).filter(first__gte=F("created"))
+    # The first signature on a prediction is its original review (amendments come later and have `amends`).
+    reviewed = own.filter(reviews__amends__isnull=True, reviews__signed_at__gte=F("created"))
     return VersionOversight(
         version=version,
         predictions=predictions,
@@ -145,7 +149,7 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
         overrides=latest_overrides(version, clinics),
         override_count=override_count,
         median_to_prediction=median_of(own, "created", "case__created"),
-        median_to_review=median_of(reviewed, "first", "created"),
+        median_to_review=median_of(reviewed, "reviews__signed_at", "created"),
     )
 
 
