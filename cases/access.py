@@ -34,6 +34,11 @@ def can_audit(user) -> bool:
     return user.has_perm("cases.view_auditevent")
 
 
+def can_manage_models(user) -> bool:
+    """Activate model versions and run trials: administrators who audit and may change versions."""
+    return can_audit(user) and user.has_perm("classifier.change_modelversion")
+
+
 def sees_all_clinics(user) -> bool:
     return user.has_perm(SEES_ALL_CLINICS)
 

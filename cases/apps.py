@@ -12,8 +12,10 @@ class CasesConfig(AppConfig):
         from cxrsite.middleware import mark_refreshed_at_login
 
         from .audit import receivers
+        from .classification import trials
         from .roles import create_roles_after_migrate
 
         receivers.connect()
         user_logged_in.connect(mark_refreshed_at_login, dispatch_uid="cxrsite.session_refreshed_at_login")
+        trials.connect()
         post_migrate.connect(create_roles_after_migrate, sender=self)

@@ -242,6 +242,10 @@ class PredictionQuerySet(models.QuerySet):
         """Newest first, the id breaking ties between rows written in the same instant."""
         return self.order_by("-created", "-id")
 
+    def shown(self) -> "PredictionQuerySet":
+        """The predictions people see: the served version's, never a silent trial's."""
+        return self.filter(trial=False)
+
 
 class Prediction(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="predictions")
@@ -259,6 +263,8 @@ class Prediction(models.Model):
     gate_reason = models.CharField(max_length=32, blank=True)
     gate_scores = models.JSONField(default=dict, blank=True)
     gate_version = models.CharField(max_length=100, blank=True)
+    # Written by a version on silent trial: compared on the oversight page, shown to nobody else.
+    trial = models.BooleanField(default=False)
 
     objects = PredictionQuerySet.as_manager()
 
@@ -372,6 +378,11 @@ class AuditEvent(models.Model):
         DICOM_RESULT_SENT = "dicom_result_sent"
         DICOM_RESULT_FAILED = "dicom_result_failed"
         DICOM_RESULT_DOWNLOADED = "dicom_result_downloaded"
+        TRIAL_CHANGED = "trial_changed"
+        TRIAL_PREDICTION_WRITTEN = "trial_prediction_written"
+        TRIAL_FAILED = "trial_failed"
+        TRIAL_RESCORING_STARTED = "trial_rescoring_started"
+        CLINIC_FLAGGED = "clinic_flagged"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"
 

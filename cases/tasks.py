@@ -11,7 +11,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .classification import faults, services, sweep, upkeep
+from .audit import drift
+from .classification import faults, services, sweep, trials, upkeep
 from .dicom import outbox
 
 
@@ -21,7 +22,21 @@ from .dicom import outbox
              max_retries=settings.CXR_TASK_MAX_RETRIES, retry_backoff=settings.CXR_TASK_RETRY_BACKOFF_SECONDS,
              retry_backoff_max=300, retry_jitter=False)
 def classify_case(case_id: int) -> str:
-    return services.classify_case(case_id, worker_host=socket.gethostname())
+    outcome = services.classify_case(case_id, worker_host=socket.gethostname())
+    if outcome == services.Outcome.PREDICTED:
+        trials.start_trials(case_id)  # only once the served prediction is committed; never raises
+    return outcome
+
+
+@shared_task(name=trials.TRIAL_TASK, autoretry_for=faults.TRANSIENT_ERRORS, max_retries=3,
+             retry_backoff=2, retry_backoff_max=60, retry_jitter=True)
+def score_trial(case_id: int, version_id: int) -> str:
+    return trials.score_with_trial(case_id=case_id, version_id=version_id, worker_host=socket.gethostname())
+
+
+@shared_task(name=trials.RESCORE_TASK)
+def rescore_past_cases(version_id: int, after_id: int) -> int:
+    return trials.rescore_batch(version_id=version_id, after_id=after_id, worker_host=socket.gethostname())
 
 
 @shared_task(name="cases.tasks.requeue_stuck_cases")
@@ -55,3 +70,8 @@ def send_dicom_result(self, result_id: int) -> str:
 @shared_task(name="cases.tasks.requeue_unsent_results")
 def requeue_unsent_results() -> int:
     return outbox.requeue_unsent_results(older_than=settings.CXR_REQUEUE_AFTER_SECONDS)
+
+
+@shared_task(name="cases.tasks.check_clinic_drift")
+def check_clinic_drift() -> int:
+    return drift.check_clinic_drift()

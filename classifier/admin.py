@@ -1,22 +1,28 @@
-"""Model versions: administrators see every registered model and switch the active one.
+"""Model versions: administrators see every registered model, try one silently, switch the active one.
 
 Versions are registered with `manage.py register_model` (the file must be on the worker
-machines); here they are read-only except for the "activate" action, which is audited
-through the `model_activated` signal.
+machines); here they are read-only except for the silent-trial fields and the actions.
+Activating goes through a confirmation page that shows the trial's comparison with the
+served version; that page belongs to the clinical app (it needs case data), so this library
+only redirects to it by URL name. Re-scoring past cases is asked of the app by a signal.
 """
 
 from django.contrib import admin, messages
+from django.shortcuts import redirect
 
 from classifier.models import ModelVersion
-from classifier.registry import activate_version
+from classifier.signals import rescoring_requested
+
+CONFIRM_ACTIVATION_URL = "audit:confirm_activation"
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "architecture", "active", "accuracy", "covid_sensitivity", "short_sha256", "created")
-    list_filter = ("active", "architecture")
+    list_display = ("name", "architecture", "active", "on_trial", "accuracy", "covid_sensitivity", "short_sha256",
+                    "created")
+    list_filter = ("active", "on_trial", "architecture")
     readonly_fields = ("name", "architecture", "file", "sha256", "metrics", "training_data", "created", "active")
-    actions = ["activate"]
+    actions = ["activate", "start_trial", "end_trial", "rescore_past_cases"]
 
     def has_add_permission(self, request):
         return False
@@ -38,11 +44,42 @@ class ModelVersionAdmin(admin.ModelAdmin):
         value = version.metrics.get("per_class", {}).get("covid", {}).get("sensitivity")
         return "-" if value is None else f"{value:.3f}"
 
-    @admin.action(description="Make the selected version the active model", permissions=["change"])
+    @admin.action(description="Make the selected version the active model (shows its trial comparison first)",
+                  permissions=["change"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
-        version = activate_version(queryset.get(), user=request.user)
-        self.message_user(request, f"{version.name} is now the active model; workers use it from their next case.",
-                          messages.SUCCESS)
+            return None
+        return redirect(CONFIRM_ACTIVATION_URL, version_id=queryset.get().pk)
+
+    @admin.action(description="Put the selected versions on silent trial", permissions=["change"])
+    def start_trial(self, request, queryset):
+        self.set_trial(request, queryset.filter(active=False), on_trial=True)
+
+    @admin.action(description="End the silent trial of the selected versions", permissions=["change"])
+    def end_trial(self, request, queryset):
+        self.set_trial(request, queryset, on_trial=False)
+
+    def set_trial(self, request, queryset, *, on_trial: bool):
+        # One save per version, so each change is audited (trial_changed) like an edit in the form.
+        for version in queryset:
+            version.on_trial = on_trial
+            version.save(update_fields=["on_trial"])
+        state = "on trial" if on_trial else "off trial"
+        self.message_user(request, f"{len(queryset)} version(s) {state}.", messages.SUCCESS)
+
+    @admin.action(description="Score the reviewed past cases with the selected trial versions (in the background)",
+                  permissions=["change"])
+    def rescore_past_cases(self, request, queryset):
+        for version in queryset:
+            if not version.on_trial:
+                self.message_user(request, f"{version.name} is not on trial.", messages.ERROR)
+                continue
+            try:
+                answers = rescoring_requested.send(sender=ModelVersion, version=version, user=request.user)
+            except ConnectionError:
+                self.message_user(request, "The task queue is unreachable; try again later.", messages.ERROR)
+                return
+            waiting = sum(answer for _, answer in answers)
+            self.message_user(request, f"Queued {waiting} reviewed case(s) for scoring with {version.name}.",
+                              messages.SUCCESS)

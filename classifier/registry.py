@@ -54,17 +54,19 @@ def _training_data(metadata: dict) -> str:
             f"split saved as {metadata.get('split', 'split.csv')} beside the model)")
 
 
-def activate_version(version: ModelVersion, *, user=None) -> ModelVersion:
-    """Make `version` the one active model; sends `model_activated` in the same transaction,
-    so the audit row a receiver writes commits with the switch."""
+def activate_version(version: ModelVersion, *, user=None, evidence: dict | None = None) -> ModelVersion:
+    """Make `version` the one active model (and end its trial: it is served now); sends
+    `model_activated` in the same transaction, so the audit row a receiver writes commits with
+    the switch. `evidence` is what the administrator saw before confirming (the trial comparison)."""
     with transaction.atomic():
         previous = ModelVersion.objects.select_for_update().filter(active=True).first()
         if previous is not None and previous.pk == version.pk:
             return version
         ModelVersion.objects.filter(active=True).update(active=False)
-        ModelVersion.objects.filter(pk=version.pk).update(active=True)
+        ModelVersion.objects.filter(pk=version.pk).update(active=True, on_trial=False)
         version.refresh_from_db()
-        model_activated.send(sender=ModelVersion, version=version, previous=previous, user=user)
+        model_activated.send(sender=ModelVersion, version=version, previous=previous, user=user,
+                             evidence=evidence or {})
     return version
 
 
@@ -93,3 +95,9 @@ def served_version() -> ModelVersion:
     """The version the workers serve now: CXR_MODEL_PATH if set, else the active one."""
     pinned = getattr(settings, "CXR_MODEL_PATH", "") or ""
     return pinned_version(pinned) if pinned else active_version()
+
+
+def trial_versions(served: ModelVersion | None = None) -> list[ModelVersion]:
+    """The versions on silent trial, except the one served now (it already predicts every case)."""
+    served = served or served_version()
+    return list(ModelVersion.objects.filter(on_trial=True).exclude(pk=served.pk).order_by("created", "id"))

@@ -288,7 +288,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = CXR_BROKER_TIMEOUT_SECONDS
 # reaper runs while cases queue up behind a slow or absent classification worker.
 CELERY_TASK_DEFAULT_QUEUE = "classification"
 CELERY_TASK_ROUTES = {name: {"queue": "upkeep"} for name in (
-    "cases.tasks.requeue_stuck_cases", "cases.tasks.refresh_planner_statistics", "cases.tasks.sweep_orphan_files")}
+    "cases.tasks.requeue_stuck_cases", "cases.tasks.refresh_planner_statistics", "cases.tasks.sweep_orphan_files",
+    "cases.tasks.requeue_unsent_results", "cases.tasks.check_clinic_drift")}
 # A database or storage outage is ridden out by the task: retries after 5, 10, 20, 40, 80 s.
 CXR_TASK_MAX_RETRIES = env_int("CXR_TASK_MAX_RETRIES", 5)
 CXR_TASK_RETRY_BACKOFF_SECONDS = env_int("CXR_TASK_RETRY_BACKOFF_SECONDS", 5)
@@ -333,6 +334,34 @@ CXR_DICOM_RETRY_SECONDS = env_int("CXR_DICOM_RETRY_SECONDS", 15)
 CXR_DICOM_SEND_ATTEMPTS = env_int("CXR_DICOM_SEND_ATTEMPTS", 12)
 if len(CXR_DICOM_AE_TITLE) > 16 or not CXR_DICOM_AE_TITLE.strip():
     raise ImproperlyConfigured("CXR_DICOM_AE_TITLE must be 1 to 16 characters")
+
+# Silent trials (cases/classification/trials.py): off, no version on trial classifies anything.
+CXR_TRIALS_ENABLED = env_bool("CXR_TRIALS_ENABLED", True)
+
+# Per-clinic oversight (cases/audit/clinics.py, cases/audit/drift.py): weeks shown, and the drift
+# check that beat runs, which flags a clinic whose weekly rates leave their usual range.
+CXR_OVERSIGHT_WEEKS = env_int("CXR_OVERSIGHT_WEEKS", 12)
+CXR_DRIFT_BASELINE_WEEKS = env_int("CXR_DRIFT_BASELINE_WEEKS", 8)
+CXR_DRIFT_MIN_CASES = env_int("CXR_DRIFT_MIN_CASES", 10)
+CXR_DRIFT_CHECK_INTERVAL_SECONDS = env_int("CXR_DRIFT_CHECK_INTERVAL_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE["check-clinic-drift"] = {
+    "task": "cases.tasks.check_clinic_drift", "schedule": CXR_DRIFT_CHECK_INTERVAL_SECONDS,
+    "options": {"expires": CXR_DRIFT_CHECK_INTERVAL_SECONDS}}
+
+# Per-clinic COVID-19 thresholds (cases/audit/operating_points.py): proposed on the oversight page, never applied.
+CXR_OPERATING_POINT_MIN_CASES = env_int("CXR_OPERATING_POINT_MIN_CASES", 50)
+CXR_OPERATING_POINT_SENSITIVITY = float(env_str("CXR_OPERATING_POINT_SENSITIVITY", "0.95"))
+if not 0 < CXR_OPERATING_POINT_SENSITIVITY <= 1:
+    raise ImproperlyConfigured("CXR_OPERATING_POINT_SENSITIVITY must be above 0 and at most 1")
+
+# Mail to the administrators (drift flags). The console backend prints mail; production sets SMTP.
+EMAIL_BACKEND = env_str("CXR_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cxr-triage@localhost")
 
 # The classifier model served by the worker; the committed one by default.
 CXR_MODEL_PATH = env_str("CXR_MODEL_PATH", "")

@@ -55,3 +55,25 @@ def predict(case: Case, label: str = "covid", probabilities: dict | None = None,
 def predicted_case(clinic: Clinic, submitted_by, label: str = "covid", **kwargs) -> tuple[Case, Prediction]:
     case = make_case(clinic, submitted_by, **kwargs)
     return case, predict(case, label)
+
+
+def trial_predict(case: Case, label: str, *, version: ModelVersion, probabilities: dict | None = None) -> Prediction:
+    """A silent-trial prediction, as the trial task writes it: the case itself is not touched."""
+    return Prediction.objects.create(case=case, model_version=version, label=label, trial=True,
+                                     probabilities=probabilities or PROBABILITIES[label], inference_ms=3.0)
+
+
+def served_model_version(name: str = "served-v1") -> ModelVersion:
+    """A registered version made the active one (what `served_version()` answers without a pinned file)."""
+    version = model_version(name)
+    ModelVersion.objects.exclude(pk=version.pk).update(active=False)
+    ModelVersion.objects.filter(pk=version.pk).update(active=True)
+    version.refresh_from_db()
+    return version
+
+
+def trial_version(name: str = "shadow-v2", **fields) -> ModelVersion:
+    version = model_version(name)
+    ModelVersion.objects.filter(pk=version.pk).update(on_trial=True, **fields)
+    version.refresh_from_db()
+    return version

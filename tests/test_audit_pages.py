@@ -28,13 +28,15 @@ def audit_urls(case) -> list[str]:
         reverse("audit:timeline", args=[case.public_id]),
         reverse("audit:oversight"),
         reverse("audit:oversight_chart"),
+        reverse("audit:oversight_clinics"),
+        reverse("audit:operating_points"),
     ]
 
 
 @pytest.mark.parametrize("role", ["staff", "radiologist"])
 def test_staff_and_radiologists_are_refused_every_audit_page(client, request, role, case):
     client.force_login(request.getfixturevalue(role))
-    assert [client.get(url).status_code for url in audit_urls(case)] == [403] * 5
+    assert [client.get(url).status_code for url in audit_urls(case)] == [403] * 7
     assert not AuditEvent.objects.filter(action="audit_exported").exists()
 
 
@@ -47,7 +49,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, case):
 
 def test_an_administrator_sees_every_audit_page(client, administrator, case):
     client.force_login(administrator)
-    assert [client.get(url).status_code for url in audit_urls(case)] == [200] * 5
+    assert [client.get(url).status_code for url in audit_urls(case)] == [200] * 7
 
 
 def test_audit_pages_refuse_posts(client, administrator, case):

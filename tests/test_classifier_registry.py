@@ -54,6 +54,10 @@ def test_administrator_activates_a_version_in_the_admin_and_it_is_audited(client
     response = client.post(reverse("admin:classifier_modelversion_changelist"),
                            {"action": "activate", "_selected_action": [tiny.pk]}, follow=True)
     assert response.status_code == 200
+    assert f"Activate {tiny.name}?" in response.content.decode()  # a confirmation first (issue 16)
+    assert list(ModelVersion.objects.filter(active=True)) == [committed]
+    response = client.post(reverse("audit:confirm_activation", args=[tiny.pk]), follow=True)
+    assert response.status_code == 200
     assert "is now the active model" in response.content.decode()
     assert list(ModelVersion.objects.filter(active=True)) == [tiny]
     event = AuditEvent.objects.filter(action="model_activated").first()  # the latest

@@ -39,6 +39,7 @@ def sample_url(name: str, pattern, case: Case) -> str:
         "object_id": first_object,
         "id": first_object,
         "result_id": 1,  # a DICOM result download: 404 for a case without one, still no-store
+        "version_id": 1,  # the activation confirmation of a model version
     }
     parameters = list(pattern.pattern.regex.groupindex)
     unknown = set(parameters) - set(values)

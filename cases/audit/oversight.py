@@ -2,19 +2,21 @@
 
 A case's radiologist finding is its review in force (`Review.objects.in_force()`). Every
 prediction of a reviewed case is compared with that finding, so a model
-version that ran on a case in the background is measured against the same truth.
+version that ran on a case in the background (a silent trial) is measured against the same truth.
 """
 
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, FloatField, Func, Min
+from django.db.models import Count, F, FloatField, Func, Window
+from django.db.models.functions import RowNumber
 
-from classifier.labels import FINDING_NAMES, FINDINGS, LABELS
+from classifier.labels import FINDING_NAMES
 from classifier.models import ModelVersion
 
 from ..models import Prediction, Review
+from .comparison import MatrixRow, confusion_matrix
 
 OVERRIDES_SHOWN = 50
 
@@ -27,13 +29,6 @@ class Override:
     note: str
     reviewer: str
     signed_at: datetime
-
-
-@dataclass(frozen=True)
-class MatrixRow:
-    finding: str
-    counts: list[int]  # in LABELS order
-    total: int
 
 
 @dataclass(frozen=True)
@@ -81,15 +76,6 @@ def duration_text(duration: timedelta | None) -> str:
     return f"{minutes_left} min {seconds % 60} s" if minutes_left else f"{seconds} s"
 
 
-def confusion_matrix(counts: dict[tuple[str, str], int]) -> list[MatrixRow]:
-    """Rows: radiologist finding; columns: predicted label. counts[(finding, predicted)]."""
-    rows = []
-    for finding in FINDINGS:
-        row = [counts.get((finding, label), 0) for label in LABELS]
-        rows.append(MatrixRow(FINDING_NAMES[finding], row, sum(row)))
-    return rows
-
-
 def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -106,41 +92,52 @@ class Seconds(Func):
 
 
 def median_of(queryset, later, earlier) -> timedelta | None:
-    """The median of `later - earlier` over a queryset, sorted by the database (only the middle rows are read)."""
-    ordered = (queryset.annotate(value=Seconds(later) - Seconds(earlier)).order_by("value")
-               .values_list("value", flat=True))
-    n = ordered.count()
-    if not n:
+    """The median of `later - earlier` over a queryset, in one query: the database ranks the rows
+    and returns only the one or two in the middle."""
+    value = Seconds(later) - Seconds(earlier)
+    middle = list(queryset.order_by().annotate(value=value, rank=Window(RowNumber(), order_by=value.asc()),
+                                               size=Window(Count("pk")))
+                  .filter(rank__gte=(F("size") + 1) / 2, rank__lte=F("size") / 2 + 1)
+                  .values_list("value", flat=True))
+    if not middle:
         return None
-    middle = list(ordered[(n - 1) // 2:n // 2 + 1])
     return timedelta(seconds=round(sum(middle) / len(middle), 3))
 
 
-def oversight_by_version() -> list[VersionOversight]:
-    """Grouped queries per figure, so the page costs the same at 100 or 100,000 cases."""
-    predictions = dict(Prediction.objects.values("model_version_id").annotate(n=Count("id"))
-                       .values_list("model_version_id", "n"))
+def in_clinics(queryset, case_path: str, clinics):
+    """The rows of the given clinics' cases; every clinic when `clinics` is None."""
+    return queryset if clinics is None else queryset.filter(**{f"{case_path}clinic__in": clinics})
+
+
+def oversight_by_version(clinics=None) -> list[VersionOversight]:
+    """Grouped queries per figure, so the page costs the same at 100 or 100,000 cases.
+    `clinics` (a queryset) limits every figure to those clinics' cases."""
+    predictions = dict(in_clinics(Prediction.objects, "case__", clinics).values("model_version_id")
+                       .annotate(n=Count("id")).values_list("model_version_id", "n"))
     pairs: dict[int, dict[tuple[str, str], int]] = {}
     for version_id, finding, label, n in (
-            Review.objects.in_force().filter(case__predictions__isnull=False)
+            in_clinics(Review.objects.in_force(), "case__", clinics).filter(case__predictions__isnull=False)
             .values("case__predictions__model_version_id", "finding", "case__predictions__label")
             .annotate(n=Count("case__predictions__id"))
             .values_list("case__predictions__model_version_id", "finding", "case__predictions__label", "n")):
         pairs.setdefault(version_id, {})[(finding, label)] = n
-    overrides = dict(Review.objects.in_force().filter(agreed=False, prediction__isnull=False)
+    overrides = dict(in_clinics(Review.objects.in_force(), "case__", clinics)
+                     .filter(agreed=False, prediction__isnull=False)
                      .values("prediction__model_version_id").annotate(n=Count("id"))
                      .values_list("prediction__model_version_id", "n"))
     versions = ModelVersion.objects.filter(pk__in=predictions).order_by("created", "id")
-    return [summarise(version, predictions[version.pk], pairs.get(version.pk, {}), overrides.get(version.pk, 0))
-            for version in versions]
+    return [summarise(version, predictions[version.pk], pairs.get(version.pk, {}), overrides.get(version.pk, 0),
+                      clinics=clinics) for version in versions]
 
 
 def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, str], int],
-              override_count: int) -> VersionOversight:
+              override_count: int, *, clinics=None) -> VersionOversight:
     compared = sum(pairs.values())
     covid_cases = sum(n for (finding, _), n in pairs.items() if finding == "covid")
-    own = Prediction.objects.filter(model_version=version)
-    reviewed = own.annotate(first=Min("reviews__signed_at")).filter(first__gte=F("created"))
+    # Turnarounds are the served predictions': a trial's, often written by re-scoring weeks later, have none.
+    own = in_clinics(Prediction.objects.shown().filter(model_version=version), "case__", clinics)
+    # The first signature on a prediction is its original review (amendments come later and have `amends`).
+    reviewed = own.filter(reviews__amends__isnull=True, reviews__signed_at__gte=F("created"))
     return VersionOversight(
         version=version,
         predictions=predictions,
@@ -149,19 +146,21 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
         agreement=ratio(sum(n for (finding, label), n in pairs.items() if finding == label), compared),
         covid_cases=covid_cases,
         covid_sensitivity=ratio(pairs.get(("covid", "covid"), 0), covid_cases),
-        overrides=latest_overrides(version),
+        overrides=latest_overrides(version, clinics),
         override_count=override_count,
         median_to_prediction=median_of(own, "created", "case__created"),
-        median_to_review=median_of(reviewed, "first", "created"),
+        median_to_review=median_of(reviewed, "reviews__signed_at", "created"),
     )
 
 
-def latest_overrides(version: ModelVersion) -> list[Override]:
+def latest_overrides(version: ModelVersion, clinics=None) -> list[Override]:
     """The version's latest overrides (final findings that differ from its prediction), newest first."""
-    reviews = (Review.objects.in_force().filter(agreed=False, prediction__model_version=version)
+    reviews = (in_clinics(Review.objects.in_force(), "case__", clinics)
+               .filter(agreed=False, prediction__model_version=version)
                .select_related("reviewer", "case", "prediction").newest_first()[:OVERRIDES_SHOWN])
-    return [Override(str(review.case.public_id), FINDING_NAMES.get(label_of(review), "–"), FINDING_NAMES[review.finding],
-                     review.note, review.reviewer.get_username(), review.signed_at) for review in reviews]
+    return [Override(str(review.case.public_id), FINDING_NAMES.get(label_of(review), "–"),
+                     FINDING_NAMES[review.finding], review.note, review.reviewer.get_username(), review.signed_at)
+            for review in reviews]
 
 
 def label_of(review: Review) -> str:

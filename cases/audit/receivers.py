@@ -50,6 +50,9 @@ WATCHED = {
     Clinic: Watch(Action.CLINIC_CHANGED, ("name", "code"), "code"),
     # Creating patients and cases is the intake service's "case_submitted".
     Patient: Watch(Action.CASE_EDITED, ("clinic_id", "mrn", "birth_year", "sex"), "public_id", records_creation=False),
+    # Activation has its own event (model_activated); putting a version on trial is this one.
+    ModelVersion: Watch(Action.TRIAL_CHANGED, ("on_trial", "trial_sample_percent", "trial_clinics"), "name",
+                        records_creation=False),
     Case: Watch(Action.CASE_EDITED, tuple(f.attname for f in Case._meta.concrete_fields
                                      if f.name not in CASE_WORKFLOW_FIELDS), "public_id", records_creation=False),
 }
@@ -194,12 +197,14 @@ def version_summary(version) -> dict | None:
     return {"id": version.pk, "name": version.name, "architecture": version.architecture, "sha256": version.sha256}
 
 
-def record_model_activation(sender, version, previous=None, user=None, **kwargs):
+def record_model_activation(sender, version, previous=None, user=None, evidence=None, **kwargs):
     actor = current_actor()
     if user is not None:
         actor = Actor.of_user(user, address=actor.address)
-    record(Action.MODEL_ACTIVATED, actor=actor,
-           details={"model_version": version_summary(version), "previous": version_summary(previous)})
+    details = {"model_version": version_summary(version), "previous": version_summary(previous)}
+    if evidence:
+        details["evidence"] = evidence
+    record(Action.MODEL_ACTIVATED, actor=actor, details=details)
 
 
 def connect() -> None:

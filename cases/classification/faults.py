@@ -24,6 +24,8 @@ ENVIRONMENT_CAUSES = [
     ((SoftTimeLimitExceeded,), Cause.TIME_LIMIT),
     ((OSError,), Cause.STORAGE),
 ]
+# Worth retrying in any task: the database or the broker was briefly unreachable, not the image.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError)
 IMAGE_FAILURE = "The image could not be classified: {}"
 UNREADABLE = "the stored image could not be read as an X-ray."
 

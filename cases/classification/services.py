@@ -200,7 +200,9 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                         gate_reason=gate_reason, gate_scores=verdict.scores, gate_version=verdict.version,
                     )
             except IntegrityError:
-                # This model already predicted this case (an earlier attempt): keep that row.
+                # This model already predicted this case (an earlier attempt, or while it was on
+                # silent trial): keep that row, and show it now that this version is served.
+                Prediction.objects.filter(case=case, model_version=version, trial=True).update(trial=False)
                 return Outcome.PREDICTED
             record(Action.PREDICTION_WRITTEN, actor=actor, case=case,
                    details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,

@@ -42,6 +42,9 @@ def merge_duplicates(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Not one transaction: on PostgreSQL the merge's row changes leave deferred foreign-key
+    # checks pending, and the constraint's ALTER TABLE cannot run until they have been committed.
+    atomic = False
 
     dependencies = [("cases", "0009_failure_causes")]
 
@@ -49,7 +52,7 @@ class Migration(migrations.Migration):
         migrations.AddField(model_name="patient", name="mrn_key",
                             field=models.CharField(default="", editable=False, max_length=64), preserve_default=False),
         migrations.RemoveConstraint(model_name="patient", name="unique_mrn_per_clinic"),
-        migrations.RunPython(merge_duplicates, migrations.RunPython.noop),
+        migrations.RunPython(merge_duplicates, migrations.RunPython.noop, atomic=True),
         migrations.AddConstraint(model_name="patient", constraint=models.UniqueConstraint(
             fields=("clinic", "mrn_key"), name="one_patient_per_mrn_in_a_clinic")),
     ]

@@ -55,6 +55,9 @@ class PredictionInline(ReadOnlyInline):
     model = Prediction
     fields = readonly_fields = ["created", "label", "probabilities", "model_version", "inference_ms", "worker_host"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).shown()  # silent-trial predictions live on the oversight page
+
 
 class ReviewInline(ReadOnlyInline):
     model = Review

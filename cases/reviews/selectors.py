@@ -49,7 +49,7 @@ class CaseResult:
 
 
 def latest_prediction(case: Case) -> Prediction | None:
-    return case.predictions.select_related("model_version").newest_first().first()
+    return case.predictions.shown().select_related("model_version").newest_first().first()
 
 
 def current_review(case: Case) -> Review | None:
@@ -114,7 +114,7 @@ def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> int 
 
 def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
     """Annotate the AI's confidence in its label and the finding of the signed review in force."""
-    latest = Prediction.objects.filter(case=OuterRef("pk")).newest_first()
+    latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
     final = Review.objects.in_force().filter(case=OuterRef("pk")).newest_first()
     highest = Greatest(*(Cast(KT(f"probabilities__{label}"), FloatField()) for label in LABELS))
     return cases.annotate(
