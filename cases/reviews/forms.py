@@ -49,7 +49,8 @@ class ReviewForm(forms.Form):
 
 
 class AmendForm(forms.Form):
-    finding = forms.ChoiceField(label="Amended finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
+    finding = forms.ChoiceField(label="Amended finding", choices=Review.Finding.choices,
+                                widget=forms.RadioSelect(attrs={"class": "form-check-input"}))
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     reason = forms.CharField(label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}))
     review = forms.IntegerField(widget=forms.HiddenInput)
