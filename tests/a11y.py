@@ -73,3 +73,38 @@ def sign_in(page, base: str, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+
+
+def is_focused(locator) -> bool:
+    return locator.evaluate("element => element === document.activeElement")
+
+
+def tab_to(page, target, *, limit: int = 60) -> int:
+    """Presses Tab until `target` has focus, checking at every stop that the focus is visible
+    (outline contrast of 3:1 or more, WCAG 1.4.11 and 2.4.7). Returns the number of Tab presses."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement === document.body"):
+            continue  # past the last control, focus is in the browser's own UI
+        contrast = focus_contrast(page)
+        assert contrast >= 3, f"focus on {focused(page)} has an outline contrast of {contrast:.2f}:1"
+        if is_focused(target):
+            return presses
+    raise AssertionError(f"{target} not reached in {limit} Tab presses; focus is on {focused(page)}")
+
+
+def keyboard_sign_in(page, base: str, username: str) -> None:
+    page.goto(base + reverse("login"))
+    username_field = page.get_by_label("Username")
+    if not is_focused(username_field):  # the login form focuses it itself
+        tab_to(page, username_field)
+    page.keyboard.type(username)
+    tab_to(page, page.get_by_label("Password"))
+    page.keyboard.type(PASSWORD)
+    press_and_follow(page, "Enter")
+
+
+def press_and_follow(page, key: str) -> None:
+    """Presses a key that navigates, and waits until the new page has loaded its styles."""
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press(key)
