@@ -28,11 +28,17 @@ def cases(clinic, staff, radiologist):
     return {"predicted": predicted, "reviewed": reviewed, "failed": failed, "classifying": classifying}
 
 
+def signed_in_page(chromium, base: str, viewport: dict, user, url: str):  # noqa: F811
+    page = chromium.new_context(viewport=viewport).new_page()
+    sign_in(page, base, user.username)
+    page.goto(base + url)
+    return page
+
+
 def audit_pages(base: str, viewport: dict, chromium, user, urls: list[str]) -> list[str]:  # noqa: F811
     """Logs in at this width and runs axe on each URL; the violations found."""
-    context = chromium.new_context(viewport=viewport)
-    page = context.new_page()
-    sign_in(page, base, user.username)
+    page = signed_in_page(chromium, base, viewport, user, reverse("cases:home"))
+    context = page.context
     found = []
     for url in urls:
         page.goto(base + url)
@@ -69,9 +75,7 @@ def test_staff_pages_in_every_state_have_no_serious_violation(live_server, staff
     found = audit_pages(live_server.url, viewport, chromium, staff, urls)
 
     # The new-case form sent back with errors.
-    page = chromium.new_context(viewport=viewport).new_page()
-    sign_in(page, live_server.url, staff.username)
-    page.goto(live_server.url + reverse("cases:case_new"))
+    page = signed_in_page(chromium, live_server.url, viewport, staff, reverse("cases:case_new"))
     page.get_by_role("button", name="Submit case").click()
     assert page.title().startswith("Error:")
     found += blocking_violations(page, "new case with errors")
@@ -90,9 +94,7 @@ def test_radiologist_pages_in_every_state_have_no_serious_violation(live_server,
     found = audit_pages(live_server.url, viewport, chromium, radiologist, urls)
 
     # The amend form sent back without its reason (the browser's own check is taken off to send it).
-    page = chromium.new_context(viewport=viewport).new_page()
-    sign_in(page, live_server.url, radiologist.username)
-    page.goto(live_server.url + case_url("cases:review", cases["reviewed"]))
+    page = signed_in_page(chromium, live_server.url, viewport, radiologist, case_url("cases:review", cases["reviewed"]))
     page.get_by_text("Amend this review").click()
     page.locator("textarea[name=reason]").evaluate("element => element.removeAttribute('required')")
     page.get_by_role("button", name="Sign amendment").click()

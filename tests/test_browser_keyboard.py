@@ -82,12 +82,18 @@ def test_keyboard_alone_signs_an_override_with_visible_focus(live_server, clinic
         "other", False, "Rotated film; repeat advised", prediction)
 
 
-def test_single_key_shortcuts_act_only_in_the_review_form_and_never_move_focus(
-        live_server, clinic, staff, radiologist, page):
+@pytest.fixture
+def review_page(live_server, clinic, staff, radiologist, page):
+    """A radiologist on the review page of a COVID-19 suggestion, the viewer drawn."""
     case, _ = predicted_case(clinic, staff, "covid", mrn="KEY-3")
     keyboard_sign_in(page, live_server.url, radiologist.username)
     page.goto(live_server.url + reverse("cases:review", args=[case.public_id]))
     expect(page.locator("#viewer")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def test_single_key_shortcuts_act_only_in_the_review_form_and_never_move_focus(review_page):
+    page = review_page
     covid, viral = page.get_by_label("1. COVID-19"), page.get_by_label("3. Viral Pneumonia")
 
     level = page.get_by_label("Level")
@@ -103,12 +109,8 @@ def test_single_key_shortcuts_act_only_in_the_review_form_and_never_move_focus(
     expect(page.locator("#review-form button[type=submit]")).to_have_text("Sign: override")
 
 
-def test_the_viewer_announces_only_zoom_and_heatmap_changes_and_sliders_say_their_value(
-        live_server, clinic, staff, radiologist, page):
-    case, _ = predicted_case(clinic, staff, "covid", mrn="KEY-4")
-    keyboard_sign_in(page, live_server.url, radiologist.username)
-    page.goto(live_server.url + reverse("cases:review", args=[case.public_id]))
-    expect(page.locator("#viewer")).to_have_attribute("data-ready", "true")
+def test_the_viewer_announces_only_zoom_and_heatmap_changes_and_sliders_say_their_value(review_page):
+    page = review_page
     page.evaluate(RECORD_VIEWER_STATUS)
 
     level = page.get_by_label("Level")

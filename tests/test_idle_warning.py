@@ -47,4 +47,9 @@ def test_signed_out_users_get_no_warning_and_stay_signed_in_sends_them_to_log_in
     assert "idle-warning" not in client.get(reverse("login")).content.decode()
     response = client.get(STAY)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert client.post(STAY).status_code == 302
+
+
+def test_stay_signed_in_answers_only_get(client, staff):
+    client.force_login(staff)
     assert client.post(STAY).status_code == 405
