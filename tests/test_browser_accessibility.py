@@ -6,6 +6,7 @@ administrators use. Any critical or serious violation fails the test, with its r
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from cases.audit.actors import Actor
 from cases.models import Case
@@ -79,6 +80,7 @@ def test_staff_pages_in_every_state_have_no_serious_violation(live_server, staff
     page = signed_in_page(chromium, live_server.url, viewport, staff, reverse("cases:case_new"))
     page.get_by_role("button", name="Submit case").click()
     assert page.title().startswith("Error:")
+    expect(page.locator("#error-summary")).to_be_focused()  # heard first, links lead to the fields
     found += blocking_violations(page, "new case with errors")
     page.context.close()
     assert found == []
