@@ -107,3 +107,10 @@ def test_clinic_staff_cannot_enter_the_admin_site(client, staff):
     client.force_login(staff)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/admin/login/" in response.url
+
+
+def test_the_user_forms_split_date_and_time_inputs_each_have_a_label(admin_client, staff):
+    page = admin_client.get(reverse("admin:auth_user_change", args=[staff.pk])).content.decode()
+    for field in ("last_login", "date_joined"):
+        assert f'<label for="id_{field}_0">Date:</label>' in page, field
+        assert f'<label for="id_{field}_1">Time:</label>' in page, field
