@@ -63,7 +63,8 @@ def focus_contrast(page) -> float:
 def focused(page) -> str:
     """The focused element, as a test reads it: tag, id, and its text or label."""
     return page.evaluate("""() => { const e = document.activeElement;
-      return `${e.tagName.toLowerCase()}#${e.id} ${(e.getAttribute("aria-label") || e.innerText || e.value || "").trim()}`; }""")
+      const text = (e.getAttribute("aria-label") || e.innerText || e.value || "").trim();
+      return `${e.tagName.toLowerCase()}#${e.id} ${text}`; }""")
 
 
 def sign_in(page, base: str, username: str) -> None:

@@ -55,7 +55,8 @@ def test_the_heatmap_starts_at_half_opacity_with_a_legend_and_reset_turns_it_off
         live_server, clinic, staff, radiologist, chromium):  # noqa: F811
     case, _ = predicted_case(clinic, staff, "covid", mrn="HEAT-1")
     page = open_page(chromium, live_server, radiologist, DESKTOP, reverse("cases:review", args=[case.public_id]))
-    viewer, legend, opacity = page.locator("#viewer"), page.get_by_test_id("heatmap-legend"), page.get_by_label("Heatmap opacity")
+    viewer, legend = page.locator("#viewer"), page.get_by_test_id("heatmap-legend")
+    opacity = page.get_by_label("Heatmap opacity")
     expect(viewer).to_have_attribute("data-ready", "true")
     expect(opacity).to_have_value("50")
     expect(legend).to_be_hidden()

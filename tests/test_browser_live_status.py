@@ -20,7 +20,8 @@ RECORD_ANNOUNCEMENTS = """() => {
 }"""
 
 
-def test_each_status_change_is_announced_once_without_a_reload_or_a_lost_focus(live_server, clinic, staff, chromium):  # noqa: F811
+def test_each_status_change_is_announced_once_without_a_reload_or_a_lost_focus(
+        live_server, clinic, staff, chromium):  # noqa: F811
     case = make_case(clinic, staff, mrn="LIVE-1", status=Case.Status.QUEUED)
     page = chromium.new_context(viewport=DESKTOP).new_page()
     sign_in(page, live_server.url, staff.username)
