@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
@@ -136,6 +137,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cases.context_processors.roles",
+                "cxrsite.idle.session_idle_seconds",
             ],
         },
     },
@@ -252,6 +254,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Widgets render through TEMPLATES, so templates/ can override one: the admin's split date/time
+# widget gets real <label>s (templates/admin/widgets/split_datetime.html).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -281,7 +287,11 @@ CELERY_TASK_TIME_LIMIT = env_int("CXR_TASK_TIME_LIMIT", 90)
 CXR_BROKER_TIMEOUT_SECONDS = env_int("CXR_BROKER_TIMEOUT_SECONDS", 3)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CXR_VISIBILITY_TIMEOUT", 600),
                                    "socket_timeout": CXR_BROKER_TIMEOUT_SECONDS,
-                                   "socket_connect_timeout": CXR_BROKER_TIMEOUT_SECONDS}
+                                   "socket_connect_timeout": CXR_BROKER_TIMEOUT_SECONDS,
+                                   # Publishing does not retry the connection (kombu's default sleeps ~6 s
+                                   # before giving up on a refused one): the reaper retries instead.
+                                   # The worker's consumer reconnects by its own retry settings.
+                                   "max_retries": 0}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = CXR_BROKER_TIMEOUT_SECONDS
 # Classification and upkeep on separate queues, each with its own worker (bin/run), so the

@@ -147,3 +147,10 @@ def test_a_superuser_can_still_grant_superuser_status(superuser_client, staff):
     assert superuser_client.post(url, user_change_data(superuser_client, staff, is_superuser="on")).status_code == 302
     staff.refresh_from_db()
     assert staff.is_superuser
+
+
+def test_the_user_forms_split_date_and_time_inputs_each_have_a_label(admin_client, staff):
+    page = admin_client.get(reverse("admin:auth_user_change", args=[staff.pk])).content.decode()
+    for field in ("last_login", "date_joined"):
+        assert f'<label for="id_{field}_0">Date:</label>' in page, field
+        assert f'<label for="id_{field}_1">Time:</label>' in page, field

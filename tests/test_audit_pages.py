@@ -185,3 +185,15 @@ def test_only_administrators_see_the_audit_links_in_the_navigation(client, admin
     assert reverse("audit:events").encode() in client.get(reverse("cases:case_list")).content
     client.force_login(staff)
     assert reverse("audit:events").encode() not in client.get(reverse("cases:case_list")).content
+
+
+def test_event_details_read_as_key_value_lines_not_python_dict_text(client, administrator, case):
+    record("login_failed", actor=Actor(label="someone"), case=case,
+           details={"username": "someone", "filters": {"action": "login_failed", "clinic": ""}})
+    client.force_login(administrator)
+    for url in (reverse("audit:events"), reverse("audit:timeline", args=[case.public_id])):
+        page = client.get(url).content.decode()
+        assert "{&#x27;" not in page and "{'" not in page, url
+        assert '<span class="fw-semibold">username</span>: someone' in page, url
+        assert '<span class="fw-semibold">action</span>: login_failed' in page, url
+        assert '<span class="fw-semibold">clinic</span>: (empty)' in page, url

@@ -119,8 +119,9 @@ def test_staff_submit_a_radiologist_overrides_and_staff_see_the_final_finding(
         expect(viewer.locator(".viewer-status")).to_contain_text("Zoom 1.3×, heatmap on")
         watcher.step(page, "05-radiologist-heatmap")
 
-        # Overrides with the keyboard: key 4 picks "Other / indeterminate", Ctrl+Enter signs.
-        page.locator("canvas.viewer-canvas").focus()
+        # Overrides with the keyboard: key 4 picks "Other / indeterminate", Ctrl+Enter signs. The keys act
+        # only while focus is in the review form (WCAG 2.1.4), here on its checked finding.
+        page.locator("#review-form input[name=finding]:checked").focus()
         page.keyboard.press("4")
         sign = page.locator("#review-form button[type=submit]")
         expect(sign).to_have_text("Sign: override")

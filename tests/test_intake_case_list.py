@@ -1,5 +1,6 @@
 """The case list: newest first, paginated, searchable by MRN and filterable by status."""
 
+import re
 from datetime import timedelta
 
 from django.urls import reverse
@@ -53,3 +54,21 @@ def test_search_never_reaches_another_clinics_patients(client, clinic, other_cli
     make_case(other_clinic, other_staff, mrn="H-1001")
     client.force_login(staff)
     assert listed(client, mrn="H-1001") == []
+
+
+def test_the_list_shows_each_cases_ai_suggestion_and_final_finding(client, clinic, staff, radiologist):
+    from cases.audit.actors import Actor
+    from cases.reviews.services import sign_review
+    from tests.review_data import predicted_case
+
+    make_case(clinic, staff, mrn="WAITING", age=timedelta(hours=3))
+    predicted_case(clinic, staff, "covid", mrn="SUGGESTED", age=timedelta(hours=2))
+    reviewed, _ = predicted_case(clinic, staff, "normal", mrn="SIGNED", age=timedelta(hours=1))
+    sign_review(case=reviewed, reviewer=radiologist, finding="viral_pneumonia", note="Patchy opacities",
+                actor=Actor.of_user(radiologist))
+    client.force_login(staff)
+    page = client.get(LIST).content.decode()
+    assert '<th scope="col">AI suggestion</th><th scope="col">Final finding</th>' in page
+    suggestions = re.findall(r'data-testid="case-suggestion">([^<]*)<', page)
+    finals = re.findall(r'data-testid="case-final">(?:<strong>)?([^<]*)<', page)
+    assert (suggestions, finals) == (["Normal", "COVID-19", "—"], ["Viral Pneumonia", "not reviewed", "not reviewed"])

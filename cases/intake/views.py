@@ -12,6 +12,7 @@ from ..access import can_list_cases, can_review, can_submit, case_for, role_requ
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Case
+from ..reviews.selectors import with_outcome
 from .forms import CaseForm
 from .selectors import case_list_for, earlier_cases, heatmap_name
 from .services import StorageUnavailable, submit_case
@@ -38,7 +39,7 @@ def show_home(request):
 @role_required(can_list_cases)
 def list_cases(request):
     mrn, status = request.GET.get("mrn", ""), request.GET.get("status", "")
-    page = Paginator(case_list_for(request.user, mrn=mrn, status=status), CASES_PER_PAGE).get_page(
+    page = Paginator(with_outcome(case_list_for(request.user, mrn=mrn, status=status)), CASES_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return render(request, "cases/case_list.html", {

@@ -61,7 +61,8 @@ class ReviewForm(BidiFreeNoteMixin, forms.Form):
 
 
 class AmendForm(BidiFreeNoteMixin, forms.Form):
-    finding = forms.ChoiceField(label="Amended finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
+    finding = forms.ChoiceField(label="Amended finding", choices=Review.Finding.choices,
+                                widget=forms.RadioSelect(attrs={"class": "form-check-input"}))
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     reason = forms.CharField(label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}))
     review = forms.IntegerField(widget=forms.HiddenInput)

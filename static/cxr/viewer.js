@@ -5,6 +5,7 @@
   "use strict";
 
   const MIN_ZOOM = 1;
+  const DEFAULT_OPACITY = 50;  // half: at full opacity the overlay hides window/level and invert
   const MAX_ZOOM = 8;
   const PAN_STEP = 40;
 
@@ -53,6 +54,8 @@
     this.canvas = root.querySelector("canvas");
     this.context = this.canvas.getContext("2d");
     this.status = root.querySelector(".viewer-status");
+    this.legend = root.querySelector(".heatmap-legend");
+    this.said = "";
     this.controls = {
       window: root.querySelector("input[name=window]"),
       level: root.querySelector("input[name=level]"),
@@ -70,6 +73,19 @@
     this.controls.window.value = 255;
     this.controls.level.value = 128;
     this.controls.invert.checked = false;
+    if (this.controls.heatmap) {
+      this.controls.heatmap.checked = false;
+      this.controls.opacity.value = DEFAULT_OPACITY;
+    }
+    this.describeSliders();
+  };
+
+  // What a screen reader says for each slider: its meaning, not a bare number.
+  Viewer.prototype.describeSliders = function () {
+    const c = this.controls;
+    c.window.setAttribute("aria-valuetext", "width " + c.window.value);
+    c.level.setAttribute("aria-valuetext", "centre " + c.level.value);
+    if (c.opacity) c.opacity.setAttribute("aria-valuetext", c.opacity.value + "%");
   };
 
   Viewer.prototype.start = async function () {
@@ -128,8 +144,12 @@
       c.globalAlpha = 1;
     }
     this.root.dataset.heatmapShown = showHeatmap ? "true" : "false";
-    if (this.status) {
-      this.status.textContent = "Zoom " + this.zoom.toFixed(1) + "×" + (showHeatmap ? ", heatmap on" : "");
+    if (this.legend) this.legend.hidden = !showHeatmap;
+    // The live region changes only when zoom or the heatmap does: not on every pan or slider step.
+    const message = "Zoom " + this.zoom.toFixed(1) + "×" + (showHeatmap ? ", heatmap on" : "");
+    if (this.status && message !== this.said) {
+      this.status.textContent = message;
+      this.said = message;
     }
   };
 
@@ -165,10 +185,10 @@
       });
     });
     [controls.window, controls.level, controls.invert].forEach(function (input) {
-      input.addEventListener("input", function () { viewer.applyWindow(); });
+      input.addEventListener("input", function () { viewer.describeSliders(); viewer.applyWindow(); });
     });
     [controls.heatmap, controls.opacity].forEach(function (input) {
-      if (input) input.addEventListener("input", function () { viewer.draw(); });
+      if (input) input.addEventListener("input", function () { viewer.describeSliders(); viewer.draw(); });
     });
 
     let drag = null;
@@ -209,7 +229,9 @@
   };
 
   // Signing: the button says whether it confirms or overrides, the note is required to
-  // override, keys 1-4 pick the finding (outside text fields) and Ctrl+Enter signs.
+  // override, keys 1-4 pick the finding and Ctrl+Enter signs. The keys act only while focus is
+  // in the form (WCAG 2.1.4: a 3 typed on the Level slider must not change the finding), never
+  // in its text field, and never move focus.
   function bindReviewForm(form) {
     const button = form.querySelector("button[type=submit]");
     const note = form.querySelector("textarea[name=note]");
@@ -225,8 +247,8 @@
     }
 
     radios.forEach(function (radio) { radio.addEventListener("change", update); });
-    document.addEventListener("keydown", function (event) {
-      const typing = event.target.closest && event.target.closest("textarea, input[type=text], select");
+    form.addEventListener("keydown", function (event) {
+      const typing = event.target.closest("textarea, input[type=text], select");
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
         form.requestSubmit();
@@ -235,8 +257,8 @@
       if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
       const radio = radios.find(function (r) { return r.dataset.key === event.key; });
       if (radio) {
+        event.preventDefault();
         radio.checked = true;
-        radio.focus();
         update();
       }
     });
