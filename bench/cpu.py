@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -137,8 +138,6 @@ def queued(name: str) -> list[int]:
 
 def largest_film_rss(web, worker) -> float:
     """Peak RSS (VmHWM) of a fresh worker's pool child after the largest accepted film, in MB."""
-    import threading
-
     from cxrsite.testing.images import chest_like_array, encode
 
     film = encode(np.kron(chest_like_array(LARGEST // 10, seed=4), np.ones((10, 10), dtype=np.uint8)))
@@ -202,7 +201,9 @@ def section(by_database: dict, runs: int, cases: int) -> str:
 of the same size (decode, sha256, display copy, two file writes, one sqlite3 INSERT, no Django).
 In-process: the Django test client and classify_case in the bench process (time.process_time());
 gunicorn: its worker processes as `make run` starts them (utime+stime from /proc over a batch of each
-step); real worker: a Celery worker as `make worker` runs it, its process tree from /proc over the batch.
+step); real worker: a Celery worker as `make worker` runs it, its process tree from /proc over the batch
+(pinned to the served model by CXR_MODEL_PATH, as the tests' stack starts it, so each case also hashes
+the model file, under 1 ms).
 CPU time, not wall time: the 2 cores were shared with other work. /proc counts in clock ticks of
 {steps.TICK_MS:g} ms per process, hence the round gunicorn figures. The broker-down POST ({BROKER_DOWN_CASES} per run,
 in-process, REDIS_URL at a closed local port: connections refused) is wall time by nature."""]
