@@ -46,9 +46,10 @@ test: setup browser dicom-tools
 # (the full model-quality run trains three networks: about an hour on 2 cores;
 # `bench/model_quality.py --reuse` re-evaluates what an earlier run trained).
 # The database benchmarks run on SQLite, then again on BENCH_DATABASE_URL when it is set (a
-# disposable PostgreSQL database: it is emptied first).
+# disposable PostgreSQL database: it is emptied first); bench/cpu.py measures both databases in one run.
 bench: setup dicom-tools
 	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/cpu.py $(if $(QUICK),--quick)
 	$(BIN)/python bench/gate.py
 	$(MAKE) --no-print-directory bench-database BENCH_DATABASE_URL=
 	$(if $(BENCH_DATABASE_URL),$(MAKE) --no-print-directory bench-database)

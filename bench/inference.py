@@ -2,8 +2,8 @@
 called directly, and the project's serving path (LiteRT), side by side in one run.
 
 Each way runs in its own fresh subprocess, so import cost and RSS are measured cleanly.
-Batch 1 is timed per image over 20 images, batch 32 per batch; both repeated 5 times
-(median and min-max). "classify()" is the full serving path the worker runs per case:
+Batch 1 is timed per image over 20 images, batch 32 per batch; both repeated `--repeats` times
+(default 5; median and min-max). "classify()" is the full serving path the worker runs per case:
 preprocessing, LiteRT, calibrated probabilities and the CAM heatmap.
 
     .venv/bin/python bench/inference.py [--model-dir classifier/trained] [--repeats 5]
@@ -79,7 +79,7 @@ def in_subprocess(way: str, model_dir: Path, repeats: int) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def report(results: dict) -> str:
+def report(results: dict, repeats: int) -> str:
     rows = []
     baseline = statistics.median(results["keras_predict"]["ms_per_image"])
     for way, r in results.items():
@@ -91,7 +91,8 @@ def report(results: dict) -> str:
     return "\n".join([
         stamp("tensorflow-cpu", "keras", "ai-edge-litert", "numpy"),
         "The served model (classifier/trained/own), 256x256 synthetic radiographs; batch 1 timed over 20 images, "
-        "batch 32 per batch, 5 repeats each: median (min-max). Each way in a fresh process; RSS after the run.",
+        f"batch 32 per batch, {repeats} repeats each: median (min-max). Each way in a fresh process; "
+        "RSS after the run.",
         "",
         table(["way", "ms per image (batch 1)", "images/s (batch 1)", "images/s (batch 32)",
                "batch-1 throughput vs model.predict", "process RSS MB", "load s", "TensorFlow imported"], rows),
@@ -114,8 +115,9 @@ def main() -> None:
         print(json.dumps(measure(args.measure, model_dir, args.repeats)))
         return
     results = {way: in_subprocess(way, model_dir, args.repeats) for way in WAYS}
-    write_section("inference", "Inference: per-request model.predict vs the serving path", report(results))
-    print(report(results))
+    text = report(results, args.repeats)
+    write_section("inference", "Inference: per-request model.predict vs the serving path", text)
+    print(text)
 
 
 if __name__ == "__main__":
