@@ -82,13 +82,25 @@ def active_version() -> ModelVersion:
         return ModelVersion.objects.get(active=True)
 
 
+_pinned: dict[tuple[str, int, int], int] = {}  # (path, size, mtime) -> version id, per process
+
+
 def pinned_version(path: str | Path) -> ModelVersion:
-    """The version of a pinned file, registered (not activated) the first time it is served."""
-    try:
-        with transaction.atomic():
-            return register_model(path)
-    except IntegrityError:  # another worker registered it at the same moment
-        return ModelVersion.objects.get(sha256=file_sha256(path))
+    """The version of a pinned file, registered (not activated) the first time it is served.
+
+    The file is hashed once per process (and again only if it changes on disk), not per case.
+    """
+    stat = Path(path).stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    version = ModelVersion.objects.filter(pk=_pinned[key]).first() if key in _pinned else None
+    if version is None:
+        try:
+            with transaction.atomic():
+                version = register_model(path)
+        except IntegrityError:  # another worker registered it at the same moment
+            version = ModelVersion.objects.get(sha256=file_sha256(path))
+        _pinned[key] = version.pk
+    return version
 
 
 def served_version() -> ModelVersion:

@@ -157,7 +157,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The worker and the web server write at once; wait for the lock instead of failing.
     # IMMEDIATE: a transaction takes the write lock when it begins, so it waits for it; a deferred
     # one that reads and then writes fails at once with "database is locked" under concurrent writers.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
+    # WAL: readers never wait for the writer (a page view during an upload's commit), and a commit
+    # costs one fsync of the log. synchronous=FULL keeps a committed case on power loss, which
+    # WAL's usual NORMAL would not: a clinical store must not lose one.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
     # Tests use a file, not memory, so that a worker subprocess sees the rows they commit; one per run.
     DATABASES["default"]["TEST"] = {
         "NAME": env_str("CXR_TEST_DATABASE", str(Path(tempfile.gettempdir()) / f"cxr-test-{os.getpid()}.sqlite3"))

@@ -47,3 +47,17 @@ def test_reused_database_connections_are_checked_before_a_request_uses_them(sett
     # A connection the server dropped (restart, failover, terminated) is replaced instead of
     # failing the next request of each web process.
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_sqlite_runs_in_wal_mode_and_keeps_every_commit_on_power_loss(db):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        assert connection.vendor == "postgresql"  # PostgreSQL has its own durability: nothing to set
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        journal = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous")
+        synchronous = cursor.fetchone()[0]
+    assert (journal, synchronous) == ("wal", 2)  # 2 = FULL

@@ -32,3 +32,18 @@ def test_a_file_one_byte_over_the_limit_never_reads_as_the_same_size_as_the_limi
 
 def test_small_sizes_and_limits_are_shown_in_kilobytes_not_as_zero_megabytes():
     assert refusal_for_size(30_000, 20_000) == "The file (29.3 kB) is larger than the 19.5 kB limit."
+
+
+def test_an_upload_whose_file_name_is_too_long_to_read_gets_a_page_that_says_what_to_do(client, staff, clinic):
+    from django.urls import reverse
+
+    client.force_login(staff)
+    boundary = "cxrboundary"
+    name = "x" * 1100 + ".png"  # a part header longer than Django's multipart parser reads
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{name}\"\r\n"
+            f"Content-Type: image/png\r\n\r\nnot read\r\n--{boundary}--\r\n").encode()
+    response = client.generic("POST", reverse("cases:case_new"), body,
+                              content_type=f"multipart/form-data; boundary={boundary}")
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "its name may be too long" in page and "Bad Request (400)" not in page

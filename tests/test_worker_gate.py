@@ -117,3 +117,16 @@ def test_classify_image_json_reports_the_gate_and_a_changed_sidecar_changes_the_
     call_command("classify_image", str(film), json=True, gate=str(strict))
     output = json.loads(capsys.readouterr().out)
     assert output["gate"]["passed"] is False and output["label"] is None and output["gate"]["reason"] in REASONS
+
+
+@pytest.mark.shared_data
+@pytest.mark.usefixtures("worker_storage")
+def test_a_photograph_needs_a_human_read_with_its_reason(stack, staff, clinic):
+    photos = sorted((DEFAULT_DATA_DIR.parent / "not-cxr" / "photo").glob("*.png"))
+    if not photos:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide the shared not-cxr set")
+        pytest.skip("needs the shared not-cxr set")
+    case = wait_until_finished(_enqueued(stored_case(staff, clinic, photos[0].read_bytes())))
+    assert case.status == Case.Status.PREDICTED
+    assert case.gate_reason in REASONS and case.predicted_label == "" and case.covid_probability is None
