@@ -5,6 +5,7 @@ the architecture ("tiny") and the data are small.
 """
 
 import json
+from io import StringIO
 
 import numpy as np
 import pytest
@@ -90,6 +91,12 @@ def test_evaluate_classifier_reports_the_documented_json(trained, synthetic_data
     assert set(metrics["per_source"]) == {f"synthetic_{label}" for label in LABELS}
     assert metrics["model"]["name"].startswith("tiny-")
     assert len(metrics["model"]["sha256"]) == 64
+    # Issue 18's shortcut evidence (classifier/shortcut_checks.py).
+    assert {"within_source_auc", "normals_by_view", "normals_by_age_band", "heatmap_mass", "marker_test"} <= set(metrics)
+    assert set(metrics["normals_by_view"]) == {"unknown"}  # the synthetic manifest has no view column
+    assert metrics["normals_by_view"]["unknown"]["n"] == metrics["per_class"]["normal"]["n"]
+    assert 0 <= metrics["heatmap_mass"]["border_share"] <= 1 and metrics["heatmap_mass"]["n"] == 72
+    assert metrics["marker_test"]["n"] == 72 and metrics["marker_test"]["mean_abs_change_covid"] >= 0
     for plot in ("confusion_matrix.png", "roc.png", "reliability.png"):
         assert (tmp_path / plot).read_bytes().startswith(b"\x89PNG"), plot
 
@@ -145,6 +152,24 @@ def test_input_size_option_trains_and_serves_the_network_at_that_size(synthetic_
     result = predictor.classify(pixels)  # a 200 px film is resized to the trained 48 px input
     assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert result.heatmap.shape == pixels.shape and result.heatmap.max() > result.heatmap.min()
+
+
+def test_cue_augmentation_and_extra_data_options_train_and_are_recorded(synthetic_dataset, tmp_path):
+    from cxrsite.testing.images import write_synthetic_dataset
+
+    (tmp_path / "extra").mkdir()
+    extra = write_synthetic_dataset(tmp_path / "extra", per_class=8)
+    out = tmp_path / "model"
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seed=3,
+                 cue_augmentation=True, extra_data=str(extra))
+    sidecar = json.loads((out / "tiny.tflite.json").read_text())
+    assert sidecar["cue_augmentation"] is True and sidecar["extra_data"] == str(extra.resolve())
+    split = read_split(out / "split.csv")
+    for name in ("train", "val", "test"):  # the extra folder, split by its own groups, is in each split
+        assert any(r.file.startswith(str(extra.resolve())) for r in split[name]), name
+    output = StringIO()
+    call_command("evaluate_classifier", model=str(out / "tiny.tflite"), json=True, stdout=output)
+    assert json.loads(output.getvalue())["n"] == len(split["test"])  # the saved split, extra films too, still reads
 
 
 def test_precise_batchnorm_statistics_are_the_average_over_the_training_images():

@@ -1,6 +1,6 @@
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from classifier.ensemble import train_ensemble
 from classifier.networks import ARCHITECTURES
@@ -23,6 +23,11 @@ class Command(BaseCommand):
                             help="side of the network's input in pixels (default: the architecture's own)")
         parser.add_argument("--precise-bn", action="store_true",
                             help="re-estimate BatchNorm statistics on the training images before each validation")
+        parser.add_argument("--cue-augmentation", action="store_true",
+                            help="draw laterality markers, text, rulers, arrows, frames and acquisition changes "
+                                 "on training films of every class (issue 18)")
+        parser.add_argument("--extra-data", help="another dataset folder (e.g. cxr-extra), split by its own groups "
+                                                 "and added to train, validation and test")
         parser.add_argument("--split", help="reuse this split.csv instead of making a new split")
 
     def handle(self, *args, **options):
@@ -30,7 +35,10 @@ class Command(BaseCommand):
         verbose = 1 if self.stdout.isatty() else 2
         common = dict(arch=options["arch"], data_dir=options["data"], out_dir=options["out"], epochs=options["epochs"],
                       split_file=options["split"], input_size=options["input_size"],
-                      precise_bn=options["precise_bn"], verbose=verbose)
+                      precise_bn=options["precise_bn"], cue_augmentation=options["cue_augmentation"],
+                      extra_data_dir=options["extra_data"], verbose=verbose)
+        if options["seeds"] and (options["cue_augmentation"] or options["extra_data"]):
+            raise CommandError("--cue-augmentation and --extra-data train one seed; they do not take --seeds yet")
         if options["seeds"]:
             summary = train_ensemble(seeds=options["seeds"], **common)
         else:
