@@ -11,7 +11,7 @@ these on films of *every* class at random makes them useless as cues. Works on m
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 MARKER_LETTERS = ("L", "R", "D", "I")
 TEXT_SNIPPETS = ("DCHA.", "PORTABLE", "AP", "PA", "SUPINE", "ERECT", "Day 3", "12:40", "ICU", "HOSP.")
@@ -118,8 +118,13 @@ def reacquire(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def augment_cues(x: np.ndarray, rng: np.random.Generator, *, p_marker: float = 0.5, p_text: float = 0.3,
-                 p_annotation: float = 0.2, p_frame: float = 0.3, p_acquisition: float = 0.5) -> np.ndarray:
-    """One model input (size, size, 1) in [0, 1] with random cues drawn in, whatever its class."""
+                 p_annotation: float = 0.2, p_frame: float = 0.3, p_acquisition: float = 0.5,
+                 equalise: bool = False) -> np.ndarray:
+    """One model input (size, size, 1) in [0, 1] with random cues drawn in, whatever its class.
+
+    `equalise` (for a model with histogram equalisation) equalises the result again, so the
+    network trains only on equalised inputs, as it is served.
+    """
     pixels = np.clip(np.rint(x[:, :, 0] * 255), 0, 255).astype(np.uint8)
     if rng.random() < p_acquisition:
         pixels = reacquire(pixels, rng)
@@ -132,9 +137,11 @@ def augment_cues(x: np.ndarray, rng: np.random.Generator, *, p_marker: float = 0
         draw_text(image, rng)
     if rng.random() < p_annotation:
         draw_ruler_or_arrow(image, rng)
+    if equalise:
+        image = ImageOps.equalize(image)
     return (np.asarray(image, dtype=np.float32) / 255.0)[:, :, np.newaxis]
 
 
-def augment_batch(images: np.ndarray, seed: int) -> np.ndarray:
+def augment_batch(images: np.ndarray, seed: int, *, equalise: bool = False) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.stack([augment_cues(image, rng) for image in images]).astype(np.float32)
+    return np.stack([augment_cues(image, rng, equalise=equalise) for image in images]).astype(np.float32)

@@ -89,12 +89,13 @@ def read_split(path: str | Path) -> dict[str, list[Record]]:
     return split
 
 
-def load_arrays(data_dir: str | Path, records: list[Record], size: int) -> tuple[np.ndarray, np.ndarray]:
+def load_arrays(data_dir: str | Path, records: list[Record], size: int, *,
+                equalise: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs (n, size, size, 1) and integer labels, through the one preprocessing path."""
     data_dir = Path(data_dir)
     x = np.empty((len(records), size, size, 1), dtype=np.float32)
     for i, record in enumerate(records):
-        x[i] = to_model_input(load_grayscale(data_dir / record.file), size)
+        x[i] = to_model_input(load_grayscale(data_dir / record.file), size, equalise=equalise)
     y = np.array([LABELS.index(r.label) for r in records], dtype=np.int64)
     return x, y
 

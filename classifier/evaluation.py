@@ -111,7 +111,7 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
         if records is None:
             records = saved_test_split(model_path)
     records = records if records is not None else read_records(data_dir)
-    x, y = load_arrays(data_dir, records, predictor.input_size)
+    x, y = load_arrays(data_dir, records, predictor.input_size, equalise=predictor.equalise)
     outputs = predictor.outputs(x)
     probabilities, predicted = outputs["probabilities"], predictor.decide(outputs)
     sources = [r.source for r in records]

@@ -46,6 +46,8 @@ class Predictor:
         self._runner = self._interpreter.get_signature_runner()
         self.input_size = int(self._interpreter.get_input_details()[0]["shape"][1])
         self.has_cam = "cams" in self._runner.get_output_details()
+        # Part of the model: trained with it, served with it (older sidecars: without).
+        self.equalise = bool(self.metadata.get("histogram_equalisation", False))
         self._lock = threading.Lock()  # an interpreter must not run two inferences at once
 
     @cached_property
@@ -76,7 +78,7 @@ class Predictor:
 
     def classify(self, pixels: np.ndarray) -> ClassificationResult:
         started = time.perf_counter()
-        x = to_model_input(pixels, self.input_size)[np.newaxis]
+        x = to_model_input(pixels, self.input_size, equalise=self.equalise)[np.newaxis]
         outputs = self.run(x)
         probabilities = outputs["probabilities"][0]
         best = int(self.decide(outputs)[0])

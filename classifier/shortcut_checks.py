@@ -144,7 +144,7 @@ def paste_marker(pixels: np.ndarray) -> np.ndarray:
 def marker_test(predictor: Predictor, films: list[np.ndarray], probabilities: np.ndarray,
                 predicted: np.ndarray) -> dict:
     """How much pasting a marker in moves the COVID-19 probability of the same films."""
-    marked = np.stack([to_model_input(paste_marker(film), predictor.input_size) for film in films])
+    marked = np.stack([to_model_input(paste_marker(film), predictor.input_size, equalise=predictor.equalise) for film in films])
     marked_probabilities, marked_predicted = predictor.predict(marked)
     covid = LABELS.index("covid")
     change = marked_probabilities[:, covid] - probabilities[:, covid]

@@ -31,7 +31,7 @@ COVID_TARGET_SENSITIVITY = 0.98
 def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int | None = None, seed: int = 42,
           split_file: str | Path | None = None, input_size: int | None = None,
           precise_bn: bool = False, cue_augmentation: bool = False, extra_data_dir: str | Path | None = None,
-          verbose: int = 1) -> dict:
+          histogram_equalisation: bool = False, verbose: int = 1) -> dict:
     """Train, calibrate and export; return the run's figures (also saved as training.json).
 
     `input_size` overrides the architecture's default side in pixels (the networks are fully
@@ -40,6 +40,8 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     `cue_augmentation` draws markers, text, frames and acquisition changes on training films
     of every class (`classifier.augmentation`); `extra_data_dir` (e.g. cxr-extra) is split by
     its own groups with the same seed and added to train, validation and test.
+    `histogram_equalisation` equalises every input (`to_model_input(equalise=True)`); the
+    sidecar records it, so the Predictor serves the model the same way.
     """
     import keras
 
@@ -54,8 +56,8 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     if extra_data_dir:
         split = add_extra_data(split, Path(extra_data_dir).resolve(), seed=seed)
     write_split(out_dir / "split.csv", split)
-    x_train, y_train = load_arrays(data_dir, split["train"], architecture.input_size)
-    x_val, y_val = load_arrays(data_dir, split["val"], architecture.input_size)
+    x_train, y_train = load_arrays(data_dir, split["train"], architecture.input_size, equalise=histogram_equalisation)
+    x_val, y_val = load_arrays(data_dir, split["val"], architecture.input_size, equalise=histogram_equalisation)
 
     model = architecture.build(architecture.input_size)
     model.compile(optimizer=keras.optimizers.Adam(architecture.learning_rate),
@@ -66,7 +68,8 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
         callbacks.insert(0, precise_batchnorm_callback(x_train, architecture.batch_size))
     started = time.perf_counter()
     history = model.fit(
-        _training_dataset(x_train, y_train, architecture, seed, cue_augmentation=cue_augmentation),
+        _training_dataset(x_train, y_train, architecture, seed, cue_augmentation=cue_augmentation,
+                          equalise=histogram_equalisation),
         validation_data=(x_val, y_val),
         epochs=epochs or architecture.epochs,
         class_weight=class_weights(y_train),
@@ -81,11 +84,13 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     calibration = calibrate_and_export(model, out_dir / f"{arch}.tflite", x_val=x_val, y_val=y_val, metadata={
         "name": name, "architecture": arch, "labels": list(LABELS), "input_size": architecture.input_size,
         "data": str(data_dir), "split": "split.csv", "seed": seed, "cue_augmentation": cue_augmentation,
-        "extra_data": str(Path(extra_data_dir).resolve()) if extra_data_dir else None})
+        "extra_data": str(Path(extra_data_dir).resolve()) if extra_data_dir else None,
+        "histogram_equalisation": histogram_equalisation})
     epochs_run = len(history.history["loss"])
     summary = {
         "name": name, "architecture": arch, "seed": seed, "precise_bn": precise_bn,
-        "cue_augmentation": cue_augmentation, "extra_data": str(extra_data_dir) if extra_data_dir else None, "parameters": int(model.count_params()),
+        "cue_augmentation": cue_augmentation, "extra_data": str(extra_data_dir) if extra_data_dir else None,
+        "histogram_equalisation": histogram_equalisation, "parameters": int(model.count_params()),
         "input_size": architecture.input_size, "epochs_run": epochs_run,
         "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
         "train_images": len(y_train), "val_images": len(y_val), "test_images": len(split["test"]),
@@ -111,7 +116,8 @@ def add_extra_data(split: dict[str, list[Record]], extra_dir: Path, *, seed: int
     return {name: records + extra_split[name] for name, records in split.items()}
 
 
-def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, cue_augmentation: bool = False):
+def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, cue_augmentation: bool = False,
+                      equalise: bool = False):
     import tensorflow as tf
 
     import keras
@@ -125,7 +131,7 @@ def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, 
     if cue_augmentation:  # in NumPy/PIL, before the Keras layers; a fresh seed per batch
         def draw(images, labels):
             batch_seed = tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64, seed=seed)
-            drawn = tf.numpy_function(lambda i, s: augment_batch(i, int(s)), [images, batch_seed], tf.float32)
+            drawn = tf.numpy_function(lambda i, s: augment_batch(i, int(s), equalise=equalise), [images, batch_seed], tf.float32)
             return tf.ensure_shape(drawn, images.shape), labels
         dataset = dataset.map(draw)
     return (dataset

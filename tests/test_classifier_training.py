@@ -172,6 +172,35 @@ def test_cue_augmentation_and_extra_data_options_train_and_are_recorded(syntheti
     assert json.loads(output.getvalue())["n"] == len(split["test"])  # the saved split, extra films too, still reads
 
 
+def test_a_model_trained_with_histogram_equalisation_is_served_with_it(synthetic_dataset, tmp_path):
+    out = tmp_path / "model"
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seed=3,
+                 histogram_equalisation=True, cue_augmentation=True)
+    predictor = Predictor(out / "tiny.tflite")
+    assert predictor.equalise is True  # read from the sidecar the training wrote
+    record = read_split(out / "split.csv")["test"][0]
+    trained_input, _ = load_arrays(synthetic_dataset, [record], 32, equalise=True)
+    served_pixels = decode_image((synthetic_dataset / record.file).read_bytes()).pixels
+    assert np.array_equal(to_model_input(served_pixels, 32, equalise=predictor.equalise), trained_input[0])
+    assert not np.array_equal(to_model_input(served_pixels, 32), trained_input[0])  # the flag changes the input
+    served = predictor.classify(served_pixels)
+    probabilities, _ = predictor.predict(trained_input)
+    assert [served.probabilities[label] for label in LABELS] == probabilities[0].tolist()
+
+
+def test_the_committed_model_is_served_without_histogram_equalisation():
+    from classifier.artifacts import COMMITTED_MODEL
+
+    assert Predictor(COMMITTED_MODEL).equalise is False
+
+
+def test_histogram_equalisation_spreads_a_dull_film_over_the_whole_range():
+    dull = (100 + chest_like_array(64, seed=5) // 8).astype(np.uint8)  # grey levels 100-131 only
+    plain, equalised = to_model_input(dull, 64), to_model_input(dull, 64, equalise=True)
+    assert plain.max() - plain.min() < 0.15
+    assert equalised.min() < 0.05 and equalised.max() > 0.95
+
+
 def test_precise_batchnorm_statistics_are_the_average_over_the_training_images():
     import keras
 

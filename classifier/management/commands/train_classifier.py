@@ -28,6 +28,9 @@ class Command(BaseCommand):
                                  "on training films of every class (issue 18)")
         parser.add_argument("--extra-data", help="another dataset folder (e.g. cxr-extra), split by its own groups "
                                                  "and added to train, validation and test")
+        parser.add_argument("--histogram-equalisation", action="store_true",
+                            help="equalise each input's intensity histogram; recorded in the sidecar, so the "
+                                 "model is served the same way")
         parser.add_argument("--split", help="reuse this split.csv instead of making a new split")
 
     def handle(self, *args, **options):
@@ -35,13 +38,16 @@ class Command(BaseCommand):
         verbose = 1 if self.stdout.isatty() else 2
         common = dict(arch=options["arch"], data_dir=options["data"], out_dir=options["out"], epochs=options["epochs"],
                       split_file=options["split"], input_size=options["input_size"],
-                      precise_bn=options["precise_bn"], cue_augmentation=options["cue_augmentation"],
-                      extra_data_dir=options["extra_data"], verbose=verbose)
-        if options["seeds"] and (options["cue_augmentation"] or options["extra_data"]):
-            raise CommandError("--cue-augmentation and --extra-data train one seed; they do not take --seeds yet")
+                      precise_bn=options["precise_bn"], verbose=verbose)
+        # Issue 18's levers; one network for now.
+        cues = dict(cue_augmentation=options["cue_augmentation"], extra_data_dir=options["extra_data"],
+                    histogram_equalisation=options["histogram_equalisation"])
+        if options["seeds"] and any(cues.values()):
+            raise CommandError("--cue-augmentation, --extra-data and --histogram-equalisation train one seed; "
+                               "they do not take --seeds yet")
         if options["seeds"]:
             summary = train_ensemble(seeds=options["seeds"], **common)
         else:
-            summary = train(seed=options["seed"], **common)
+            summary = train(seed=options["seed"], **common, **cues)
         self.stdout.write(json.dumps(summary, indent=2))
         self.stdout.write(self.style.SUCCESS(f"Saved {summary['litert_file']} in {options['out']}"))
