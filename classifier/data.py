@@ -100,6 +100,19 @@ def load_arrays(data_dir: str | Path, records: list[Record], size: int, *,
     return x, y
 
 
+def source_balanced_weights(records: list[Record]) -> np.ndarray:
+    """Per-film weights: every class weighs the same, and within a class every source.
+
+    So one hospital's many films (PadChest's COVID-19, Mooney's children) cannot make its
+    look the class; normalised so that an average film weighs 1.
+    """
+    strata = [(r.label, r.source) for r in records]
+    per_class = {label: len({s for l, s in strata if l == label}) for label, _ in strata}
+    counts = {stratum: strata.count(stratum) for stratum in set(strata)}
+    weights = np.array([1.0 / (per_class[label] * counts[(label, source)]) for label, source in strata])
+    return weights * len(weights) / weights.sum()
+
+
 def class_weights(y: np.ndarray) -> dict[int, float]:
     """Inverse-frequency weights normalised so that an average sample weighs 1."""
     counts = np.bincount(y, minlength=len(LABELS))

@@ -17,7 +17,7 @@ from classifier.batchnorm import precise_batchnorm_callback
 from classifier.calibration import (
     covid_decision_weight, expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
 )
-from classifier.data import Record, class_weights, load_arrays, read_records, read_split, split_records, write_split
+from classifier.data import Record, class_weights, source_balanced_weights, load_arrays, read_records, read_split, split_records, write_split
 from classifier.export import check_agreement, export_litert, keras_logits
 from classifier.networks import get_architecture
 from classifier.labels import LABELS
@@ -31,7 +31,7 @@ COVID_TARGET_SENSITIVITY = 0.98
 def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int | None = None, seed: int = 42,
           split_file: str | Path | None = None, input_size: int | None = None,
           precise_bn: bool = False, cue_augmentation: bool = False, extra_data_dir: str | Path | None = None,
-          histogram_equalisation: bool = False, verbose: int = 1) -> dict:
+          histogram_equalisation: bool = False, balance_sources: bool = False, verbose: int = 1) -> dict:
     """Train, calibrate and export; return the run's figures (also saved as training.json).
 
     `input_size` overrides the architecture's default side in pixels (the networks are fully
@@ -41,7 +41,8 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     of every class (`classifier.augmentation`); `extra_data_dir` (e.g. cxr-extra) is split by
     its own groups with the same seed and added to train, validation and test.
     `histogram_equalisation` equalises every input (`to_model_input(equalise=True)`); the
-    sidecar records it, so the Predictor serves the model the same way.
+    sidecar records it, so the Predictor serves the model the same way. `balance_sources`
+    weighs every source of a class alike (`source_balanced_weights`) instead of classes only.
     """
     import keras
 
@@ -67,12 +68,13 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     if precise_bn:  # first, so the validation loss the others read uses the recomputed statistics
         callbacks.insert(0, precise_batchnorm_callback(x_train, architecture.batch_size))
     started = time.perf_counter()
+    weights = source_balanced_weights(split["train"]) if balance_sources else None
     history = model.fit(
         _training_dataset(x_train, y_train, architecture, seed, cue_augmentation=cue_augmentation,
-                          equalise=histogram_equalisation),
+                          equalise=histogram_equalisation, weights=weights),
         validation_data=(x_val, y_val),
         epochs=epochs or architecture.epochs,
-        class_weight=class_weights(y_train),
+        class_weight=None if balance_sources else class_weights(y_train),
         callbacks=callbacks,
         verbose=verbose,
     )
@@ -90,7 +92,8 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     summary = {
         "name": name, "architecture": arch, "seed": seed, "precise_bn": precise_bn,
         "cue_augmentation": cue_augmentation, "extra_data": str(extra_data_dir) if extra_data_dir else None,
-        "histogram_equalisation": histogram_equalisation, "parameters": int(model.count_params()),
+        "histogram_equalisation": histogram_equalisation, "balance_sources": balance_sources,
+        "parameters": int(model.count_params()),
         "input_size": architecture.input_size, "epochs_run": epochs_run,
         "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
         "train_images": len(y_train), "val_images": len(y_val), "test_images": len(split["test"]),
@@ -117,7 +120,8 @@ def add_extra_data(split: dict[str, list[Record]], extra_dir: Path, *, seed: int
 
 
 def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, cue_augmentation: bool = False,
-                      equalise: bool = False):
+                      equalise: bool = False, weights: np.ndarray | None = None):
+    """Shuffled, augmented batches of (images, labels) or, with per-film weights, (images, labels, weights)."""
     import tensorflow as tf
 
     import keras
@@ -125,17 +129,18 @@ def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, 
     from classifier.augmentation import augment_batch
 
     augment = keras.Sequential(architecture.augmentation())
-    dataset = (tf.data.Dataset.from_tensor_slices((x, y))
+    columns = (x, y) if weights is None else (x, y, weights.astype(np.float32))
+    dataset = (tf.data.Dataset.from_tensor_slices(columns)
                .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
                .batch(architecture.batch_size))
     if cue_augmentation:  # in NumPy/PIL, before the Keras layers; a fresh seed per batch
-        def draw(images, labels):
+        def draw(images, *rest):
             batch_seed = tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64, seed=seed)
             drawn = tf.numpy_function(lambda i, s: augment_batch(i, int(s), equalise=equalise), [images, batch_seed], tf.float32)
-            return tf.ensure_shape(drawn, images.shape), labels
+            return (tf.ensure_shape(drawn, images.shape), *rest)
         dataset = dataset.map(draw)
     return (dataset
-            .map(lambda images, labels: (augment(images, training=True), labels), num_parallel_calls=tf.data.AUTOTUNE)
+            .map(lambda images, *rest: (augment(images, training=True), *rest), num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 

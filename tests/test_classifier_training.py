@@ -175,7 +175,8 @@ def test_cue_augmentation_and_extra_data_options_train_and_are_recorded(syntheti
 def test_a_model_trained_with_histogram_equalisation_is_served_with_it(synthetic_dataset, tmp_path):
     out = tmp_path / "model"
     call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seed=3,
-                 histogram_equalisation=True, cue_augmentation=True)
+                 histogram_equalisation=True, cue_augmentation=True, balance="source")
+    assert json.loads((out / "training.json").read_text())["balance_sources"] is True
     predictor = Predictor(out / "tiny.tflite")
     assert predictor.equalise is True  # read from the sidecar the training wrote
     record = read_split(out / "split.csv")["test"][0]

@@ -31,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--histogram-equalisation", action="store_true",
                             help="equalise each input's intensity histogram; recorded in the sidecar, so the "
                                  "model is served the same way")
+        parser.add_argument("--balance", choices=["source"],
+                            help="source: every source of a class weighs the same (instead of class weights only)")
         parser.add_argument("--split", help="reuse this split.csv instead of making a new split")
 
     def handle(self, *args, **options):
@@ -41,9 +43,10 @@ class Command(BaseCommand):
                       precise_bn=options["precise_bn"], verbose=verbose)
         # Issue 18's levers; one network for now.
         cues = dict(cue_augmentation=options["cue_augmentation"], extra_data_dir=options["extra_data"],
-                    histogram_equalisation=options["histogram_equalisation"])
+                    histogram_equalisation=options["histogram_equalisation"],
+                    balance_sources=options["balance"] == "source")
         if options["seeds"] and any(cues.values()):
-            raise CommandError("--cue-augmentation, --extra-data and --histogram-equalisation train one seed; "
+            raise CommandError("--cue-augmentation, --extra-data, --histogram-equalisation and --balance train one seed; "
                                "they do not take --seeds yet")
         if options["seeds"]:
             summary = train_ensemble(seeds=options["seeds"], **common)
