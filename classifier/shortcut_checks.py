@@ -141,7 +141,7 @@ def paste_marker(pixels: np.ndarray) -> np.ndarray:
                                   size=max(6, round(0.08 * side)), xy=(round(0.04 * side), round(0.04 * side))))
 
 
-def marker_test(predictor: Predictor, films: list[np.ndarray], probabilities: np.ndarray,
+def marker_test(predictor: Predictor, films: list[np.ndarray], y_true: np.ndarray, probabilities: np.ndarray,
                 predicted: np.ndarray) -> dict:
     """How much pasting a marker in moves the COVID-19 probability of the same films."""
     marked = np.stack([to_model_input(paste_marker(film), predictor.input_size, equalise=predictor.equalise) for film in films])
@@ -152,6 +152,8 @@ def marker_test(predictor: Predictor, films: list[np.ndarray], probabilities: np
             "mean_abs_change_covid": float(np.abs(change).mean()), "mean_change_covid": float(change.mean()),
             "max_abs_change_covid": float(np.abs(change).max()),
             "label_changed": float((marked_predicted != predicted).mean()),
+            # Signed, by true class: a marker that pushes normals towards COVID-19 shows here.
+            "mean_change_covid_by_label": {LABELS[i]: float(change[y_true == i].mean()) for i in np.unique(y_true)},
             "limit": MARKER_TEST_LIMIT, "within_limit": bool(np.abs(change).mean() <= MARKER_TEST_LIMIT)}
 
 
@@ -165,7 +167,7 @@ def shortcut_report(*, predictor: Predictor, data_dir: str | Path, records: list
         "within_source_auc": within_source_aucs(y_true, probabilities, sources),
         "normals_by_view": normals_by(y_true, predicted, [view_of(a) for a in attributes]),
         "normals_by_age_band": normals_by(y_true, predicted, [age_band_of(a, s) for a, s in zip(attributes, sources)]),
-        "marker_test": marker_test(predictor, films, probabilities, predicted),
+        "marker_test": marker_test(predictor, films, y_true, probabilities, predicted),
     }
     if "cams" in outputs:
         report["heatmap_mass"] = heatmap_mass(outputs["cams"], predicted, predictor.input_size)

@@ -97,8 +97,23 @@ def test_evaluate_classifier_reports_the_documented_json(trained, synthetic_data
     assert metrics["normals_by_view"]["unknown"]["n"] == metrics["per_class"]["normal"]["n"]
     assert 0 <= metrics["heatmap_mass"]["border_share"] <= 1 and metrics["heatmap_mass"]["n"] == 72
     assert metrics["marker_test"]["n"] == 72 and metrics["marker_test"]["mean_abs_change_covid"] >= 0
+    assert set(metrics["marker_test"]["mean_change_covid_by_label"]) == set(LABELS)
     for plot in ("confusion_matrix.png", "roc.png", "reliability.png"):
         assert (tmp_path / plot).read_bytes().startswith(b"\x89PNG"), plot
+
+
+def test_evaluate_classifier_prints_the_shortcut_checks_on_a_folder_of_one_class(trained, tmp_path):
+    from cxrsite.testing.images import write_synthetic_dataset
+
+    (tmp_path / "cxr").mkdir()
+    folder = write_synthetic_dataset(tmp_path / "cxr", per_class=4)
+    manifest = (folder / "manifest.csv").read_text().splitlines()
+    (folder / "manifest.csv").write_text("\n".join([manifest[0]] + [line for line in manifest if ",normal," in line]))
+    output = StringIO()  # one class: AUCs are undefined and print as "-"
+    call_command("evaluate_classifier", data=str(folder), model=str(trained / "tiny.tflite"), stdout=output)
+    text = output.getvalue()
+    assert "macro AUC -" in text and "normals, view unknown" in text
+    assert "marker test: COVID-19 probability moves" in text and "heatmap mass in the border" in text
 
 
 def test_evaluation_lists_each_misclassified_film_by_file(trained, synthetic_dataset, capsys):
