@@ -17,7 +17,9 @@ from classifier.batchnorm import precise_batchnorm_callback
 from classifier.calibration import (
     covid_decision_weight, expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
 )
-from classifier.data import Record, class_weights, source_balanced_weights, load_arrays, read_records, read_split, split_records, write_split
+from classifier.data import (
+    Record, class_weights, load_arrays, read_records, read_split, source_balanced_weights, split_records, write_split,
+)
 from classifier.export import check_agreement, export_litert, keras_logits
 from classifier.networks import get_architecture
 from classifier.labels import LABELS
@@ -91,7 +93,7 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     epochs_run = len(history.history["loss"])
     summary = {
         "name": name, "architecture": arch, "seed": seed, "precise_bn": precise_bn,
-        "cue_augmentation": cue_augmentation, "extra_data": str(extra_data_dir) if extra_data_dir else None,
+        "cue_augmentation": cue_augmentation, "extra_data": str(Path(extra_data_dir).resolve()) if extra_data_dir else None,
         "histogram_equalisation": histogram_equalisation, "balance_sources": balance_sources,
         "parameters": int(model.count_params()),
         "input_size": architecture.input_size, "epochs_run": epochs_run,
@@ -136,7 +138,8 @@ def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, 
     if cue_augmentation:  # in NumPy/PIL, before the Keras layers; a fresh seed per batch
         def draw(images, *rest):
             batch_seed = tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64, seed=seed)
-            drawn = tf.numpy_function(lambda i, s: augment_batch(i, int(s), equalise=equalise), [images, batch_seed], tf.float32)
+            drawn = tf.numpy_function(lambda pixels, number: augment_batch(pixels, int(number), equalise=equalise),
+                                      [images, batch_seed], tf.float32)
             return (tf.ensure_shape(drawn, images.shape), *rest)
         dataset = dataset.map(draw)
     return (dataset
