@@ -158,3 +158,28 @@ def test_extra_data_is_split_by_its_own_groups_into_every_split(synthetic_datase
     assert not (groups["train"] & groups["val"]) and not (groups["train"] & groups["test"])
     with pytest.raises(ValueError, match="already holds"):
         add_extra_data(combined, synthetic_dataset.resolve(), seed=1)
+
+
+def changed_share_by_class(synthetic_dataset, *, cue_augmentation: bool) -> dict[str, float]:
+    """Share of each class's films that come out of the training pipeline altered (Keras jitter off)."""
+    import dataclasses
+
+    import keras
+
+    from classifier.data import load_arrays
+    from classifier.networks import get_architecture
+    from classifier.training import _training_dataset
+
+    x, y = load_arrays(synthetic_dataset, read_records(synthetic_dataset), 32)
+    plain = dataclasses.replace(get_architecture("tiny"), augmentation=lambda: [keras.layers.Identity()])
+    changed = {label: [] for label in LABELS}
+    for images, labels in _training_dataset(x, y, plain, seed=5, cue_augmentation=cue_augmentation):
+        for image, label in zip(images.numpy(), labels.numpy()):
+            nearest = np.abs(x[y == label] - image).reshape(int((y == label).sum()), -1).max(axis=1).min()
+            changed[LABELS[label]].append(nearest > 0)
+    return {label: float(np.mean(flags)) for label, flags in changed.items()}
+
+
+def test_the_training_pipeline_draws_cues_on_films_of_every_class(synthetic_dataset):
+    assert all(share > 0.4 for share in changed_share_by_class(synthetic_dataset, cue_augmentation=True).values())
+    assert all(share == 0 for share in changed_share_by_class(synthetic_dataset, cue_augmentation=False).values())
