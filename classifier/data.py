@@ -89,14 +89,28 @@ def read_split(path: str | Path) -> dict[str, list[Record]]:
     return split
 
 
-def load_arrays(data_dir: str | Path, records: list[Record], size: int) -> tuple[np.ndarray, np.ndarray]:
+def load_arrays(data_dir: str | Path, records: list[Record], size: int, *,
+                equalise: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs (n, size, size, 1) and integer labels, through the one preprocessing path."""
     data_dir = Path(data_dir)
     x = np.empty((len(records), size, size, 1), dtype=np.float32)
     for i, record in enumerate(records):
-        x[i] = to_model_input(load_grayscale(data_dir / record.file), size)
+        x[i] = to_model_input(load_grayscale(data_dir / record.file), size, equalise=equalise)
     y = np.array([LABELS.index(r.label) for r in records], dtype=np.int64)
     return x, y
+
+
+def source_balanced_weights(records: list[Record]) -> np.ndarray:
+    """Per-film weights: every class weighs the same, and within a class every source.
+
+    So one hospital's many films (PadChest's COVID-19, Mooney's children) cannot make its
+    look the class; normalised so that an average film weighs 1.
+    """
+    strata = [(r.label, r.source) for r in records]
+    per_class = {label: len({s for l, s in strata if l == label}) for label, _ in strata}
+    counts = {stratum: strata.count(stratum) for stratum in set(strata)}
+    weights = np.array([1.0 / (per_class[label] * counts[(label, source)]) for label, source in strata])
+    return weights * len(weights) / weights.sum()
 
 
 def class_weights(y: np.ndarray) -> dict[int, float]:

@@ -14,6 +14,7 @@ from classifier.data import DEFAULT_DATA_DIR, Record, load_arrays, read_records,
 from classifier.inference import Predictor
 from classifier.labels import DISPLAY_NAMES, LABELS
 from classifier.preprocessing import load_grayscale
+from classifier.shortcut_checks import shortcut_report
 
 PAEDIATRIC_SOURCES = ("mooney_a", "mooney_b")
 ADULT_NORMAL_SOURCES = ("radiography_db",)
@@ -110,8 +111,9 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
         if records is None:
             records = saved_test_split(model_path)
     records = records if records is not None else read_records(data_dir)
-    x, y = load_arrays(data_dir, records, predictor.input_size)
-    probabilities, predicted = predictor.predict(x)
+    x, y = load_arrays(data_dir, records, predictor.input_size, equalise=predictor.equalise)
+    outputs = predictor.outputs(x)
+    probabilities, predicted = outputs["probabilities"], predictor.decide(outputs)
     sources = [r.source for r in records]
     metrics = compute_metrics(y, probabilities, predicted=predicted,
                               sources=None if set(sources) == {"unknown"} else sources)
@@ -119,11 +121,14 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
     metrics["argmax"] = {"accuracy": plain["accuracy"], "covid_sensitivity": plain["per_class"]["covid"]["sensitivity"]}
     metrics["model"] = {"name": predictor.metadata["name"], "sha256": predictor.sha256}
     metrics["misclassified"] = misclassified(records, y, predicted, probabilities)
+    films = [load_grayscale(Path(data_dir) / r.file) for r in records]
+    # Issue 18: within-source AUCs, normals by view and age, heatmap border share, marker test.
+    metrics.update(shortcut_report(predictor=predictor, data_dir=data_dir, records=records, films=films,
+                                   y_true=y, outputs=outputs, predicted=predicted))
     if gate_path is not None:  # how many of these films the input gate lets through to the model
         from classifier.gate import get_gate
         from classifier.gate_evaluation import chest_pass_rates
 
-        films = [load_grayscale(Path(data_dir) / r.file) for r in records]
         passed = chest_pass_rates(get_gate(gate_path), films, records)
         metrics["gate_pass_rate"] = passed["pass_rate"]
         metrics["gate_pass_rate_per_source"] = {name: row["pass_rate"] for name, row in passed["per_source"].items()}

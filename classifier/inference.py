@@ -46,6 +46,8 @@ class Predictor:
         self._runner = self._interpreter.get_signature_runner()
         self.input_size = int(self._interpreter.get_input_details()[0]["shape"][1])
         self.has_cam = "cams" in self._runner.get_output_details()
+        # Part of the model: trained with it, served with it (older sidecars: without).
+        self.equalise = bool(self.metadata.get("histogram_equalisation", False))
         self._lock = threading.Lock()  # an interpreter must not run two inferences at once
 
     @cached_property
@@ -61,20 +63,25 @@ class Predictor:
 
     def predict(self, x: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and predicted label indices (the model's operating point)."""
-        outputs = [self.run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-        probabilities = np.concatenate([o["probabilities"] for o in outputs])
-        return probabilities, np.concatenate([self._decide(o) for o in outputs])
+        outputs = self.outputs(x, batch_size)
+        return outputs["probabilities"], self.decide(outputs)
+
+    def outputs(self, x: np.ndarray, batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Every output of the model file (probabilities, decision scores, cams) for a batch of inputs."""
+        parts = [self.run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     @staticmethod
-    def _decide(outputs: dict[str, np.ndarray]) -> np.ndarray:
+    def decide(outputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The label indices of the model's operating point, from its outputs."""
         return outputs.get("decision_scores", outputs["probabilities"]).argmax(axis=-1)
 
     def classify(self, pixels: np.ndarray) -> ClassificationResult:
         started = time.perf_counter()
-        x = to_model_input(pixels, self.input_size)[np.newaxis]
+        x = to_model_input(pixels, self.input_size, equalise=self.equalise)[np.newaxis]
         outputs = self.run(x)
         probabilities = outputs["probabilities"][0]
-        best = int(self._decide(outputs)[0])
+        best = int(self.decide(outputs)[0])
         cam = outputs["cams"][0, :, :, best] if self.has_cam else self._occlusion_map(x[0], best, probabilities[best])
         return ClassificationResult(
             label=self.labels[best],

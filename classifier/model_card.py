@@ -39,6 +39,8 @@ def _f(value, digits: int = 3) -> str:
 
 def write_model_card(trained_dir: Path, card_path: Path) -> None:
     metrics = json.loads((trained_dir / "metrics.json").read_text())
+    external_file = trained_dir / "external_metrics.json"  # cxr-external, evaluated once per model
+    external = json.loads(external_file.read_text()) if external_file.exists() else None
     training = json.loads((trained_dir / "training.json").read_text())
     metadata = json.loads((trained_dir / "own.tflite.json").read_text())
     split = read_split(trained_dir / "split.csv")
@@ -46,7 +48,7 @@ def write_model_card(trained_dir: Path, card_path: Path) -> None:
     gate_card = trained_dir.parent / "GATE_CARD.md"  # the input gate's own card, written with the gate
     card_path.write_text(render(metrics=metrics, training=training, metadata=metadata, split=split, sha256=sha256,
                                 size_kb=(trained_dir / "own.tflite").stat().st_size / 1024)
-                         + POPULATION + "\n" + (gate_card.read_text() if gate_card.exists() else ""))
+                         + shortcut_checks(metrics, external) + POPULATION + "\n" + (gate_card.read_text() if gate_card.exists() else ""))
 
 
 def how_chosen(training: dict, metrics: dict) -> str:
@@ -68,6 +70,50 @@ def how_chosen(training: dict, metrics: dict) -> str:
                  "validation, so none was run on test: a 224 px input, an exponential moving average of the "
                  "weights, and BatchNorm statistics re-estimated on the training images (\"precise BN\", "
                  "`train_classifier --input-size`, `--precise-bn`).")
+    return text
+
+
+def _normal_rows(groups: dict, prefix: str) -> str:
+    return "\n".join(f"| {prefix} {name} | {g['n']} | {g['called_normal']:.3f} | {g['called_covid']:.3f} |"
+                     for name, g in groups.items())
+
+
+def shortcut_checks(metrics: dict, external: dict | None) -> str:
+    """Issue 18's evidence: within-source AUCs, normals by view and age, heatmap border, marker test."""
+    if "within_source_auc" not in metrics:
+        return ""
+    auc_rows = "\n".join(f"| {source} | {pair.replace('_vs_', ' vs ')} | {figures['n']} | {_f(figures['auc'], 4)} |"
+                          for source, pairs in metrics["within_source_auc"].items() for pair, figures in pairs.items())
+    text = f"""
+## Shortcut checks (issue 18): hospital, view, age, markers
+`evaluate_classifier --json` reports these (`classifier/shortcut_checks.py`). Test split first.
+
+Two classes inside one source: the hospital cannot tell them apart there. (`radiography_db` is a
+mirror, not one hospital: its COVID-19 films are mostly PadChest, its normals RSNA/NIH.)
+
+| source | classes | n | AUC |
+|---|---|---:|---:|
+{auc_rows}
+"""
+    for title, data in (("test split", metrics), ("cxr-external (adult NIH normals, evaluation only)", external)):
+        if not data:
+            continue
+        heat, marker = data.get("heatmap_mass"), data["marker_test"]
+        text += f"""
+Normals of the {title}, by view and by age band (share called Normal / called COVID-19):
+
+| group | n | called Normal | called COVID-19 |
+|---|---:|---:|---:|
+{_normal_rows(data["normals_by_view"], "view")}
+{_normal_rows(data["normals_by_age_band"], "age")}
+"""
+        if heat:
+            text += (f"\nHeatmap mass (predicted class) in the outer {heat['border_fraction']:.0%} border: "
+                     f"{heat['border_share']:.3f} (an even map: {heat['uniform_border']:.2f}); in the top band: "
+                     f"{heat['top_band_share']:.3f} (even: {heat['uniform_top']:.2f}).\n")
+        text += (f"Marker test ({marker['marker']}): the COVID-19 probability moves by "
+                 f"{marker['mean_abs_change_covid']:.3f} on average (limit {marker['limit']}), at most "
+                 f"{marker['max_abs_change_covid']:.3f}; {marker['label_changed']:.1%} of labels change.\n")
     return text
 
 
@@ -212,7 +258,8 @@ pneumonia and adult normals COVID-19. Accuracy on each:
 - Labels are noisy: "COVID-19" means a positive patient per the source (some films look normal);
   "normal" means no pneumonia label, not a radiologist-confirmed normal chest.
 - The test split is small ({metrics['n']} images); a difference of 0.01 in accuracy is about
-  {round(metrics['n'] * 0.01)} images. No external validation set was available to us.
+  {round(metrics['n'] * 0.01)} images. The only external check is cxr-external (adult NIH normals, one class; "Shortcut
+  checks" below).
 - The heatmap is a class activation map at {training['input_size'] // 16}x{training['input_size'] // 16}
   resolution, upsampled: it shows where the evidence for the predicted class lies, coarsely; it is
   not a segmentation.

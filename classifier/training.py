@@ -17,7 +17,9 @@ from classifier.batchnorm import precise_batchnorm_callback
 from classifier.calibration import (
     covid_decision_weight, expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
 )
-from classifier.data import class_weights, load_arrays, read_records, read_split, split_records, write_split
+from classifier.data import (
+    Record, class_weights, load_arrays, read_records, read_split, source_balanced_weights, split_records, write_split,
+)
 from classifier.export import check_agreement, export_litert, keras_logits
 from classifier.networks import get_architecture
 from classifier.labels import LABELS
@@ -30,12 +32,19 @@ COVID_TARGET_SENSITIVITY = 0.98
 
 def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int | None = None, seed: int = 42,
           split_file: str | Path | None = None, input_size: int | None = None,
-          precise_bn: bool = False, verbose: int = 1) -> dict:
+          precise_bn: bool = False, cue_augmentation: bool = False, extra_data_dir: str | Path | None = None,
+          histogram_equalisation: bool = False, balance_sources: bool = False, verbose: int = 1) -> dict:
     """Train, calibrate and export; return the run's figures (also saved as training.json).
 
     `input_size` overrides the architecture's default side in pixels (the networks are fully
     convolutional up to global pooling, so `own` takes any multiple of 16). `precise_bn`
     re-estimates BatchNorm statistics on the training images before each validation.
+    `cue_augmentation` draws markers, text, frames and acquisition changes on training films
+    of every class (`classifier.augmentation`); `extra_data_dir` (e.g. cxr-extra) is split by
+    its own groups with the same seed and added to train, validation and test.
+    `histogram_equalisation` equalises every input (`to_model_input(equalise=True)`); the
+    sidecar records it, so the Predictor serves the model the same way. `balance_sources`
+    weighs every source of a class alike (`source_balanced_weights`) instead of classes only.
     """
     import keras
 
@@ -47,9 +56,11 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     keras.utils.set_random_seed(seed)
 
     split = read_split(split_file) if split_file else split_records(read_records(data_dir), seed=seed)
+    if extra_data_dir:
+        split = add_extra_data(split, Path(extra_data_dir).resolve(), seed=seed)
     write_split(out_dir / "split.csv", split)
-    x_train, y_train = load_arrays(data_dir, split["train"], architecture.input_size)
-    x_val, y_val = load_arrays(data_dir, split["val"], architecture.input_size)
+    x_train, y_train = load_arrays(data_dir, split["train"], architecture.input_size, equalise=histogram_equalisation)
+    x_val, y_val = load_arrays(data_dir, split["val"], architecture.input_size, equalise=histogram_equalisation)
 
     model = architecture.build(architecture.input_size)
     model.compile(optimizer=keras.optimizers.Adam(architecture.learning_rate),
@@ -59,11 +70,13 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     if precise_bn:  # first, so the validation loss the others read uses the recomputed statistics
         callbacks.insert(0, precise_batchnorm_callback(x_train, architecture.batch_size))
     started = time.perf_counter()
+    weights = source_balanced_weights(split["train"]) if balance_sources else None
     history = model.fit(
-        _training_dataset(x_train, y_train, architecture, seed),
+        _training_dataset(x_train, y_train, architecture, seed, cue_augmentation=cue_augmentation,
+                          equalise=histogram_equalisation, weights=weights),
         validation_data=(x_val, y_val),
         epochs=epochs or architecture.epochs,
-        class_weight=class_weights(y_train),
+        class_weight=None if balance_sources else class_weights(y_train),
         callbacks=callbacks,
         verbose=verbose,
     )
@@ -74,10 +87,15 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     name = f"{arch}-{datetime.now(timezone.utc):%Y%m%d-%H%M}-seed{seed}"
     calibration = calibrate_and_export(model, out_dir / f"{arch}.tflite", x_val=x_val, y_val=y_val, metadata={
         "name": name, "architecture": arch, "labels": list(LABELS), "input_size": architecture.input_size,
-        "data": str(data_dir), "split": "split.csv", "seed": seed})
+        "data": str(data_dir), "split": "split.csv", "seed": seed, "cue_augmentation": cue_augmentation,
+        "extra_data": str(Path(extra_data_dir).resolve()) if extra_data_dir else None,
+        "histogram_equalisation": histogram_equalisation})
     epochs_run = len(history.history["loss"])
     summary = {
-        "name": name, "architecture": arch, "seed": seed, "precise_bn": precise_bn, "parameters": int(model.count_params()),
+        "name": name, "architecture": arch, "seed": seed, "precise_bn": precise_bn,
+        "cue_augmentation": cue_augmentation, "extra_data": str(Path(extra_data_dir).resolve()) if extra_data_dir else None,
+        "histogram_equalisation": histogram_equalisation, "balance_sources": balance_sources,
+        "parameters": int(model.count_params()),
         "input_size": architecture.input_size, "epochs_run": epochs_run,
         "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
         "train_images": len(y_train), "val_images": len(y_val), "test_images": len(split["test"]),
@@ -91,16 +109,41 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     return summary
 
 
-def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int):
+def add_extra_data(split: dict[str, list[Record]], extra_dir: Path, *, seed: int) -> dict[str, list[Record]]:
+    """Another folder's films split by its own groups and added to each split.
+
+    Its files are kept as absolute paths, so the saved split.csv still names every film.
+    """
+    extra = [dataclasses.replace(r, file=str(extra_dir / r.file)) for r in read_records(extra_dir)]
+    if {r.file for r in extra} & {r.file for records in split.values() for r in records}:
+        raise ValueError(f"The split already holds films of {extra_dir}: pass a split without them")
+    extra_split = split_records(extra, seed=seed)
+    return {name: records + extra_split[name] for name, records in split.items()}
+
+
+def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, cue_augmentation: bool = False,
+                      equalise: bool = False, weights: np.ndarray | None = None):
+    """Shuffled, augmented batches of (images, labels) or, with per-film weights, (images, labels, weights)."""
     import tensorflow as tf
 
     import keras
 
+    from classifier.augmentation import augment_batch
+
     augment = keras.Sequential(architecture.augmentation())
-    return (tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(architecture.batch_size)
-            .map(lambda images, labels: (augment(images, training=True), labels), num_parallel_calls=tf.data.AUTOTUNE)
+    columns = (x, y) if weights is None else (x, y, weights.astype(np.float32))
+    dataset = (tf.data.Dataset.from_tensor_slices(columns)
+               .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+               .batch(architecture.batch_size))
+    if cue_augmentation:  # in NumPy/PIL, before the Keras layers; a fresh seed per batch
+        def draw(images, *rest):
+            batch_seed = tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64, seed=seed)
+            drawn = tf.numpy_function(lambda pixels, number: augment_batch(pixels, int(number), equalise=equalise),
+                                      [images, batch_seed], tf.float32)
+            return (tf.ensure_shape(drawn, images.shape), *rest)
+        dataset = dataset.map(draw)
+    return (dataset
+            .map(lambda images, *rest: (augment(images, training=True), *rest), num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from classifier.calibration import covid_decision_weight, expected_calibration_error, fit_temperature, softmax
-from classifier.data import Record, class_weights, split_records
+from classifier.data import Record, class_weights, source_balanced_weights, split_records
 from classifier.evaluation import compute_metrics
 
 
@@ -114,3 +114,13 @@ def test_metrics_count_the_models_decision_not_the_most_probable_label():
     metrics = compute_metrics(np.array([0, 1, 2]), probabilities, predicted=np.array([0, 1, 2]))
     assert metrics["accuracy"] == 1.0
     assert metrics["confusion_matrix"]["matrix"] == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_source_balanced_weights_give_each_class_and_each_source_within_it_the_same_total():
+    records = ([Record(f"c{i}", "covid", "radiography_db", f"g{i}") for i in range(6)]
+               + [Record(f"h{i}", "covid", "hannover", f"h{i}") for i in range(2)]
+               + [Record(f"n{i}", "normal", "mooney_b", f"n{i}") for i in range(4)])
+    weights = source_balanced_weights(records)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[:6].sum() == pytest.approx(weights[6:8].sum())  # two sources of COVID-19 alike
+    assert weights[:8].sum() == pytest.approx(weights[8:].sum())  # and the two classes alike

@@ -5,6 +5,7 @@ the architecture ("tiny") and the data are small.
 """
 
 import json
+from io import StringIO
 
 import numpy as np
 import pytest
@@ -90,8 +91,29 @@ def test_evaluate_classifier_reports_the_documented_json(trained, synthetic_data
     assert set(metrics["per_source"]) == {f"synthetic_{label}" for label in LABELS}
     assert metrics["model"]["name"].startswith("tiny-")
     assert len(metrics["model"]["sha256"]) == 64
+    # Issue 18's shortcut evidence (classifier/shortcut_checks.py).
+    assert {"within_source_auc", "normals_by_view", "normals_by_age_band", "heatmap_mass", "marker_test"} <= set(metrics)
+    assert set(metrics["normals_by_view"]) == {"unknown"}  # the synthetic manifest has no view column
+    assert metrics["normals_by_view"]["unknown"]["n"] == metrics["per_class"]["normal"]["n"]
+    assert 0 <= metrics["heatmap_mass"]["border_share"] <= 1 and metrics["heatmap_mass"]["n"] == 72
+    assert metrics["marker_test"]["n"] == 72 and metrics["marker_test"]["mean_abs_change_covid"] >= 0
+    assert set(metrics["marker_test"]["mean_change_covid_by_label"]) == set(LABELS)
     for plot in ("confusion_matrix.png", "roc.png", "reliability.png"):
         assert (tmp_path / plot).read_bytes().startswith(b"\x89PNG"), plot
+
+
+def test_evaluate_classifier_prints_the_shortcut_checks_on_a_folder_of_one_class(trained, tmp_path):
+    from cxrsite.testing.images import write_synthetic_dataset
+
+    (tmp_path / "cxr").mkdir()
+    folder = write_synthetic_dataset(tmp_path / "cxr", per_class=4)
+    manifest = (folder / "manifest.csv").read_text().splitlines()
+    (folder / "manifest.csv").write_text("\n".join([manifest[0]] + [line for line in manifest if ",normal," in line]))
+    output = StringIO()  # one class: AUCs are undefined and print as "-"
+    call_command("evaluate_classifier", data=str(folder), model=str(trained / "tiny.tflite"), stdout=output)
+    text = output.getvalue()
+    assert "macro AUC -" in text and "normals, view unknown" in text
+    assert "marker test: COVID-19 probability moves" in text and "heatmap mass in the border" in text
 
 
 def test_evaluation_lists_each_misclassified_film_by_file(trained, synthetic_dataset, capsys):
@@ -145,6 +167,54 @@ def test_input_size_option_trains_and_serves_the_network_at_that_size(synthetic_
     result = predictor.classify(pixels)  # a 200 px film is resized to the trained 48 px input
     assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert result.heatmap.shape == pixels.shape and result.heatmap.max() > result.heatmap.min()
+
+
+def test_cue_augmentation_and_extra_data_options_train_and_are_recorded(synthetic_dataset, tmp_path):
+    from cxrsite.testing.images import write_synthetic_dataset
+
+    (tmp_path / "extra").mkdir()
+    extra = write_synthetic_dataset(tmp_path / "extra", per_class=8)
+    out = tmp_path / "model"
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seed=3,
+                 cue_augmentation=True, extra_data=str(extra))
+    sidecar = json.loads((out / "tiny.tflite.json").read_text())
+    assert sidecar["cue_augmentation"] is True and sidecar["extra_data"] == str(extra.resolve())
+    split = read_split(out / "split.csv")
+    for name in ("train", "val", "test"):  # the extra folder, split by its own groups, is in each split
+        assert any(r.file.startswith(str(extra.resolve())) for r in split[name]), name
+    output = StringIO()
+    call_command("evaluate_classifier", model=str(out / "tiny.tflite"), json=True, stdout=output)
+    assert json.loads(output.getvalue())["n"] == len(split["test"])  # the saved split, extra films too, still reads
+
+
+def test_a_model_trained_with_histogram_equalisation_is_served_with_it(synthetic_dataset, tmp_path):
+    out = tmp_path / "model"
+    call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(out), epochs=1, seed=3,
+                 histogram_equalisation=True, cue_augmentation=True, balance="source")
+    assert json.loads((out / "training.json").read_text())["balance_sources"] is True
+    predictor = Predictor(out / "tiny.tflite")
+    assert predictor.equalise is True  # read from the sidecar the training wrote
+    record = read_split(out / "split.csv")["test"][0]
+    trained_input, _ = load_arrays(synthetic_dataset, [record], 32, equalise=True)
+    served_pixels = decode_image((synthetic_dataset / record.file).read_bytes()).pixels
+    assert np.array_equal(to_model_input(served_pixels, 32, equalise=predictor.equalise), trained_input[0])
+    assert not np.array_equal(to_model_input(served_pixels, 32), trained_input[0])  # the flag changes the input
+    served = predictor.classify(served_pixels)
+    probabilities, _ = predictor.predict(trained_input)
+    assert [served.probabilities[label] for label in LABELS] == probabilities[0].tolist()
+
+
+def test_the_committed_model_is_served_without_histogram_equalisation():
+    from classifier.artifacts import COMMITTED_MODEL
+
+    assert Predictor(COMMITTED_MODEL).equalise is False
+
+
+def test_histogram_equalisation_spreads_a_dull_film_over_the_whole_range():
+    dull = (100 + chest_like_array(64, seed=5) // 8).astype(np.uint8)  # grey levels 100-131 only
+    plain, equalised = to_model_input(dull, 64), to_model_input(dull, 64, equalise=True)
+    assert plain.max() - plain.min() < 0.15
+    assert equalised.min() < 0.05 and equalised.max() > 0.95
 
 
 def test_precise_batchnorm_statistics_are_the_average_over_the_training_images():

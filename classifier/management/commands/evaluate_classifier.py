@@ -9,6 +9,11 @@ from classifier.gate_evaluation import folder_refusal_rates
 from classifier.registry import model_file, served_version
 
 
+def _figure(value: float | None) -> str:
+    """A figure, or "-" where it is undefined (an AUC on a folder of one class, say)."""
+    return "-" if value is None else f"{value:.4f}"
+
+
 class Command(BaseCommand):
     help = ("Evaluate a model file on a dataset folder (covid/, normal/, viral_pneumonia/, optional manifest.csv); "
             "without --data, on the test split saved beside the model.")
@@ -33,10 +38,20 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{metrics['model']['name']}  sha256 {metrics['model']['sha256'][:16]}...  n={metrics['n']}")
         self.stdout.write(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
-                          f"macro AUC {metrics['macro_auc']:.4f}  ECE {metrics['ece']:.4f}  "
+                          f"macro AUC {_figure(metrics['macro_auc'])}  ECE {metrics['ece']:.4f}  "
                           f"gate pass rate {metrics['gate_pass_rate']:.4f}")
         for label, figures in metrics["per_class"].items():
-            self.stdout.write(f"  {label:16s} n={figures['n']:4d}  sensitivity {figures['sensitivity']:.3f}  "
-                              f"specificity {figures['specificity']:.3f}  AUC {figures['auc']:.4f}")
+            self.stdout.write(f"  {label:16s} n={figures['n']:4d}  sensitivity {_figure(figures['sensitivity'])}  "
+                              f"specificity {_figure(figures['specificity'])}  AUC {_figure(figures['auc'])}")
         for name, figures in {**metrics.get("per_source", {}), **metrics.get("subgroups", {})}.items():
             self.stdout.write(f"  {name:20s} n={figures['n']:4d}  accuracy {figures['accuracy']:.3f}")
+        for name, figures in metrics["normals_by_view"].items():
+            self.stdout.write(f"  normals, view {name:8s} n={figures['n']:4d}  called Normal {figures['called_normal']:.3f}"
+                              f"  called COVID-19 {figures['called_covid']:.3f}")
+        marker = metrics["marker_test"]
+        self.stdout.write(f"marker test: COVID-19 probability moves {marker['mean_abs_change_covid']:.3f} on average "
+                          f"(limit {marker['limit']})")
+        if "heatmap_mass" in metrics:
+            heat = metrics["heatmap_mass"]
+            self.stdout.write(f"heatmap mass in the border {heat['border_share']:.3f} (even {heat['uniform_border']:.2f}), "
+                              f"top band {heat['top_band_share']:.3f} (even {heat['uniform_top']:.2f})")

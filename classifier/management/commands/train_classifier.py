@@ -1,6 +1,6 @@
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from classifier.ensemble import train_ensemble
 from classifier.networks import ARCHITECTURES
@@ -23,6 +23,16 @@ class Command(BaseCommand):
                             help="side of the network's input in pixels (default: the architecture's own)")
         parser.add_argument("--precise-bn", action="store_true",
                             help="re-estimate BatchNorm statistics on the training images before each validation")
+        parser.add_argument("--cue-augmentation", action="store_true",
+                            help="draw laterality markers, text, rulers, arrows, frames and acquisition changes "
+                                 "on training films of every class (issue 18)")
+        parser.add_argument("--extra-data", help="another dataset folder (e.g. cxr-extra), split by its own groups "
+                                                 "and added to train, validation and test")
+        parser.add_argument("--histogram-equalisation", action="store_true",
+                            help="equalise each input's intensity histogram; recorded in the sidecar, so the "
+                                 "model is served the same way")
+        parser.add_argument("--balance", choices=["source"],
+                            help="source: every source of a class weighs the same (instead of class weights only)")
         parser.add_argument("--split", help="reuse this split.csv instead of making a new split")
 
     def handle(self, *args, **options):
@@ -31,9 +41,16 @@ class Command(BaseCommand):
         common = dict(arch=options["arch"], data_dir=options["data"], out_dir=options["out"], epochs=options["epochs"],
                       split_file=options["split"], input_size=options["input_size"],
                       precise_bn=options["precise_bn"], verbose=verbose)
+        # Issue 18's levers; one network for now.
+        cues = dict(cue_augmentation=options["cue_augmentation"], extra_data_dir=options["extra_data"],
+                    histogram_equalisation=options["histogram_equalisation"],
+                    balance_sources=options["balance"] == "source")
+        if options["seeds"] and any(cues.values()):
+            raise CommandError("--cue-augmentation, --extra-data, --histogram-equalisation and --balance train one seed; "
+                               "they do not take --seeds yet")
         if options["seeds"]:
             summary = train_ensemble(seeds=options["seeds"], **common)
         else:
-            summary = train(seed=options["seed"], **common)
+            summary = train(seed=options["seed"], **common, **cues)
         self.stdout.write(json.dumps(summary, indent=2))
         self.stdout.write(self.style.SUCCESS(f"Saved {summary['litert_file']} in {options['out']}"))
