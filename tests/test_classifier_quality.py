@@ -5,7 +5,6 @@ is a failure, not a skip.
 """
 
 import json
-import os
 from io import StringIO
 
 import pytest
@@ -13,20 +12,23 @@ from django.core.management import call_command
 
 from classifier.data import DEFAULT_DATA_DIR, read_split
 from classifier.artifacts import COMMITTED_MODEL, file_sha256
+from tests.conftest import require_shared
 
 pytestmark = pytest.mark.shared_data
 
 
+def evaluated(**options) -> dict:
+    """`evaluate_classifier --model <committed> --json` with these options, as the JSON it prints."""
+    output = StringIO()
+    call_command("evaluate_classifier", model=str(COMMITTED_MODEL), json=True, stdout=output, **options)
+    return json.loads(output.getvalue())
+
+
 @pytest.fixture(scope="module")
 def metrics():
-    """`evaluate_classifier --model <committed> --json`: no --data, so the saved test split."""
-    if not (DEFAULT_DATA_DIR / "manifest.csv").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide the shared dataset at {DEFAULT_DATA_DIR}")
-        pytest.skip(f"needs the shared dataset at {DEFAULT_DATA_DIR}")
-    output = StringIO()
-    call_command("evaluate_classifier", model=str(COMMITTED_MODEL), json=True, stdout=output)
-    return json.loads(output.getvalue())
+    """No --data: the test split saved beside the model."""
+    require_shared(DEFAULT_DATA_DIR / "manifest.csv")
+    return evaluated()
 
 
 def test_committed_model_meets_the_accuracy_and_auc_floors_on_the_held_out_test_split(metrics):
@@ -63,9 +65,8 @@ def test_nearly_every_chest_film_of_the_test_split_passes_the_input_gate(metrics
 
 def test_evaluate_classifier_reports_the_gates_refusal_rate_per_kind_of_a_not_cxr_folder(tmp_path):
     not_cxr = DEFAULT_DATA_DIR.parent / "not-cxr"
-    output = StringIO()
-    call_command("evaluate_classifier", model=str(COMMITTED_MODEL), json=True, not_cxr=str(not_cxr), stdout=output)
-    figures = json.loads(output.getvalue())["not_cxr"]
+    require_shared(not_cxr, "the not-cxr set")
+    figures = evaluated(not_cxr=str(not_cxr))["not_cxr"]
     kinds = {path.name for path in not_cxr.iterdir() if path.is_dir()}
     assert set(figures["per_kind"]) == kinds
     assert figures["refusal_rate"] >= 0.97  # the whole folder, training sources included
@@ -78,14 +79,9 @@ EXTERNAL_DIR = DEFAULT_DATA_DIR.parent / "cxr-external"
 
 @pytest.fixture(scope="module")
 def external_metrics():
-    """`evaluate_classifier --data cxr-external --json`: adult NIH normals, evaluation only."""
-    if not (EXTERNAL_DIR / "manifest.csv").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide the external set at {EXTERNAL_DIR}")
-        pytest.skip(f"needs the external set at {EXTERNAL_DIR}")
-    output = StringIO()
-    call_command("evaluate_classifier", model=str(COMMITTED_MODEL), data=str(EXTERNAL_DIR), json=True, stdout=output)
-    return json.loads(output.getvalue())
+    """--data cxr-external: adult NIH normals, evaluation only."""
+    require_shared(EXTERNAL_DIR / "manifest.csv", "the external set")
+    return evaluated(data=str(EXTERNAL_DIR))
 
 
 def test_a_pasted_laterality_marker_barely_moves_the_covid_probability(metrics):

@@ -5,7 +5,6 @@ waits for a radiologist's read, with the reason, and is reviewed by hand like an
 """
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -19,6 +18,7 @@ from classifier.gate import COMMITTED_GATE, REASONS
 from classifier.gate_synthetic import document, noise
 from cxrsite.testing.images import encode
 from cxrsite.testing.stack import running_stack
+from tests.conftest import require_shared
 from tests.review_data import predicted_case
 from tests.test_worker_pipeline import stored_case, wait_until_finished
 
@@ -32,12 +32,8 @@ def stack(django_db_setup):
 
 
 def real_film() -> bytes:
-    films = sorted((DEFAULT_DATA_DIR / "normal").glob("*.png"))
-    if not films:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide the shared dataset at {DEFAULT_DATA_DIR}")
-        pytest.skip(f"needs the shared dataset at {DEFAULT_DATA_DIR}")
-    return films[0].read_bytes()
+    require_shared(DEFAULT_DATA_DIR / "normal")
+    return sorted((DEFAULT_DATA_DIR / "normal").glob("*.png"))[0].read_bytes()
 
 
 @pytest.mark.usefixtures("worker_storage")
@@ -122,11 +118,8 @@ def test_classify_image_json_reports_the_gate_and_a_changed_sidecar_changes_the_
 @pytest.mark.shared_data
 @pytest.mark.usefixtures("worker_storage")
 def test_a_photograph_needs_a_human_read_with_its_reason(stack, staff, clinic):
+    require_shared(DEFAULT_DATA_DIR.parent / "not-cxr" / "photo", "the not-cxr set")
     photos = sorted((DEFAULT_DATA_DIR.parent / "not-cxr" / "photo").glob("*.png"))
-    if not photos:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide the shared not-cxr set")
-        pytest.skip("needs the shared not-cxr set")
     case = wait_until_finished(_enqueued(stored_case(staff, clinic, photos[0].read_bytes())))
     assert case.status == Case.Status.PREDICTED
     assert case.gate_reason in REASONS and case.predicted_label == "" and case.covid_probability is None
