@@ -349,6 +349,22 @@ class DicomResult(models.Model):
         return f"{self.key} ({self.status})"
 
 
+class OversightSnapshot(models.Model):
+    """Figures of an oversight page for one scope, computed in the background (cases/audit/snapshots.py).
+
+    Derived data only, replaced on every refresh: the page reads it instead of aggregating every
+    case on each request, and says how old it is.
+    """
+
+    key = models.CharField(max_length=200, unique=True)  # page, scope and the model versions it saw
+    computed_at = models.DateTimeField()
+    seconds = models.FloatField()  # how long computing it took
+    payload = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.computed_at:%Y-%m-%d %H:%M})"
+
+
 class AuditEvent(models.Model):
     """Append-only. Written in the same transaction as the change it records, once per change."""
 

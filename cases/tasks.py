@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .audit import drift
+from .audit import drift, snapshots
 from .classification import faults, services, sweep, trials, upkeep
 from .dicom import outbox
 
@@ -70,6 +70,11 @@ def send_dicom_result(self, result_id: int) -> str:
 @shared_task(name="cases.tasks.requeue_unsent_results")
 def requeue_unsent_results() -> int:
     return outbox.requeue_unsent_results(older_than=settings.CXR_REQUEUE_AFTER_SECONDS)
+
+
+@shared_task(name="cases.tasks.refresh_oversight")
+def refresh_oversight() -> int:
+    return snapshots.refresh()
 
 
 @shared_task(name="cases.tasks.check_clinic_drift")

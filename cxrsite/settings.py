@@ -303,7 +303,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = CXR_BROKER_TIMEOUT_SECONDS
 CELERY_TASK_DEFAULT_QUEUE = "classification"
 CELERY_TASK_ROUTES = {name: {"queue": "upkeep"} for name in (
     "cases.tasks.requeue_stuck_cases", "cases.tasks.refresh_planner_statistics", "cases.tasks.sweep_orphan_files",
-    "cases.tasks.requeue_unsent_results", "cases.tasks.check_clinic_drift")}
+    "cases.tasks.requeue_unsent_results", "cases.tasks.check_clinic_drift",
+    "cases.tasks.refresh_oversight")}
 # A database or storage outage is ridden out by the task: retries after 5, 10, 20, 40, 80 s.
 CXR_TASK_MAX_RETRIES = env_int("CXR_TASK_MAX_RETRIES", 5)
 CXR_TASK_RETRY_BACKOFF_SECONDS = env_int("CXR_TASK_RETRY_BACKOFF_SECONDS", 5)
@@ -358,6 +359,19 @@ CXR_OVERSIGHT_WEEKS = env_int("CXR_OVERSIGHT_WEEKS", 12)
 CXR_DRIFT_BASELINE_WEEKS = env_int("CXR_DRIFT_BASELINE_WEEKS", 8)
 CXR_DRIFT_MIN_CASES = env_int("CXR_DRIFT_MIN_CASES", 10)
 CXR_DRIFT_CHECK_INTERVAL_SECONDS = env_int("CXR_DRIFT_CHECK_INTERVAL_SECONDS", 3600)
+# The oversight pages aggregate every case: beat computes their figures every
+# CXR_OVERSIGHT_REFRESH_SECONDS (cases/audit/snapshots.py) and a page shows figures at most
+# CXR_OVERSIGHT_MAX_AGE_SECONDS old, saying how old; older or missing ones are computed on the request.
+# CXR_OVERSIGHT_REFRESH_SECONDS=0 turns the background figures off (every page computes its own).
+CXR_OVERSIGHT_REFRESH_SECONDS = env_int("CXR_OVERSIGHT_REFRESH_SECONDS", 300)
+CXR_OVERSIGHT_MAX_AGE_SECONDS = env_int("CXR_OVERSIGHT_MAX_AGE_SECONDS", 900)
+if CXR_OVERSIGHT_REFRESH_SECONDS:
+    if CXR_OVERSIGHT_MAX_AGE_SECONDS <= CXR_OVERSIGHT_REFRESH_SECONDS:
+        # Otherwise the figures would expire before beat replaces them, and pages compute their own.
+        raise ImproperlyConfigured("CXR_OVERSIGHT_MAX_AGE_SECONDS must be longer than CXR_OVERSIGHT_REFRESH_SECONDS")
+    CELERY_BEAT_SCHEDULE["refresh-oversight"] = {
+        "task": "cases.tasks.refresh_oversight", "schedule": CXR_OVERSIGHT_REFRESH_SECONDS,
+        "options": {"expires": CXR_OVERSIGHT_REFRESH_SECONDS}}
 CELERY_BEAT_SCHEDULE["check-clinic-drift"] = {
     "task": "cases.tasks.check_clinic_drift", "schedule": CXR_DRIFT_CHECK_INTERVAL_SECONDS,
     "options": {"expires": CXR_DRIFT_CHECK_INTERVAL_SECONDS}}

@@ -1,7 +1,7 @@
 """Shared fixtures: two clinics, a user of each role, and private storage in a temp folder."""
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
 from cases.models import Clinic
@@ -93,3 +93,11 @@ def require_shared(path, what: str = "the shared dataset") -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must provide {what} at {path}")
         pytest.skip(f"needs {what} at {path}")
+
+
+@pytest.fixture
+def one_clinic_auditor(clinic):
+    """Someone who may read the audit pages of one clinic only (not every clinic, as administrators)."""
+    group = Group.objects.create(name="Clinic auditors")
+    group.permissions.add(Permission.objects.get(codename="view_auditevent"))
+    return make_user("clinic_auditor", group.name, clinic)

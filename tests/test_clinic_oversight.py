@@ -4,7 +4,6 @@ flagged, audited and mailed about once, and nobody sees the figures of a clinic 
 from datetime import datetime, time, timedelta
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -124,14 +123,6 @@ def test_the_drift_check_runs_in_beat_with_a_task_the_worker_knows():
 
     entry = settings.CELERY_BEAT_SCHEDULE["check-clinic-drift"]
     assert entry["task"] == "cases.tasks.check_clinic_drift" and entry["task"] in app.tasks
-
-
-@pytest.fixture
-def one_clinic_auditor(clinic):
-    """Someone who may read the audit pages of one clinic only (not every clinic, as administrators)."""
-    group = Group.objects.create(name="Clinic auditors")
-    group.permissions.add(Permission.objects.get(codename="view_auditevent"))
-    return make_user("clinic_auditor", group.name, clinic)
 
 
 def test_another_clinics_figures_are_never_shown_to_someone_who_cannot_see_that_clinic(

@@ -18,14 +18,14 @@ from classifier.registry import activate_version, served_version
 
 from ..access import can_audit, can_manage_models, clinics_for, role_required, sees_all_clinics
 from ..models import AuditEvent, Case, Clinic
-from . import drift, oversight
-from .clinics import METRICS, weekly_figures
+from . import oversight, snapshots
+from .clinics import METRICS
 from .actors import Actor
 from .forms import AuditFilterForm
 from .selectors import case_timeline, csv_chunks, events_matching
 from .operating_points import proposals
 from .services import record
-from .trial_oversight import compare_trial, trial_comparisons
+from .trial_oversight import compare_trial
 
 EVENTS_PER_PAGE = 50
 audit_required = role_required(can_audit)
@@ -97,9 +97,10 @@ def render_private(request, template: str, context: dict) -> HttpResponse:
 def show_oversight(request):
     """Each model version, and each version on trial against the served one."""
     visible, selected, clinics = oversight_scope(request)
+    figures = snapshots.figures("versions", clinics)
     return render_private(request, "audit/oversight.html", {
-        "summaries": oversight.oversight_by_version(clinics), "labels": [DISPLAY_NAMES[label] for label in LABELS],
-        "trials": trial_comparisons(clinics), "clinics": visible, "selected": selected,
+        "summaries": figures.value.summaries, "labels": [DISPLAY_NAMES[label] for label in LABELS],
+        "trials": figures.value.trials, "clinics": visible, "selected": selected, "figures": figures,
         "chart_query": request.GET.urlencode(),
     })
 
@@ -109,18 +110,18 @@ def show_oversight(request):
 def show_clinic_oversight(request):
     """Each clinic's weekly figures, with the weeks out of their usual range flagged."""
     visible, selected, clinics = oversight_scope(request)
-    per_clinic = weekly_figures(visible if clinics is None else clinics, weeks=drift.window_weeks())
-    for figures in per_clinic:
-        drift.mark_flags(figures)
+    figures = snapshots.figures("weeks", clinics)
     return render_private(request, "audit/oversight_clinics.html", {
-        "per_clinic": per_clinic, "metrics": METRICS, "clinics": visible, "selected": selected})
+        "per_clinic": figures.value, "metrics": METRICS, "clinics": visible, "selected": selected,
+        "figures": figures})
 
 
 @require_GET
 @audit_required
 def draw_oversight_chart(request):
     _, _, clinics = oversight_scope(request)
-    response = HttpResponse(oversight.chart_png(oversight.oversight_by_version(clinics)), content_type="image/png")
+    summaries = snapshots.figures("versions", clinics).value.summaries
+    response = HttpResponse(oversight.chart_png(summaries), content_type="image/png")
     response["Cache-Control"] = "private, no-store"
     return response
 
