@@ -5,6 +5,7 @@ the viewer announces only real changes.
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from cases.models import Case, Review
@@ -30,6 +31,20 @@ def page(chromium):  # noqa: F811
     context.close()
 
 
+def open_file_chooser_by_keyboard(page):
+    """Space on the focused file input, as a keyboard user opens the file dialog. Under load, headless
+    Chromium now and then drops the first press's dialog (about 1 run in 5 here, before and after the
+    form's markup changed); a user who sees no dialog presses again, so the test does too, once."""
+    for timeout in (5_000, 30_000):
+        try:
+            with page.expect_file_chooser(timeout=timeout) as chooser:
+                page.keyboard.press("Space")
+            return chooser.value
+        except PlaywrightTimeout:
+            assert page.evaluate("document.activeElement.type") == "file", f"focus moved to {focused(page)}"
+    raise AssertionError("Space on the file input opened no file dialog, twice")
+
+
 def test_keyboard_alone_submits_a_case_with_visible_focus(live_server, staff, page, tmp_path, monkeypatch):
     monkeypatch.setattr("cases.intake.services.enqueue_case", lambda case_id: None)  # no queue needed here
     film = tmp_path / "chest.png"
@@ -49,9 +64,7 @@ def test_keyboard_alone_submits_a_case_with_visible_focus(live_server, staff, pa
     tab_to(page, page.get_by_label("Clinically urgent"))
     page.keyboard.press("Space")
     tab_to(page, page.get_by_label("Chest X-ray (PNG, JPEG or DICOM)"))
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(film))
+    open_file_chooser_by_keyboard(page).set_files(str(film))
     tab_to(page, page.get_by_role("button", name="Submit case"))
     press_and_follow(page, "Enter")
 
