@@ -26,7 +26,6 @@ from classifier.preprocessing import load_grayscale
 DATASETS_DIR = DEFAULT_DATA_DIR.parent
 NOT_CXR_DIR = DATASETS_DIR / "not-cxr"
 CXR_EXTRA_DIR = DATASETS_DIR / "cxr-extra"
-CXR_EXTERNAL_DIR = DATASETS_DIR / "cxr-external"
 CLASSIFIER_SPLIT = Path(__file__).resolve().parent / "trained" / "split.csv"
 
 # Which network class (= refusal reason) each not-cxr kind teaches.

@@ -15,9 +15,12 @@ import numpy as np
 from classifier import gate_synthetic as synthetic
 from classifier.data import Record, read_records
 from classifier.gate import CHEST, RULES, get_gate, read_gate_metadata
-from classifier.gate_data import read_not_cxr_split
+from classifier.gate_data import DATASETS_DIR, read_not_cxr_split
 from classifier.artifacts import file_sha256
 from classifier.preprocessing import load_grayscale
+
+# Evaluation only (its README): the gate's pass rate on chest films from elsewhere; nothing trains on it.
+CXR_EXTERNAL_DIR = DATASETS_DIR / "cxr-external"
 
 EVALUATION_SEED = 20261
 SYNTHETIC_COUNT = 50  # per plain generator

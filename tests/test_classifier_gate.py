@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from classifier.data import DEFAULT_DATA_DIR, read_split
 from classifier.gate import COMMITTED_GATE, NETWORK_CLASSES, REASONS, RULES, GateResult, check, gate_input, get_gate
-from classifier.gate_data import CXR_EXTERNAL_DIR, NOT_CXR_DIR, chest_test_pairs
-from classifier.gate_evaluation import evaluate_gate
+from classifier.gate_data import NOT_CXR_DIR, chest_test_pairs
+from classifier.gate_evaluation import CXR_EXTERNAL_DIR, evaluate_gate
 from classifier.preprocessing import to_model_input
 from cxrsite.testing.images import chest_like_array
 
