@@ -356,9 +356,8 @@ class OversightSnapshot(models.Model):
     case on each request, and says how old it is.
     """
 
-    key = models.CharField(max_length=200, unique=True)  # page, scope and the model versions it saw
+    key = models.CharField(max_length=200, unique=True)  # page, scope, the versions and week it saw
     computed_at = models.DateTimeField()
-    seconds = models.FloatField()  # how long computing it took
     payload = models.BinaryField()
 
     def __str__(self) -> str:

@@ -64,22 +64,26 @@ def compute_weeks(clinics) -> list[ClinicWeeks]:
 PAGES = {"versions": compute_versions, "weeks": compute_weeks}
 
 
-def snapshot_key(page: str, clinics) -> str:
-    """Page, scope (every clinic or the sorted clinic ids), and what the figures depend on besides
-    the cases: which versions are active or on trial, and (per week) the week the window ends in."""
-    scope = "all" if clinics is None else ",".join(str(pk) for pk in sorted(clinics.values_list("pk", flat=True)))
+def depends_on() -> str:
+    """What the figures depend on besides the cases: which versions are active or on trial, and (per
+    week) the week the window ends in. Read once per request, and once per refresh."""
     versions = list(ModelVersion.objects.filter(active=True).values_list("pk", flat=True).order_by("pk")) + [
         -pk for pk in ModelVersion.objects.filter(on_trial=True).values_list("pk", flat=True).order_by("pk")]
-    week = week_start(timezone.localdate())
-    digest = hashlib.sha256(f"{scope}|{versions}|{week}".encode()).hexdigest()[:32]
-    return f"{page}:{digest}"
+    return f"{versions}|{week_start(timezone.localdate())}"
+
+
+def snapshot_key(page: str, clinic_ids: list[int] | None, dependencies: str) -> str:
+    """Page, scope (every clinic, or the sorted clinic ids) and `depends_on()`."""
+    scope = "all" if clinic_ids is None else ",".join(str(pk) for pk in sorted(clinic_ids))
+    return f"{page}:" + hashlib.sha256(f"{scope}|{dependencies}".encode()).hexdigest()[:32]
 
 
 def figures(page: str, clinics) -> Figures:
     """The page's figures for these clinics (None: every clinic): beat's, if fresh, else computed now."""
     max_age = settings.CXR_OVERSIGHT_MAX_AGE_SECONDS if settings.CXR_OVERSIGHT_REFRESH_SECONDS else 0
     if max_age:
-        key = snapshot_key(page, clinics)
+        clinic_ids = None if clinics is None else list(clinics.values_list("pk", flat=True))
+        key = snapshot_key(page, clinic_ids, depends_on())
         row = (OversightSnapshot.objects.filter(key=key, computed_at__gte=timezone.now() - timedelta(seconds=max_age))
                .values_list("payload", "computed_at").first())
         if row is not None:
@@ -92,16 +96,18 @@ def figures(page: str, clinics) -> Figures:
 
 def refresh() -> int:
     """Beat's task: compute both pages for every clinic and for each one; returns snapshots written.
-    Snapshots of scopes no longer computed (a clinic removed, other versions) are deleted."""
-    scopes = [None] + [Clinic.objects.filter(pk=pk) for pk in Clinic.objects.order_by("pk").values_list("pk", flat=True)]
+    Snapshots taken under other versions or in an earlier week are deleted."""
+    began, dependencies = time.perf_counter(), depends_on()
+    scopes = [None] + [[pk] for pk in Clinic.objects.order_by("pk").values_list("pk", flat=True)]
     written = []
     for page, compute in PAGES.items():
-        for clinics in scopes:
-            key = snapshot_key(page, clinics)
-            began = time.perf_counter()
+        for clinic_ids in scopes:
+            key = snapshot_key(page, clinic_ids, dependencies)
+            clinics = None if clinic_ids is None else Clinic.objects.filter(pk__in=clinic_ids)
             payload = pickle.dumps(compute(clinics), protocol=pickle.HIGHEST_PROTOCOL)
-            OversightSnapshot.objects.update_or_create(key=key, defaults={
-                "computed_at": timezone.now(), "seconds": time.perf_counter() - began, "payload": payload})
+            OversightSnapshot.objects.update_or_create(key=key, defaults={"computed_at": timezone.now(),
+                                                                          "payload": payload})
             written.append(key)
     OversightSnapshot.objects.exclude(key__in=written).delete()
+    log.info("Oversight figures refreshed: %d snapshots in %.1f s", len(written), time.perf_counter() - began)
     return len(written)

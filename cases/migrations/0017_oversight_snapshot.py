@@ -16,7 +16,6 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('key', models.CharField(max_length=200, unique=True)),
                 ('computed_at', models.DateTimeField()),
-                ('seconds', models.FloatField()),
                 ('payload', models.BinaryField()),
             ],
         ),
