@@ -84,3 +84,39 @@ def test_a_case_whose_queueing_is_aborted_after_the_commit_keeps_both_files(staf
             "image": SimpleUploadedFile("chest.png", png_bytes(256), content_type="image/png")})
     case = Case.objects.get()
     assert storage.path_of(case.image_name).exists() and storage.path_of(case.display_name).exists()
+
+
+def test_a_dicom_results_report_and_capture_survive_the_sweep_and_an_amendment_still_reads_the_report(
+        clinic, staff, radiologist, client, settings):
+    """As reproduced on a copy: a DICOM case reviewed, its SR and SC built, everything aged past the
+    grace period, then the sweep. The built objects are committed clinical files and must stay."""
+    from cases.dicom import outbox
+    from cases.dicom.services import receive_instance
+    from cases.models import DicomNode, DicomResult
+    from cases.reviews.services import amend_review, sign_review
+    from cxrsite.testing.dicoms import dicom_bytes
+    from cxrsite.testing.images import chest_like_array
+    from tests.review_data import predict
+
+    unit = DicomNode.objects.create(name="X-ray room 1", ae_title="XRAY1", host="127.0.0.1", clinic=clinic)
+    case = receive_instance(node=unit, data=dicom_bytes(chest_like_array(256)), address="127.0.0.1").case
+    predict(case, "covid")
+    review = sign_review(case=case, reviewer=radiologist, finding="covid")
+    assert outbox.deliver_result(DicomResult.objects.get().pk, worker_host="test") == DicomResult.Status.KEPT
+    result = DicomResult.objects.get()
+    orphan = storage.path_of(storage.save_bytes(b"left by a write that never committed", ".dcm"))
+    for path in storage.root().glob("??/*"):
+        age(path, 3 * DAY)
+
+    call_command("sweep_orphan_files")
+
+    assert storage.path_of(result.report_name).exists() and storage.path_of(result.capture_name).exists()
+    assert not orphan.exists()  # a file no row names is still swept
+    assert AuditEvent.objects.get(action="files_swept").details["orphans"] == 1
+    client.force_login(staff)
+    for kind in ("report", "capture"):
+        download = client.get(reverse("cases:dicom_result", args=[case.public_id, result.pk, kind]))
+        assert download.status_code == 200 and b"".join(download.streaming_content)[128:132] == b"DICM"
+    amendment = amend_review(review=review, reviewer=radiologist, finding="normal", reason="Second look: clear.")
+    amended = DicomResult.objects.get(review=amendment)
+    assert outbox.deliver_result(amended.pk, worker_host="test") == DicomResult.Status.KEPT  # reads the earlier SR

@@ -2,8 +2,8 @@
 
 A file is written before the row that names it commits (a crash, a full disk or a killed worker
 in between leaves it behind), so only files older than CXR_ORPHAN_GRACE_SECONDS are looked
-at: far longer than any write-then-commit takes. A file any case or prediction names is never
-touched. Run by beat, and by `manage.py sweep_orphan_files [--dry-run]`.
+at: far longer than any write-then-commit takes. A file that any column of STORED_FILE_COLUMNS
+names is never touched. Run by beat, and by `manage.py sweep_orphan_files [--dry-run]`.
 """
 
 import logging
@@ -16,17 +16,27 @@ from django.db.models import Q
 from .. import storage
 from ..audit.actors import Actor
 from ..audit.services import record
-from ..models import AuditEvent, Case, Prediction
+from ..models import AuditEvent, Case, DicomResult, Prediction
 
 log = logging.getLogger(__name__)
 BATCH = 500
+# Every model column that names a file in private storage. A column missing here is a column
+# whose files the sweep deletes a day after they are written.
+STORED_FILE_COLUMNS = {
+    Case: ("image_name", "display_name"),
+    Prediction: ("heatmap_name",),
+    DicomResult: ("report_name", "capture_name"),
+}
 
 
 def referenced(names: set[str]) -> set[str]:
-    """Which of these storage names a case or a prediction refers to."""
-    cases = Case.objects.filter(Q(image_name__in=names) | Q(display_name__in=names))
-    found = {name for pair in cases.values_list("image_name", "display_name") for name in pair}
-    found |= set(Prediction.objects.filter(heatmap_name__in=names).values_list("heatmap_name", flat=True))
+    """Which of these storage names a row refers to: one query per model of STORED_FILE_COLUMNS."""
+    found = set()
+    for model, columns in STORED_FILE_COLUMNS.items():
+        naming = Q()
+        for column in columns:
+            naming |= Q(**{f"{column}__in": names})
+        found.update(name for row in model.objects.filter(naming).values_list(*columns) for name in row)
     return found & names
 
 
