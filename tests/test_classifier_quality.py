@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from classifier.data import DEFAULT_DATA_DIR, read_split
+from classifier.training.data import DEFAULT_DATA_DIR, read_split
 from classifier.artifacts import COMMITTED_MODEL, file_sha256
 from tests.conftest import require_shared
 

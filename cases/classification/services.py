@@ -24,7 +24,7 @@ from classifier import gate, inference
 from classifier.imaging import ImageRejected
 from classifier.models import ModelVersion
 from classifier.preprocessing import load_grayscale
-from classifier.registry import model_file, served_version
+from classifier.registry import model_file, served_gate, served_version
 from cxrsite.celery import app
 
 from .. import storage
@@ -150,7 +150,7 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
         version = served_version()
         with storage.open_file(claimed.display_name) as handle:
             pixels = load_grayscale(handle.read())
-        verdict = gate.check(pixels, gate_path=settings.CXR_GATE_PATH or gate.COMMITTED_GATE)
+        verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
         heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed else None
         return write_prediction(claimed, version, result, verdict, heatmap, queue_wait_ms=queue_wait_ms,

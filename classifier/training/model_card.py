@@ -4,7 +4,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from classifier.data import read_split
+from classifier.training.data import read_split
 from classifier.artifacts import file_sha256
 from classifier.labels import DISPLAY_NAMES, LABELS
 
@@ -86,7 +86,7 @@ def shortcut_checks(metrics: dict, external: dict | None) -> str:
                           for source, pairs in metrics["within_source_auc"].items() for pair, figures in pairs.items())
     text = f"""
 ## Shortcut checks (issue 18): hospital, view, age, markers
-`evaluate_classifier --json` reports these (`classifier/shortcut_checks.py`). Test split first.
+`evaluate_classifier --json` reports these (`classifier/training/shortcut_checks.py`). Test split first.
 
 Two classes inside one source: the hospital cannot tell them apart there. (`radiography_db` is a
 mirror, not one hospital: its COVID-19 films are mostly PadChest, its normals RSNA/NIH.)
@@ -203,7 +203,7 @@ evaluation and serving (`classifier.preprocessing`): decode to 8-bit grayscale, 
 image to {training['input_size']}x{training['input_size']} (bilinear), scale to [0, 1].
 
 Split: by patient `group` (no patient in two splits), stratified by class and source
-(`classifier.data.split_records`, fixed seed); saved as `classifier/trained/split.csv`.
+(`classifier.training.data.split_records`, fixed seed); saved as `classifier/trained/split.csv`.
 
 | split | images | groups | COVID-19 | Normal | Viral Pneumonia |
 |---|---:|---:|---:|---:|---:|

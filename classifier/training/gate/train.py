@@ -16,17 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier import gate_synthetic as synthetic
-from classifier.data import DEFAULT_DATA_DIR
+from classifier.training.gate import synthetic
+from classifier.training.data import DEFAULT_DATA_DIR
 from classifier.gate import CHEST, NETWORK_CLASSES, Gate, gate_input
-from classifier.gate_augment import augment_chest, augment_negative
-from classifier.gate_data import (
+from classifier.training.augmentation import augment_chest, augment_negative
+from classifier.training.gate.data import (
     CLASSIFIER_SPLIT, CXR_EXTRA_DIR, KIND_CLASSES, NOT_CXR_DIR, chest_split, load_pixels, read_not_cxr,
     split_not_cxr, write_not_cxr_split,
 )
-from classifier.gate_evaluation import evaluate_gate, validation_summary
-from classifier.gate_network import build_gate_network, embeddings, export_gate, fit_mahalanobis
-from classifier.gate_thresholds import fit_thresholds
+from classifier.training.gate.evaluation import evaluate_gate, validation_summary
+from classifier.training.gate.network import build_gate_network, embeddings, export_gate, fit_mahalanobis
+from classifier.training.gate.thresholds import fit_thresholds
 
 SPLIT_NAME = "gate_split.csv"
 

@@ -10,11 +10,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from classifier.calibration import expected_calibration_error, reliability_bins
-from classifier.data import DEFAULT_DATA_DIR, Record, load_arrays, read_records, read_split
+from classifier.training.data import DEFAULT_DATA_DIR, Record, load_arrays, read_records, read_split
 from classifier.inference import Predictor
 from classifier.labels import DISPLAY_NAMES, LABELS
 from classifier.preprocessing import load_grayscale
-from classifier.shortcut_checks import shortcut_report
+from classifier.training.shortcut_checks import shortcut_report
 
 PAEDIATRIC_SOURCES = ("mooney_a", "mooney_b")
 ADULT_NORMAL_SOURCES = ("radiography_db",)
@@ -127,7 +127,7 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
                                    y_true=y, outputs=outputs, predicted=predicted))
     if gate_path is not None:  # how many of these films the input gate lets through to the model
         from classifier.gate import get_gate
-        from classifier.gate_evaluation import chest_pass_rates
+        from classifier.training.gate.evaluation import chest_pass_rates
 
         passed = chest_pass_rates(get_gate(gate_path), films, records)
         metrics["gate_pass_rate"] = passed["pass_rate"]

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.batchnorm import precise_batchnorm_callback
+from classifier.training.batchnorm import precise_batchnorm_callback
 from classifier.calibration import (
     covid_decision_weight, expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
 )
-from classifier.data import (
+from classifier.training.data import (
     Record, class_weights, load_arrays, read_records, read_split, source_balanced_weights, split_records, write_split,
 )
-from classifier.export import check_agreement, export_litert, keras_logits
-from classifier.networks import get_architecture
+from classifier.training.export import check_agreement, export_litert, keras_logits
+from classifier.training.networks import get_architecture
 from classifier.labels import LABELS
 
 # Triage operating point: a missed COVID-19 case costs more than a false alarm that the
@@ -40,7 +40,7 @@ def train(*, arch: str, data_dir: str | Path, out_dir: str | Path, epochs: int |
     convolutional up to global pooling, so `own` takes any multiple of 16). `precise_bn`
     re-estimates BatchNorm statistics on the training images before each validation.
     `cue_augmentation` draws markers, text, frames and acquisition changes on training films
-    of every class (`classifier.augmentation`); `extra_data_dir` (e.g. cxr-extra) is split by
+    of every class (`classifier.training.augmentation`); `extra_data_dir` (e.g. cxr-extra) is split by
     its own groups with the same seed and added to train, validation and test.
     `histogram_equalisation` equalises every input (`to_model_input(equalise=True)`); the
     sidecar records it, so the Predictor serves the model the same way. `balance_sources`
@@ -128,7 +128,7 @@ def _training_dataset(x: np.ndarray, y: np.ndarray, architecture, seed: int, *, 
 
     import keras
 
-    from classifier.augmentation import augment_batch
+    from classifier.training.augmentation import augment_batch
 
     augment = keras.Sequential(architecture.augmentation())
     columns = (x, y) if weights is None else (x, y, weights.astype(np.float32))

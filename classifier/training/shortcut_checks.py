@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classifier.augmentation import draw_marker
-from classifier.data import Record
+from classifier.training.augmentation import draw_marker
+from classifier.training.data import Record
 from classifier.inference import Predictor, heatmap_image
 from classifier.labels import LABELS
 from classifier.preprocessing import to_model_input

@@ -4,7 +4,7 @@ Members differ only in their seed (initial weights, augmentation, batch order), 
 partly independent mistakes; averaging their logits lowers the variance of the decision. One
 temperature and one COVID-19 operating point are then fitted on validation for the ensemble,
 exactly as for a single network, and the export is one LiteRT file whose class map is the mean
-of the members' maps (exact, see `classifier.export`).
+of the members' maps (exact, see `classifier.training.export`).
 
     <out>/seed<N>/...   each member's own training run (reused when already there)
     <out>/<arch>.keras, <arch>.tflite(.json), training.json, training_curves.png, split.csv
@@ -14,7 +14,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from classifier.data import load_arrays, read_split
+from classifier.training.data import load_arrays, read_split
 from classifier.labels import LABELS
 
 
@@ -42,7 +42,7 @@ def train_ensemble(*, arch: str, data_dir: str | Path, out_dir: str | Path, seed
     """Train (or reuse) one member per seed on one split, then calibrate and export the ensemble."""
     import keras
 
-    from classifier.training import calibrate_and_export, train
+    from classifier.training.train import calibrate_and_export, train
 
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ AGREEMENT_TOLERANCE = 1e-3
 def members(model) -> list:
     """The networks whose logits a model averages: an ensemble's members, or the model itself.
 
-    An ensemble (`classifier.ensemble`) nests one sub-model per member, each returning its
+    An ensemble (`classifier.training.ensemble`) nests one sub-model per member, each returning its
     logits and (when it has them) its "features" maps.
     """
     import keras

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier import gate_synthetic as synthetic
-from classifier.data import Record, read_records
+from classifier.training.gate import synthetic
+from classifier.training.data import Record, read_records
 from classifier.gate import CHEST, RULES, get_gate, read_gate_metadata
-from classifier.gate_data import DATASETS_DIR, read_not_cxr_split
+from classifier.training.gate.data import DATASETS_DIR, read_not_cxr_split
 from classifier.artifacts import file_sha256
 from classifier.preprocessing import load_grayscale
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from classifier.artifacts import SHARED_DATASETS_DIR
 from classifier.labels import LABELS
 from classifier.preprocessing import load_grayscale, to_model_input
 
-# The shared dataset lives beside the repository (../shared), in CI as on the team's machines.
-DEFAULT_DATA_DIR = Path(os.environ.get("CXR_DATASET_DIR") or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cxr")
+DEFAULT_DATA_DIR = Path(os.environ.get("CXR_DATASET_DIR") or SHARED_DATASETS_DIR / "cxr")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm"}
 SPLIT_FIELDS = ("file", "label", "source", "group", "split")
 

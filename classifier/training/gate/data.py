@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.data import DEFAULT_DATA_DIR, Record, read_records, read_split
+from classifier.artifacts import TRAINED_DIR
 from classifier.preprocessing import load_grayscale
+from classifier.training.data import DEFAULT_DATA_DIR, Record, read_records, read_split
 
 DATASETS_DIR = DEFAULT_DATA_DIR.parent
 NOT_CXR_DIR = DATASETS_DIR / "not-cxr"
 CXR_EXTRA_DIR = DATASETS_DIR / "cxr-extra"
-CLASSIFIER_SPLIT = Path(__file__).resolve().parent / "trained" / "split.csv"
+CLASSIFIER_SPLIT = TRAINED_DIR / "split.csv"
 
 # Which network class (= refusal reason) each not-cxr kind teaches.
 KIND_CLASSES = {"photo": "not_radiograph", "document": "not_radiograph", "other_radiograph": "not_chest",
