@@ -350,7 +350,7 @@ class DicomResult(models.Model):
 
 
 class OversightSnapshot(models.Model):
-    """Figures of an oversight page for one scope, computed in the background (cases/audit/snapshots.py).
+    """Figures of an oversight page for one scope, computed in the background (cases/oversight/snapshots.py).
 
     Derived data only, replaced on every refresh: the page reads it instead of aggregating every
     case on each request, and says how old it is.

@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .audit import drift, snapshots
+from .oversight import drift, snapshots
 from .classification import faults, services, sweep, trials, upkeep
 from .dicom import outbox
 

@@ -353,14 +353,14 @@ if len(CXR_DICOM_AE_TITLE) > 16 or not CXR_DICOM_AE_TITLE.strip():
 # Silent trials (cases/classification/trials.py): off, no version on trial classifies anything.
 CXR_TRIALS_ENABLED = env_bool("CXR_TRIALS_ENABLED", True)
 
-# Per-clinic oversight (cases/audit/clinics.py, cases/audit/drift.py): weeks shown, and the drift
+# Per-clinic oversight (cases/oversight/clinics.py, cases/oversight/drift.py): weeks shown, and the drift
 # check that beat runs, which flags a clinic whose weekly rates leave their usual range.
 CXR_OVERSIGHT_WEEKS = env_int("CXR_OVERSIGHT_WEEKS", 12)
 CXR_DRIFT_BASELINE_WEEKS = env_int("CXR_DRIFT_BASELINE_WEEKS", 8)
 CXR_DRIFT_MIN_CASES = env_int("CXR_DRIFT_MIN_CASES", 10)
 CXR_DRIFT_CHECK_INTERVAL_SECONDS = env_int("CXR_DRIFT_CHECK_INTERVAL_SECONDS", 3600)
 # The oversight pages aggregate every case: beat computes their figures every
-# CXR_OVERSIGHT_REFRESH_SECONDS (cases/audit/snapshots.py) and a page shows figures at most
+# CXR_OVERSIGHT_REFRESH_SECONDS (cases/oversight/snapshots.py) and a page shows figures at most
 # CXR_OVERSIGHT_MAX_AGE_SECONDS old, saying how old; older or missing ones are computed on the request.
 # CXR_OVERSIGHT_REFRESH_SECONDS=0 turns the background figures off (every page computes its own).
 CXR_OVERSIGHT_REFRESH_SECONDS = env_int("CXR_OVERSIGHT_REFRESH_SECONDS", 300)
@@ -376,7 +376,7 @@ CELERY_BEAT_SCHEDULE["check-clinic-drift"] = {
     "task": "cases.tasks.check_clinic_drift", "schedule": CXR_DRIFT_CHECK_INTERVAL_SECONDS,
     "options": {"expires": CXR_DRIFT_CHECK_INTERVAL_SECONDS}}
 
-# Per-clinic COVID-19 thresholds (cases/audit/operating_points.py): proposed on the oversight page, never applied.
+# Per-clinic COVID-19 thresholds (cases/oversight/operating_points.py): proposed on the oversight page, never applied.
 CXR_OPERATING_POINT_MIN_CASES = env_int("CXR_OPERATING_POINT_MIN_CASES", 50)
 CXR_OPERATING_POINT_SENSITIVITY = float(env_str("CXR_OPERATING_POINT_SENSITIVITY", "0.95"))
 if not 0 < CXR_OPERATING_POINT_SENSITIVITY <= 1:

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from cases.audit.operating_points import fit_threshold, operating_point
+from cases.oversight.operating_points import fit_threshold, operating_point
 from cases.models import Case, Review
 from tests.conftest import make_user
 from tests.review_data import make_case, predict

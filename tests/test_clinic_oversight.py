@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.audit.clinics import week_start, weekly_figures
-from cases.audit.drift import check_clinic_drift
+from cases.oversight.clinics import week_start, weekly_figures
+from cases.oversight.drift import check_clinic_drift
 from cases.models import AuditEvent, Case, Clinic, Review
 from cxrsite.celery import app
 from tests.conftest import make_user

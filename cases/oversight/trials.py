@@ -15,8 +15,8 @@ from classifier.models import ModelVersion
 from classifier.registry import served_version, trial_versions
 
 from ..models import Review
-from .comparison import Comparison, compare
-from .oversight import in_clinics
+from .statistics import Comparison, compare
+from .versions import in_clinics
 
 DISAGREEMENTS_SHOWN = 50
 

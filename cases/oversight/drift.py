@@ -18,12 +18,12 @@ from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import transaction
 
+from ..audit.actors import Actor
+from ..audit.services import record
 from ..models import AuditEvent, Clinic
 from ..roles import ADMIN_GROUP
-from .actors import Actor
 from .clinics import METRICS, ClinicWeeks, weekly_figures
-from .oversight import percent
-from .services import record
+from .versions import percent
 
 log = logging.getLogger(__name__)
 

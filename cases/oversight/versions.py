@@ -16,7 +16,7 @@ from classifier.labels import FINDING_NAMES
 from classifier.models import ModelVersion
 
 from ..models import Prediction, Review
-from .comparison import MatrixRow, confusion_matrix
+from .statistics import MatrixRow, confusion_matrix
 
 OVERRIDES_SHOWN = 50
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from classifier.labels import COVID
 
 from ..models import Case, Clinic, Review
-from .oversight import Seconds, duration_text, percent
+from .versions import Seconds, duration_text, percent
 
 # metric -> (numerator field, denominator field, name shown)
 METRICS = {

@@ -25,16 +25,16 @@ from django.utils import timezone
 from classifier.models import ModelVersion
 
 from ..models import Clinic, OversightSnapshot
-from . import drift, oversight
+from . import drift, versions
 from .clinics import ClinicWeeks, week_start, weekly_figures
-from .trial_oversight import trial_comparisons
+from .trials import trial_comparisons
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class VersionsPage:
-    summaries: list[oversight.VersionOversight]
+    summaries: list[versions.VersionOversight]
     trials: list
 
 
@@ -51,7 +51,7 @@ class Figures:
 
 
 def compute_versions(clinics) -> VersionsPage:
-    return VersionsPage(oversight.oversight_by_version(clinics), trial_comparisons(clinics))
+    return VersionsPage(versions.oversight_by_version(clinics), trial_comparisons(clinics))
 
 
 def compute_weeks(clinics) -> list[ClinicWeeks]:

@@ -18,8 +18,8 @@ from django.conf import settings
 from classifier.labels import COVID
 
 from ..models import Clinic, Review
-from .comparison import Proportion
-from .oversight import in_clinics
+from .statistics import Proportion
+from .versions import in_clinics
 
 
 @dataclass(frozen=True)
