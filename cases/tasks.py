@@ -11,9 +11,10 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .oversight import drift, snapshots
-from .classification import faults, services, sweep, trials, upkeep
+from .classification import faults, services, trials, upkeep
 from .dicom import outbox
+from .oversight import drift, snapshots
+from .storage import sweep
 
 
 # Backoff 5, 10, 20, 40, 80 s (no jitter, which can shrink it to nothing): a database or storage

@@ -328,7 +328,7 @@ CELERY_BEAT_SCHEDULE = {
     # Expiring: while no worker runs, the reaper runs do not pile up in the queue.
     "requeue-stuck-cases": {"task": "cases.tasks.requeue_stuck_cases", "schedule": CXR_REAPER_INTERVAL_SECONDS,
                             "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
-    # Files of writes that never committed (classification/sweep.py); hourly.
+    # Files of writes that never committed (cases/storage/sweep.py); hourly.
     "sweep-orphan-files": {"task": "cases.tasks.sweep_orphan_files", "schedule": 3600, "options": {"expires": 3600}},
     # DICOM results whose task could not be queued when their review was signed (cases/dicom/outbox.py).
     "requeue-unsent-results": {"task": "cases.tasks.requeue_unsent_results", "schedule": CXR_REAPER_INTERVAL_SECONDS,

@@ -28,6 +28,7 @@ from classifier.registry import model_file, served_gate, served_version
 from cxrsite.celery import app
 
 from .. import storage
+from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..dicom.outbox import queue_results
@@ -212,8 +213,8 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
             written = True
             return Outcome.PREDICTED
     finally:
-        if not written and heatmap_name:
-            storage.delete(heatmap_name)
+        if not written:
+            discard([heatmap_name])
 
 
 def fail_case(case_id: int, *, source: str, reason: str, cause: str, actor: Actor) -> bool:

@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from cxrsite.celery import app
 
 from .. import storage
+from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Case, DicomResult, Prediction, Review
@@ -138,8 +139,7 @@ def build_objects(result: DicomResult) -> DicomResult:
     names = [storage.save_bytes(results.encoded(report), ".dcm"), storage.save_bytes(results.encoded(capture), ".dcm")]
     if not DicomResult.objects.filter(pk=result.pk, report_name="").update(report_name=names[0],
                                                                             capture_name=names[1]):
-        for name in names:
-            storage.delete(name)
+        discard(names)
     result.refresh_from_db()
     return result
 

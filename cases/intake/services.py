@@ -10,6 +10,7 @@ from django.db import transaction
 from classifier.imaging import DecodedImage
 
 from .. import storage
+from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
@@ -98,8 +99,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
             transaction.on_commit(after_commit, robust=True)
     except BaseException:
         if not committed:
-            for name in written:
-                storage.delete(name)
+            discard(written)
         raise
     return case
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from cases.classification.sweep import sweep_orphan_files
+from cases.storage.sweep import sweep_orphan_files
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 A file is written before the row that names it commits (a crash, a full disk or a killed worker
 in between leaves it behind), so only files older than CXR_ORPHAN_GRACE_SECONDS are looked
 at: far longer than any write-then-commit takes. A file that any column of STORED_FILE_COLUMNS
-names is never touched. Run by beat, and by `manage.py sweep_orphan_files [--dry-run]`.
+(cases/storage/columns.py) names is never touched. Run by beat, and by `manage.py sweep_orphan_files [--dry-run]`.
 """
 
 import logging
@@ -11,33 +11,15 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from .. import storage
 from ..audit.actors import Actor
 from ..audit.services import record
-from ..models import AuditEvent, Case, DicomResult, Prediction
+from ..models import AuditEvent
+from .columns import referenced
 
 log = logging.getLogger(__name__)
 BATCH = 500
-# Every model column that names a file in private storage. A column missing here is a column
-# whose files the sweep deletes a day after they are written.
-STORED_FILE_COLUMNS = {
-    Case: ("image_name", "display_name"),
-    Prediction: ("heatmap_name",),
-    DicomResult: ("report_name", "capture_name"),
-}
-
-
-def referenced(names: set[str]) -> set[str]:
-    """Which of these storage names a row refers to: one query per model of STORED_FILE_COLUMNS."""
-    found = set()
-    for model, columns in STORED_FILE_COLUMNS.items():
-        naming = Q()
-        for column in columns:
-            naming |= Q(**{f"{column}__in": names})
-        found.update(name for row in model.objects.filter(naming).values_list(*columns) for name in row)
-    return found & names
 
 
 def sweep_orphan_files(*, dry_run: bool = False) -> dict[str, int]:

@@ -1,4 +1,6 @@
-"""Private storage for patient images, outside every static and public media path.
+"""Private storage for patient images and the DICOM results made from them, outside every static and
+public media path. The owner of every stored file: which model columns name them (columns.py) and
+the sweep of files no row names (sweep.py) live in this package too.
 
 Names are generated here (a UUID and a suffix we choose), so nothing a user sends ever
 becomes part of a path. Files are served only by access-checked views. Every write is atomic
@@ -72,6 +74,7 @@ def open_file(name: str):
 
 
 def delete(name: str) -> None:
+    """Remove one file, whoever refers to it: services discard their writes with `columns.discard`."""
     path_of(name).unlink(missing_ok=True)
 
 
