@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from cases import storage
 from cases.classification.services import enqueue_case
-from cases.classification.trials import TRIAL_TASK
 from cases.models import AuditEvent, Case, Prediction, Review
+from cases.queue import TRIAL_TASK
 from classifier.artifacts import file_sha256, stored_path
 from classifier.models import ModelVersion
 from cxrsite.celery import app as celery_app
