@@ -56,8 +56,7 @@ def new_case(request):
     if request.method == "POST" and form.is_valid():
         try:
             case = submit_case(actor=Actor.of_request(request), clinic=form.cleaned_data["clinic"],
-                               details=form.details(), image=form.decoded, data=form.image_bytes,
-                               filename=form.cleaned_data["image"].name)
+                               details=form.details(), upload=form.cleaned_data["image"])
         except StorageUnavailable:
             form.add_error(None, STORAGE_DOWN)
             status = 503
