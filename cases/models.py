@@ -216,7 +216,8 @@ class Case(models.Model):
             # reads 25 index entries instead of sorting every case. Built for the default threshold.
             models.Index(covid_first(0.5), F("urgent").desc(), F("created"), F("id"), name="case_worklist_priority"),
         ]
-        permissions = [("view_all_clinics", "Can open the cases of every clinic")]
+        permissions = [("view_all_clinics", "Can open the cases of every clinic"),
+                       ("retry_case", "Can send a failed case back to the classifier")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(submitted_by__isnull=False, received_from__isnull=True)
