@@ -47,7 +47,7 @@ def covid_case(clinic, staff):
 
 def test_the_worklist_orders_covid_above_threshold_then_urgent_then_longest_wait(client, clinic, staff,
                                                                                  radiologist, settings):
-    settings.COVID_PRIORITY_THRESHOLD = 0.5
+    settings.CXR_COVID_PRIORITY_THRESHOLD = 0.5
     low_covid = {"covid": 0.40, "normal": 0.35, "viral_pneumonia": 0.25}
     predict(make_case(clinic, staff, mrn="LOW-COVID-OLDEST", age=timedelta(hours=9)), "covid", low_covid)
     predicted_case(clinic, staff, "normal", mrn="ROUTINE-OLD", age=timedelta(hours=5))
@@ -59,7 +59,7 @@ def test_the_worklist_orders_covid_above_threshold_then_urgent_then_longest_wait
 
 
 def test_the_covid_threshold_comes_from_settings(client, clinic, staff, radiologist, settings):
-    settings.COVID_PRIORITY_THRESHOLD = 0.95
+    settings.CXR_COVID_PRIORITY_THRESHOLD = 0.95
     predicted_case(clinic, staff, "covid", mrn="COVID-NEW", age=timedelta(minutes=5))
     predicted_case(clinic, staff, "normal", mrn="URGENT", urgent=True, age=timedelta(hours=1))
     client.force_login(radiologist)

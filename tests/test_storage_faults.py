@@ -31,7 +31,7 @@ def age(path, seconds: float) -> None:
 
 def test_a_write_to_a_full_disk_fails_and_leaves_no_file(settings, tmp_path):
     with full_disk(tmp_path / "full") as folder:
-        settings.PRIVATE_STORAGE_ROOT = folder
+        settings.CXR_STORAGE_DIR = folder
         with pytest.raises(OSError):
             storage.save_bytes(os.urandom(200_000), ".png")
         assert files_under(folder) == []
@@ -39,7 +39,7 @@ def test_a_write_to_a_full_disk_fails_and_leaves_no_file(settings, tmp_path):
 
 def test_an_upload_to_a_full_disk_is_refused_in_plain_words_and_leaves_nothing(staff_client, clinic, settings, tmp_path):
     with full_disk(tmp_path / "full", size="96k") as folder:
-        settings.PRIVATE_STORAGE_ROOT = folder
+        settings.CXR_STORAGE_DIR = folder
         response = staff_client.post(reverse("cases:case_new"), {
             "clinic": clinic.pk, "mrn": "H-9", "age": "40", "sex": "F", "view": "PA",
             "image": SimpleUploadedFile("chest.png", png_bytes(512), content_type="image/png")})

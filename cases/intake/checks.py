@@ -71,14 +71,14 @@ class CheckedUpload:
 
 def check_size(size: int) -> None:
     """For a size known before reading the upload: a huge file is refused without reading it into memory."""
-    check_file_size(size, max_bytes=settings.UPLOAD_MAX_BYTES)
+    check_file_size(size, max_bytes=settings.CXR_UPLOAD_MAX_BYTES)
 
 
 def check_upload(data: bytes, *, filename: str, header: DicomHeader | None = None) -> CheckedUpload:
     """The content checks and limits of every intake path (raises ImageRejected); a DICOM's header
     is read unless the caller has read it already."""
-    image = decode_image(data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS,
-                         min_side=settings.UPLOAD_MIN_SIDE)
+    image = decode_image(data, max_bytes=settings.CXR_UPLOAD_MAX_BYTES, max_pixels=settings.CXR_UPLOAD_MAX_PIXELS,
+                         min_side=settings.CXR_UPLOAD_MIN_SIDE)
     if image.format == "DICOM" and header is None:
         header = read_dicom_header(data)
     return CheckedUpload(image=image, data=data, filename=filename, header=header)

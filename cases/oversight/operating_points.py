@@ -65,7 +65,7 @@ def proposals(clinics) -> list[ClinicProposal]:
     for clinic in clinics.order_by("name"):
         positives, negatives = scores.get(clinic.pk, ([], []))
         enough = len(positives) >= minimum and len(negatives) >= minimum
-        current = operating_point(settings.COVID_PRIORITY_THRESHOLD, positives, negatives) if positives else None
+        current = operating_point(settings.CXR_COVID_PRIORITY_THRESHOLD, positives, negatives) if positives else None
         result.append(ClinicProposal(clinic, len(positives), len(negatives), current,
                                      fit_threshold(positives, negatives, target) if enough else None))
     return result

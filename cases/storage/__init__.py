@@ -24,7 +24,7 @@ _STEM = re.compile(r"[0-9a-f]{32}")
 
 
 def root() -> Path:
-    return Path(settings.PRIVATE_STORAGE_ROOT)
+    return Path(settings.CXR_STORAGE_DIR)
 
 
 def sha256_of(data: bytes) -> str:

@@ -12,7 +12,7 @@ storage at `stack.storage_dir`, since the worker reads the images from there:
 
     @pytest.fixture(autouse=True)
     def _worker_storage(_private_storage, settings, stack):
-        settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
+        settings.CXR_STORAGE_DIR = stack.storage_dir
 
 `stack.worker.kill()` is a SIGKILL, `stack.restart_worker()` starts a fresh one, and
 `stack.redis.stop()` / `.start()` is a Redis outage on the same port.
