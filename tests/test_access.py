@@ -7,7 +7,7 @@ from django.urls import reverse
 
 import cxrsite.settings as project_settings
 from cases.models import AuditEvent
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 ROLES_THAT_SEE_THE_CASE = ["staff", "radiologist", "administrator"]
 OUTSIDERS = ["other_staff", "other_radiologist"]

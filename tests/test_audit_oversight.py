@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from cases.models import Case, Prediction, Review
 from cases.oversight.versions import oversight_by_version
-from tests.review_data import make_case, model_version, predict
+from tests.factories import make_case, model_version, predict
 
 # (model's label, radiologist's first finding, amended finding or None, note) for eight cases.
 # Case 7 is never reviewed; case 8 was confirmed as normal, then amended to COVID-19.

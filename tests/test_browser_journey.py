@@ -17,7 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 from cases.models import Case, Review
 from classifier.labels import FINDING_NAMES as LABELS
 from tests.conftest import PASSWORD
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT.parent / "shared" / "datasets" / "cxr"

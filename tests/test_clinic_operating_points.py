@@ -9,7 +9,7 @@ from django.urls import reverse
 from cases.oversight.operating_points import fit_threshold, operating_point
 from cases.models import Case, Review
 from tests.conftest import make_user
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 POSITIVES = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]  # radiologist found COVID-19
 NEGATIVES = [0.1, 0.2, 0.35, 0.45, 0.05, 0.38, 0.5, 0.6, 0.01, 0.02]  # radiologist found something else

@@ -13,7 +13,7 @@ from django.urls import reverse
 from cases.models import AuditEvent, Case, Review
 from cases.reviews.services import confirm_review, sign_review
 from cases.reviews.selectors import PAGE_SIZE
-from tests.review_data import make_case, predict, predicted_case
+from tests.factories import make_case, predict, predicted_case
 
 WORKLIST = reverse("cases:worklist")
 

@@ -12,8 +12,8 @@ from django.urls import reverse
 from cases import storage
 from cases.models import AuditEvent, Case
 from cxrsite.testing.images import png_bytes
+from tests.factories import make_case
 from tests.faults import files_under, full_disk
-from tests.review_data import make_case
 
 DAY = 24 * 3600
 
@@ -96,7 +96,7 @@ def test_a_dicom_results_report_and_capture_survive_the_sweep_and_an_amendment_s
     from cases.reviews.services import amend_review, sign_review
     from cxrsite.testing.dicoms import dicom_bytes
     from cxrsite.testing.images import chest_like_array
-    from tests.review_data import predict
+    from tests.factories import predict
 
     unit = DicomNode.objects.create(name="X-ray room 1", ae_title="XRAY1", host="127.0.0.1", clinic=clinic)
     case = receive_instance(node=unit, data=dicom_bytes(chest_like_array(256)), address="127.0.0.1").case

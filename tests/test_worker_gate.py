@@ -19,7 +19,7 @@ from classifier.training.gate.synthetic import document, noise
 from cxrsite.testing.images import encode
 from cxrsite.testing.stack import running_stack
 from tests.conftest import require_shared
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 from tests.test_worker_pipeline import stored_case, wait_until_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

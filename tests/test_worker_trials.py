@@ -16,7 +16,7 @@ from classifier.models import ModelVersion
 from cxrsite.celery import app as celery_app
 from cxrsite.testing.images import chest_like_array, encode
 from cxrsite.testing.stack import wait_for
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker_storage")]
 

@@ -1,4 +1,4 @@
-"""Cases with predictions made directly in the database, for the review tests."""
+"""Test data made directly in the database: cases, predictions, model versions (served, on trial)."""
 
 from datetime import timedelta
 
