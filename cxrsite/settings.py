@@ -41,23 +41,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+    return _env_number(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
+
+
+def _env_number(name: str, default, parse, kind: str):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        return parse(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}, not {value!r}") from None
 
 
 def _owner_only(path: Path, mode: int) -> None:
