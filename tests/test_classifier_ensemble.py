@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 
 from classifier.calibration import softmax
-from classifier.training.data import load_arrays, read_split
 from classifier.inference import Predictor
+from classifier.training.data import load_arrays, read_split
 from cxrsite.testing.images import chest_like_array
 
 pytestmark = pytest.mark.slow

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from classifier.training.data import DEFAULT_DATA_DIR, read_split
 from classifier.gate import COMMITTED_GATE, NETWORK_CLASSES, REASONS, RULES, GateResult, check, gate_input, get_gate
+from classifier.preprocessing import to_model_input
+from classifier.training.data import DEFAULT_DATA_DIR, read_split
 from classifier.training.gate.data import NOT_CXR_DIR, chest_test_pairs
 from classifier.training.gate.evaluation import CXR_EXTERNAL_DIR, evaluate_gate
-from classifier.preprocessing import to_model_input
 from cxrsite.testing.images import chest_like_array
 
 ROOT = Path(__file__).resolve().parent.parent

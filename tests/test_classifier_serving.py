@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from classifier.training.data import read_split
 from classifier.artifacts import COMMITTED_MODEL, file_sha256
 from classifier.inference import classify
 from classifier.labels import LABELS
+from classifier.training.data import read_split
 from cxrsite.testing.dicoms import dicom_bytes
 from cxrsite.testing.images import chest_like_array, jpeg_bytes, png_bytes
 from cxrsite.testing.stack import permissive_gate

@@ -8,15 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from classifier.training.augmentation import augment_cues, draw_marker, reacquire, reframe
-from classifier.training.data import Record, read_records
 from classifier.labels import LABELS
 from classifier.preprocessing import load_grayscale, to_model_input
+from classifier.training.augmentation import augment_cues, draw_marker, reacquire, reframe
+from classifier.training.data import Record, read_records
 from classifier.training.shortcut_checks import (
     age_band_of, film_attributes, heatmap_mass, normals_by, paste_marker, view_of, within_source_aucs,
 )
-from classifier.training.train import add_extra_data
 from classifier.training.data import split_records
+from classifier.training.train import add_extra_data
 
 COVID, NORMAL, VIRAL = (LABELS.index(label) for label in ("covid", "normal", "viral_pneumonia"))
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from classifier.training.data import load_arrays, read_split
 from classifier.imaging import decode_image
 from classifier.inference import Predictor
 from classifier.labels import LABELS
 from classifier.preprocessing import load_grayscale, to_model_input
+from classifier.training.data import load_arrays, read_split
 from cxrsite.testing.images import chest_like_array
 
 pytestmark = pytest.mark.slow

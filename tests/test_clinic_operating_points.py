@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from cases.oversight.operating_points import fit_threshold, operating_point
 from cases.models import Case, Review
+from cases.oversight.operating_points import fit_threshold, operating_point
 from tests.conftest import make_user
 from tests.factories import make_case, predict
 

@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.models import AuditEvent, Case, Clinic, Review
 from cases.oversight.clinics import week_start, weekly_figures
 from cases.oversight.drift import check_clinic_drift
-from cases.models import AuditEvent, Case, Clinic, Review
 from cxrsite.celery import app
 from tests.conftest import make_user
 from tests.factories import make_case, predict, served_model_version, trial_predict, trial_version

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from django.urls import reverse
 
-from cases.models import Case
 from cases.intake.views import CASES_PER_PAGE
+from cases.models import Case
 from tests.factories import make_case
 
 LIST = reverse("cases:case_list")

@@ -2,8 +2,9 @@
 
 The listener hands each C-STORE here. The checks are the form's (cases/intake/checks.py: the
 content checks and limits, the header, the patient number); the case is made by `submit_case`,
-so storage, audit and the on-commit enqueue are the form's too. A resent SOP Instance UID answers success and creates nothing; a refused
-instance answers a failure status with the reason, in the log and the audit trail.
+so storage, audit and the on-commit enqueue are the form's too. A resent SOP Instance UID answers
+success and creates nothing; a refused instance answers a failure status with the reason, in the
+log and the audit trail.
 """
 
 import logging

@@ -2,9 +2,9 @@
 status) and a case's result (the latest prediction and the review in force).
 
 Ordering (`Case.objects.in_worklist_order`): latest COVID-19 probability above
-settings.CXR_COVID_PRIORITY_THRESHOLD first, then the staff "urgent" flag, then the longest wait. The latest prediction's label and COVID-19
-probability are columns of Case (written with the prediction), so a page is one query over one
-table plus a count, whatever the number of cases.
+settings.CXR_COVID_PRIORITY_THRESHOLD first, then the staff "urgent" flag, then the longest wait.
+The latest prediction's label and COVID-19 probability are columns of Case (written with the
+prediction), so a page is one query over one table plus a count, whatever the number of cases.
 """
 
 from dataclasses import dataclass

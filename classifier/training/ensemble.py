@@ -14,8 +14,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from classifier.training.data import load_arrays, read_split
 from classifier.labels import LABELS
+from classifier.training.data import load_arrays, read_split
 
 
 def build_ensemble(networks: list, name: str = "ensemble"):

@@ -10,10 +10,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from classifier.calibration import expected_calibration_error, reliability_bins
-from classifier.training.data import DEFAULT_DATA_DIR, Record, load_arrays, read_records, read_split
 from classifier.inference import Predictor
 from classifier.labels import DISPLAY_NAMES, LABELS
 from classifier.preprocessing import load_grayscale
+from classifier.training.data import DEFAULT_DATA_DIR, Record, load_arrays, read_records, read_split
 from classifier.training.shortcut_checks import shortcut_report
 
 PAEDIATRIC_SOURCES = ("mooney_a", "mooney_b")

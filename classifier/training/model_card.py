@@ -4,9 +4,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from classifier.training.data import read_split
 from classifier.artifacts import file_sha256
 from classifier.labels import DISPLAY_NAMES, LABELS
+from classifier.training.data import read_split
 
 SOURCES = {
     "radiography_db": "COVID-19 Radiography Database mirror (PadChest COVID; adult RSNA/NIH normals)",

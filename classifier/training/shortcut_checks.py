@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classifier.training.augmentation import draw_marker
-from classifier.training.data import Record
 from classifier.inference import Predictor, heatmap_image
 from classifier.labels import LABELS
 from classifier.preprocessing import to_model_input
+from classifier.training.augmentation import draw_marker
+from classifier.training.data import Record
 
 BORDER_FRACTION = 0.10  # of each side
 MARKER_TEST_LIMIT = 0.05  # mean absolute change of the COVID-19 probability

@@ -20,9 +20,9 @@ from classifier.calibration import (
 from classifier.training.data import (
     Record, class_weights, load_arrays, read_records, read_split, source_balanced_weights, split_records, write_split,
 )
+from classifier.labels import LABELS
 from classifier.training.export import check_agreement, export_litert, keras_logits
 from classifier.training.networks import get_architecture
-from classifier.labels import LABELS
 
 # Triage operating point: a missed COVID-19 case costs more than a false alarm that the
 # radiologist clears, so the label weighs the COVID-19 probability up until validation

@@ -204,8 +204,8 @@ def tiny_model(directory: Path) -> Path:
     path = directory / "tiny.tflite"
     script = """
 import json, sys, keras
-from classifier.training.networks import build_tiny
 from classifier.training.export import export_litert
+from classifier.training.networks import build_tiny
 keras.utils.set_random_seed(0)
 export_litert(build_tiny(32), temperature=1.0, path=sys.argv[1])
 open(sys.argv[1] + ".json", "w").write(json.dumps({"name": "tiny", "architecture": "tiny"}))

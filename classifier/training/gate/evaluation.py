@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.training.gate import synthetic
-from classifier.training.data import Record, read_records
-from classifier.gate import CHEST, RULES, get_gate, read_gate_metadata
-from classifier.training.gate.data import DATASETS_DIR, read_not_cxr_split
 from classifier.artifacts import file_sha256
+from classifier.gate import CHEST, RULES, get_gate, read_gate_metadata
 from classifier.preprocessing import load_grayscale
+from classifier.training.data import Record, read_records
+from classifier.training.gate import synthetic
+from classifier.training.gate.data import DATASETS_DIR, read_not_cxr_split
 
 # Evaluation only (its README): the gate's pass rate on chest films from elsewhere; nothing trains on it.
 CXR_EXTERNAL_DIR = DATASETS_DIR / "cxr-external"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.training.gate import synthetic
-from classifier.training.data import DEFAULT_DATA_DIR
 from classifier.gate import CHEST, NETWORK_CLASSES, Gate, gate_input
 from classifier.training.augmentation import augment_chest, augment_negative
+from classifier.training.data import DEFAULT_DATA_DIR
+from classifier.training.gate import synthetic
 from classifier.training.gate.data import (
     CLASSIFIER_SPLIT, CXR_EXTRA_DIR, KIND_CLASSES, NOT_CXR_DIR, chest_split, load_pixels, read_not_cxr,
     split_not_cxr, write_not_cxr_split,
