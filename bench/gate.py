@@ -23,8 +23,9 @@ from bench.report import spread, stamp, table, write_section  # noqa: E402
 
 
 def timings(repeats: int) -> dict:
-    from classifier.gate import COMMITTED_GATE, check
-    from classifier.inference import COMMITTED_MODEL, classify
+    from classifier.artifacts import COMMITTED_GATE, COMMITTED_MODEL
+    from classifier.gate import check
+    from classifier.inference import classify
     from cxrsite.testing.images import chest_like_array
 
     results = {}
