@@ -39,6 +39,7 @@ def test_a_fresh_install_registers_and_activates_the_committed_model(db, setting
 def test_register_model_command_registers_a_file_once(db, tmp_path, capsys):
     copy = tmp_path / "copy.tflite"
     shutil.copy(COMMITTED_MODEL, copy)
+    shutil.copy(f"{COMMITTED_MODEL}.json", f"{copy}.json")  # registration reads the sidecar (issue 33)
     call_command("register_model", str(copy))
     call_command("register_model", str(copy), activate=True)
     version = ModelVersion.objects.get()
