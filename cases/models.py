@@ -145,6 +145,7 @@ class Case(models.Model):
         """Why classification did not finish: the image itself, or the environment around it.
         Environmental causes are retried (task backoff, then the reaper); the image is not."""
         IMAGE = "image", "The image could not be read or classified"
+        MODEL = "model", "The model version could not be loaded"
         STORAGE = "storage", "Image storage could not be read or written"
         MEMORY = "memory", "The worker ran out of memory"
         TIME_LIMIT = "time_limit", "Classification took longer than its time limit"
@@ -365,6 +366,23 @@ class OversightSnapshot(models.Model):
         return f"{self.key} ({self.computed_at:%Y-%m-%d %H:%M})"
 
 
+class ModelFault(models.Model):
+    """A worker machine that could not load the model version it serves (cases/classification/model_faults.py).
+
+    One row per machine, from its first failed load until it loads a model again: `/healthz` reports
+    it, and the administrators are mailed once when it opens, not for every case that waits.
+    """
+
+    worker_host = models.CharField(max_length=255, unique=True)
+    model = models.CharField(max_length=100)  # the version's name (a pinned file may not be registered)
+    reason = models.CharField(max_length=200)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_host}: {self.model}"
+
+
 class AuditEvent(models.Model):
     """Append-only. Written in the same transaction as the change it records, once per change."""
 
@@ -398,6 +416,7 @@ class AuditEvent(models.Model):
         TRIAL_PREDICTION_WRITTEN = "trial_prediction_written"
         TRIAL_FAILED = "trial_failed"
         TRIAL_RESCORING_STARTED = "trial_rescoring_started"
+        MODEL_FAULT = "model_fault"  # a worker could not load the model version it serves
         CLINIC_FLAGGED = "clinic_flagged"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"

@@ -32,6 +32,7 @@ from ..models import AuditEvent, Case, Prediction
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
+from .model_faults import model_loaded, model_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,10 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
        If the case left classifying meanwhile (the reaper gave it to a worker that finished
        first) nothing is written.
     An image that cannot be classified fails the case once, with a reason staff can read. A
-    fault of the environment (storage, memory, time limit, database, broker) releases the claim,
-    records its cause and raises EnvironmentFault, so the task retries with backoff; after
-    that the reaper retries it (classification.upkeep).
+    model that does not load here (classification.model_faults) or a fault of the environment
+    (storage, memory, time limit, database, broker) releases the claim, records its cause and
+    raises EnvironmentFault, so the task retries with backoff; after that the reaper retries it
+    (classification.upkeep), and after CXR_MAX_ATTEMPTS rounds fails it with that cause.
     """
     actor = Actor.worker(worker_host)
     case = Case.objects.filter(pk=case_id, status=Status.QUEUED).first()
@@ -120,12 +122,14 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
     if claimed is None:
         return Outcome.SKIPPED
     queue_wait_ms = (claimed.status_changed - case.status_changed).total_seconds() * 1000
+    version = None
     try:
         version = served_version()
         with storage.open_file(claimed.display_name) as handle:
             pixels = load_grayscale(handle.read())
         verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
+        model_loaded(worker_host=worker_host)
         heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed else None
         return write_prediction(claimed, version, result, verdict, heatmap, queue_wait_ms=queue_wait_ms,
                                 worker_host=worker_host, actor=actor)
@@ -139,7 +143,18 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
             return Outcome.FAILED
         log.warning("Case %s: %s (%s); retrying", case_id, Cause(cause).label, type(error).__name__)
         release(case_id, cause=cause, actor=actor)
+        if cause == Cause.MODEL:
+            report_model_fault(worker_host, version, error)
         raise EnvironmentFault(cause) from error
+
+
+def report_model_fault(worker_host: str, version: ModelVersion | None, error: Exception) -> None:
+    """Best effort, after the case is released: the fault is for /healthz and the administrators."""
+    try:
+        model_unavailable(worker_host=worker_host, model=version.name if version else "pinned by CXR_MODEL_PATH",
+                          reason=str(error))
+    except Exception:  # noqa: BLE001 - the case is safe; the next case reports the fault again
+        log.exception("Could not record that worker %s cannot load its model", worker_host)
 
 
 def release(case_id: int, *, cause: str, actor: Actor) -> None:
