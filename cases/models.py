@@ -260,8 +260,9 @@ class Prediction(models.Model):
     worker_host = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     # The input gate's verdict on the image. Not passed: the label and probabilities are kept for
-    # audit but are no suggestion (classifier/gate.py, REASONS).
-    gate_passed = models.BooleanField(default=True)
+    # audit but are no suggestion (classifier/gate.py, REASONS). None: the gate did not run (silent-trial
+    # rows written before trials ran it).
+    gate_passed = models.BooleanField(null=True, default=True)
     gate_reason = models.CharField(max_length=32, blank=True)
     gate_scores = models.JSONField(default=dict, blank=True)
     gate_version = models.CharField(max_length=100, blank=True)
@@ -278,6 +279,12 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} for {self.case_id}"
+
+    @property
+    def gate_text(self) -> str:
+        if self.gate_passed is None:
+            return "not run"
+        return "passed" if self.gate_passed else f"refused: {self.gate_reason}"
 
 
 class ReviewQuerySet(models.QuerySet):
