@@ -278,7 +278,7 @@ class Prediction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.label} for {self.case_id}"
+        return f"{labels.display_name(self.label)} by {self.model_version.name}"
 
     @property
     def gate_text(self) -> str:
@@ -319,7 +319,7 @@ class Review(models.Model):
         ordering = ["signed_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_finding_display()} by {self.reviewer} on {self.case_id}"
+        return f"{self.get_finding_display()} by {self.reviewer}"
 
 
 class DicomResult(models.Model):
