@@ -22,7 +22,8 @@ def fixture_films() -> list[np.ndarray]:
     (two dark lungs on a bright body), a smooth gradient, a wide film and noise."""
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:1:320j, 0:1:256j]
-    lungs = (((x - 0.3) / 0.15) ** 2 + ((y - 0.5) / 0.3) ** 2 < 1) | (((x - 0.7) / 0.15) ** 2 + ((y - 0.5) / 0.3) ** 2 < 1)
+    lungs = ((((x - 0.3) / 0.15) ** 2 + ((y - 0.5) / 0.3) ** 2 < 1)
+             | (((x - 0.7) / 0.15) ** 2 + ((y - 0.5) / 0.3) ** 2 < 1))
     chest = np.clip(180 - 90 * lungs + rng.normal(0, 8, lungs.shape), 0, 255)
     gradient = np.tile(np.linspace(0, 255, 300), (200, 1))
     wide = np.clip(120 + 60 * np.sin(np.mgrid[0:200, 0:700][1] / 40), 0, 255)

@@ -185,7 +185,8 @@ def test_only_the_queue_module_imports_the_celery_app():
 
 # --- Serving without TensorFlow, Keras or Django ----------------------------------------------
 
-SERVING_MODULES = ("labels", "imaging", "preprocessing", "artifacts", "calibration", "inference", "gate", "validation")
+SERVING_MODULES = ("labels", "imaging", "preprocessing", "artifacts", "calibration", "inference", "gate",
+                   "validation")
 # What each serving module is asked to do in its subprocess, so lazy imports are counted too.
 SERVING_USE = {
     "imaging": "classifier.imaging.decode_image(png)",

@@ -56,5 +56,5 @@ class ModelVersionTrialAdmin(ModelVersionAdmin):
             return "–"
         health = trial_health(version)
         if health.failures or health.unknown_codes:
-            return format_html('<strong class="trial-warning">{}</strong>', health.summary)
+            return format_html("<strong>{}</strong>", health.summary)
         return health.summary
