@@ -32,12 +32,13 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-# The DICOM peers of the tests: Orthanc as the PACS, dcmtk's storescu/echoscu as the X-ray unit.
+# The DICOM peers of the tests: Orthanc as the PACS, dcmtk's storescu/echoscu as the X-ray unit, and
+# dicom3tools' dciodvfy, the validator every object we send is checked with.
 # Debian starts an orthanc service on install; the tests run their own Orthanc and need none.
 dicom-tools:
-	@test -x /usr/sbin/Orthanc -a -x /usr/bin/storescu || { \
+	@test -x /usr/sbin/Orthanc -a -x /usr/bin/storescu -a -x /usr/bin/dciodvfy || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends orthanc dcmtk; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends orthanc dcmtk dicom3tools; }
 
 test: setup browser dicom-tools
 	$(BIN)/python -m pytest
