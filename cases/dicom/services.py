@@ -11,15 +11,17 @@ import logging
 from dataclasses import dataclass
 
 import pydicom
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from classifier.imaging import ImageRejected
+from classifier.imaging import ImageRejected, check_file_size
 
 from ..audit.actors import Actor
 from ..audit.services import record
-from ..intake.forms import decode_upload, normalise_mrn, view_from_dicom
+from ..intake.forms import decode_upload, view_from_dicom
 from ..intake.services import CaseDetails, DicomOrigin, submit_case
 from ..models import AuditEvent, Case, DicomNode, Patient
+from ..text import InvisibleCharacters, normalised_identifier
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,10 @@ def receive_instance(*, node: DicomNode, data: bytes, address: str | None) -> Re
         image = decode_upload(data)
     except ImageRejected as error:
         return _refuse(node, actor, sop_uid, str(error))
-    mrn = normalise_mrn(image.dicom.get("patient_id", ""))
+    try:
+        mrn = normalised_identifier(image.dicom.get("patient_id", ""))
+    except InvisibleCharacters as hidden:
+        return _refuse(node, actor, sop_uid, f"The PatientID has {hidden}.")
     if not mrn:
         return _refuse(node, actor, sop_uid, "The dataset has no PatientID to file it under.")
     details = CaseDetails(mrn=mrn, birth_year=_birth_year(header), sex=_sex(header),
@@ -65,6 +70,25 @@ def receive_instance(*, node: DicomNode, data: bytes, address: str | None) -> Re
         raise
     log.info("Stored %s from %s as case %s", sop_uid, node.ae_title, case.public_id)
     return Received(SUCCESS, "stored", case=case)
+
+
+def refuse_too_large(*, node: DicomNode, size: int, sop_uid: str, address: str | None) -> Received:
+    """An instance the listener stopped writing once it passed the upload limit: refused with the
+    limit's own message, the size it reached included."""
+    try:
+        check_file_size(size, max_bytes=settings.UPLOAD_MAX_BYTES)
+    except ImageRejected as error:
+        return _refuse(node, Actor.dicom_node(node.ae_title, address), sop_uid, str(error))
+    raise ValueError(f"{size} bytes are within the upload limit")
+
+
+def record_refusal(*, address: str, calling: str, called: str, outcome: str, reason: str, count: int) -> int:
+    """The audit event of `count` associations refused (or connections dropped) for one reason; its id."""
+    details = {"node": calling, "called": called, "address": address, "outcome": outcome, "reason": reason,
+               "count": count}
+    with transaction.atomic():
+        return record(AuditEvent.Action.DICOM_ASSOCIATION, actor=Actor.dicom_node(calling, address),
+                      details=details).pk
 
 
 def complete_details(*, case: Case, details: dict) -> list[str]:
