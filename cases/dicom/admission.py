@@ -53,9 +53,11 @@ class Lobby:
         self.stopping.set()
         self.thread.join(5)
         with self.lock:
+            leaving = [connection for connection, _ in self.evicted] + list(self.waiting)
             for connection in list(self.waiting):
                 self._leave(connection)
-                connection.close()
+        for connection in leaving:
+            connection.close()
 
     def admit(self, connection: socket.socket, address: Address) -> None:
         """A new connection (the server's accept loop calls this instead of starting a thread)."""
@@ -87,17 +89,23 @@ class Lobby:
 
     def _pass_on(self, connection: socket.socket, address: Address) -> None:
         try:
-            closed = connection.recv(1, socket.MSG_PEEK) == b""
+            spoke = connection.recv(1, socket.MSG_PEEK) != b""
         except OSError:
-            closed = True
-        if closed:  # connected and left without a word: nothing to serve, nothing held
-            connection.close()
-            return
-        self.hand_over(connection, address)
+            spoke = False
+        if spoke:
+            try:
+                self.hand_over(connection, address)
+                return
+            except Exception:  # no thread to be had: this connection goes, the lobby stays
+                log.exception("Could not pass on a connection from %s", address[0])
+        connection.close()  # (or it connected and left without a word: nothing to serve)
 
     def _evict(self, connection: socket.socket) -> None:
         self.evicted.append((connection, self._leave(connection)))
-        connection.shutdown(socket.SHUT_RDWR)  # closed, and reported, by the lobby's thread
+        try:
+            connection.shutdown(socket.SHUT_RDWR)  # closed, and reported, by the lobby's thread
+        except OSError:  # the peer had gone already
+            pass
 
     def _leave(self, connection: socket.socket) -> Address:
         self.selector.unregister(connection)
