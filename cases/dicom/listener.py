@@ -104,13 +104,13 @@ class Listener:
         called = requestor.primitive.called_ae_title.strip()
         try:
             close_old_connections()
+            node = event.assoc.cxr_node = sending_node(ae_title=calling, address=address)
+            if node is None:  # first: a stranger learns nothing, not even that it has our title wrong
+                return self._refuse(event, calling, called, NOT_REGISTERED, PERMANENT, SERVICE_USER,
+                                    CALLING_AE_NOT_RECOGNISED)
             if called != self.ae_title.strip():
                 return self._refuse(event, calling, called, NOT_OUR_TITLE, PERMANENT, SERVICE_USER,
                                     CALLED_AE_NOT_RECOGNISED)
-            node = event.assoc.cxr_node = sending_node(ae_title=calling, address=address)
-            if node is None:
-                return self._refuse(event, calling, called, NOT_REGISTERED, PERMANENT, SERVICE_USER,
-                                    CALLING_AE_NOT_RECOGNISED)
             if not self.slots.take(event.assoc):
                 return self._refuse(event, calling, called, NO_FREE_SLOT, TRANSIENT, SERVICE_PROVIDER_PRESENTATION,
                                     LOCAL_LIMIT_EXCEEDED)
