@@ -8,6 +8,7 @@ audit row, 200 in 2.6 s from one peer.
 """
 
 import logging
+import queue
 import selectors
 import socket
 import threading
@@ -24,10 +25,10 @@ class Lobby:
     """Accepted connections that have sent nothing yet wait here: no thread, no association slot.
 
     A connection goes on to pynetdicom (`hand_over`) once its first bytes arrive. One still silent
-    after `timeout` seconds is closed; so is the longest-waiting one of an address that already has
-    `per_address` waiting, and the longest-waiting of all when `total` wait. A unit sends its
-    association request within milliseconds of connecting, so the longest-waiting connections are
-    always idle ones, and a unit that shares an address with them still gets in. Each closed
+    after `timeout` seconds is closed; so is the longest-waiting silent one of an address that already
+    has `per_address` waiting, and of all when `total` wait (one that has spoken is on its way, and
+    never closed for a newcomer). A unit sends its association request within milliseconds of
+    connecting, so a unit that shares an address with idle connections still gets in. Each closed
     connection is reported to `drop(host, reason)`, from the lobby's own thread.
     """
 
@@ -63,10 +64,10 @@ class Lobby:
         """A new connection (the server's accept loop calls this instead of starting a thread)."""
         with self.lock:
             same_address = [waiting for waiting, (other, _) in self.waiting.items() if other[0] == address[0]]
-            if len(same_address) >= self.per_address:
-                self._evict(same_address[0])
-            elif len(self.waiting) >= self.total:
-                self._evict(next(iter(self.waiting)))
+            crowd = same_address if len(same_address) >= self.per_address else (
+                list(self.waiting) if len(self.waiting) >= self.total else [])
+            if (longest_silent := next(filter(_silent, crowd), None)) is not None:
+                self._evict(longest_silent)
             self.waiting[connection] = (address, time.monotonic())
             self.selector.register(connection, selectors.EVENT_READ)
 
@@ -112,6 +113,17 @@ class Lobby:
         return self.waiting.pop(connection)[0]
 
 
+def _silent(connection: socket.socket) -> bool:
+    """Nothing has arrived on the connection yet (and it is still open)."""
+    try:
+        connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
 class Slots:
     """Association slots, taken only by associations the listener accepts (a registered node), so a
     stranger or an idle connection never holds one."""
@@ -150,7 +162,8 @@ class RefusalTally:
     not one per attempt. An address that tries more than `titles_per_address` titles in a minute is
     counted under the title "*" from then on, so made-up titles cannot multiply the rows either.
     A window whose first event is no longer in the trail (`recorded` says so; only a test database is
-    ever emptied) starts afresh.
+    ever emptied) starts afresh. `refused_later` leaves the database work to the tally's own thread,
+    for callers that must not wait for it (the lobby).
     """
 
     WINDOW_SECONDS = 60
@@ -160,17 +173,20 @@ class RefusalTally:
         self.write, self.recorded = write, recorded
         self.windows: dict[tuple[str, str, str, str], Window] = {}
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._close_windows_on_time, name="dicom-refusals", daemon=True)
+        self.later: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, name="dicom-refusals", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self) -> None:
         """Write every count still open (the listener is stopping)."""
-        self.stopping.set()
+        self.later.put(None)
         self.thread.join(10)
         self._close_windows(older_than=0)
+
+    def refused_later(self, **refusal) -> None:
+        self.later.put(refusal)
 
     def refused(self, *, address: str, calling: str, called: str, outcome: str, reason: str) -> None:
         with self.lock:
@@ -185,12 +201,24 @@ class RefusalTally:
                                count=1)
             self.windows[key] = Window(opened=time.monotonic(), outcome=outcome, first_event=first)
 
-    def _close_windows_on_time(self) -> None:
-        while not self.stopping.wait(1):
+    def _serve(self) -> None:
+        """Refusals left for later, as they come; every second, the windows a minute old."""
+        next_closing = time.monotonic() + 1
+        while True:
             try:
-                self._close_windows(older_than=self.WINDOW_SECONDS)
-            except Exception:  # the database is down: those counts are lost, the next ones are not
-                log.exception("Could not write the refused associations' counts")
+                refusal = self.later.get(timeout=max(0.0, next_closing - time.monotonic()))
+            except queue.Empty:
+                refusal = {}
+            if refusal is None:
+                return
+            try:
+                if refusal:
+                    self.refused(**refusal)
+                if time.monotonic() >= next_closing:
+                    next_closing = time.monotonic() + 1
+                    self._close_windows(older_than=self.WINDOW_SECONDS)
+            except Exception:  # the database is down: those rows are lost, the next ones are not
+                log.exception("Could not audit refused associations")
 
     def _close_windows(self, *, older_than: float) -> None:
         now = time.monotonic()

@@ -67,7 +67,7 @@ class Listener:
     def __init__(self, ae_title: str):
         self.ae_title = ae_title
         self.slots = Slots(MAX_ASSOCIATIONS)
-        self.refusals = RefusalTally(write=record_refusal, recorded=audit_event_recorded)
+        self.refusals = RefusalTally(write=self._record_refusal, recorded=audit_event_recorded)
         self.server: GuardedServer | None = None
 
     def start(self, *, host: str, port: int) -> "Listener":
@@ -146,14 +146,18 @@ class Listener:
         _reject(event, *rejection)  # after the audit row: a peer told "rejected" finds it in the trail
 
     def _dropped(self, address: str, reason: str) -> None:
-        close_old_connections()  # the lobby's thread lives as long as the listener
-        self._tally(address=address, calling="", called="", outcome="dropped", reason=reason)
+        self.refusals.refused_later(address=address, calling="", called="", outcome="dropped", reason=reason)
 
     def _tally(self, **refusal) -> None:
         try:
             self.refusals.refused(**refusal)
         except Exception:  # the peer was turned away all the same; only its audit row is missing
             log.exception("Could not audit a refusal: %s", refusal)
+
+    @staticmethod
+    def _record_refusal(**refusal) -> int:
+        close_old_connections()  # also from the tally's thread, which lives as long as the listener
+        return record_refusal(**refusal)
 
     def _open_connection(self, event) -> None:
         event.assoc.dimse = SizeLimitedDIMSE(event.assoc, limit=settings.UPLOAD_MAX_BYTES)
