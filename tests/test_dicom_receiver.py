@@ -220,10 +220,13 @@ def _still_open(sock: socket.socket) -> bool:
         sock.setblocking(True)
 
 
-def timed(command: list[str]) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    return done, time.monotonic() - started
+def answered_within(seconds: float, command: list[str]) -> subprocess.CompletedProcess | None:
+    """The finished dcmtk command, or None if it had no answer within `seconds` (the issue's bound: about
+    ten times what an echo or a store of a small film takes here)."""
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def association_events(**details) -> list[dict]:
@@ -239,12 +242,11 @@ def test_with_64_idle_connections_from_its_address_a_registered_unit_echoes_and_
 
     with idle_connections(own_listener.port, 64):
         time.sleep(1)  # every idle connection has been accepted and is waiting
-        echoed, echo_seconds = timed(echo)
-        stored, store_seconds = timed(store)
+        echoed, stored = answered_within(2, echo), answered_within(2, store)
     own_listener.stop()  # writes out the minute's tally
 
-    assert echoed.returncode == 0 and echo_seconds < 2, (echo_seconds, echoed.stderr)
-    assert stored.returncode == 0 and store_seconds < 2, (store_seconds, stored.stderr)
+    assert echoed is not None and echoed.returncode == 0, echoed and echoed.stderr
+    assert stored is not None and stored.returncode == 0, stored and stored.stderr
     assert Case.objects.count() == 1
     dropped = association_events(outcome="dropped")
     assert 1 <= len(dropped) <= 4, dropped  # per address and reason: the first, then the minute's count
