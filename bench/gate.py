@@ -23,8 +23,9 @@ from bench.report import spread, stamp, table, write_section  # noqa: E402
 
 
 def timings(repeats: int) -> dict:
-    from classifier.gate import COMMITTED_GATE, check
-    from classifier.inference import COMMITTED_MODEL, classify
+    from classifier.artifacts import COMMITTED_GATE, COMMITTED_MODEL
+    from classifier.gate import check
+    from classifier.inference import classify
     from cxrsite.testing.images import chest_like_array
 
     results = {}
@@ -45,8 +46,8 @@ def timings(repeats: int) -> dict:
 
 def evaluations() -> dict:
     from classifier.gate import COMMITTED_GATE
-    from classifier.gate_data import NOT_CXR_DIR, chest_test_pairs
-    from classifier.gate_evaluation import CXR_EXTERNAL_DIR, evaluate_gate
+    from classifier.training.gate.data import NOT_CXR_DIR, chest_test_pairs
+    from classifier.training.gate.evaluation import CXR_EXTERNAL_DIR, evaluate_gate
 
     return {"test": evaluate_gate(COMMITTED_GATE, chest_test_pairs(), NOT_CXR_DIR),
             "external": evaluate_gate(COMMITTED_GATE, CXR_EXTERNAL_DIR)}

@@ -2,7 +2,7 @@
 
 One run makes one patient-group split, trains the three networks on it through
 `classifier.training.train`, evaluates each exported LiteRT file on the held-out test split
-through `classifier.evaluation.evaluate` (the code `evaluate_classifier` runs), times
+through `classifier.training.evaluation.evaluate` (the code `evaluate_classifier` runs), times
 serving, and writes the side-by-side table to BENCHMARKS.md. With `--ensemble-seeds`
 it also evaluates an ensemble of own networks (the own run being one member) as a row of its own. With
 `--install` the own network's output becomes the served model (classifier/trained/) with its
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench.report import stamp, table, write_section  # noqa: E402
-from classifier.data import DEFAULT_DATA_DIR, read_records, read_split, split_records, write_split  # noqa: E402
+from classifier.training.data import DEFAULT_DATA_DIR, read_records, read_split, split_records, write_split  # noqa: E402
 
 TRAINED = ROOT / "classifier" / "trained"
 MODEL_CARD = ROOT / "classifier" / "MODEL_CARD.md"
@@ -80,9 +80,9 @@ def make_split(data_dir: Path, out: Path, *, seed: int, quick: bool) -> Path:
 
 def run_one(arch: str, data_dir: Path, out: Path, split_file: Path, *, seeds: list[int], epochs: int | None,
             reuse: bool) -> dict:
-    from classifier.ensemble import train_ensemble
-    from classifier.evaluation import evaluate
-    from classifier.training import train
+    from classifier.training.ensemble import train_ensemble
+    from classifier.training.evaluation import evaluate
+    from classifier.training.train import train
 
     reused = reuse and (out / "training.json").exists()
     if not reused and len(seeds) > 1:  # members already in out/seed<N> are reused either way
@@ -174,7 +174,7 @@ def report(results: dict, *, quick: bool, seed: int) -> str:
 
 def install(run_dir: Path) -> None:
     """Copy the own network's run into classifier/trained/ and rewrite the model card."""
-    from classifier.model_card import write_model_card
+    from classifier.training.model_card import write_model_card
 
     TRAINED.mkdir(exist_ok=True)
     for name in ("own.tflite", "own.tflite.json", "own.keras", "split.csv", "metrics.json", "training.json",

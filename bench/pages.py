@@ -198,7 +198,7 @@ def measure_all(users, *, repeats: int) -> tuple[dict, float]:
     time returned) and again computing their own (CXR_OVERSIGHT_REFRESH_SECONDS=0)."""
     from django.test import override_settings
 
-    from cases.audit import snapshots
+    from cases.oversight import snapshots
 
     began = time.perf_counter()
     snapshots.refresh()
@@ -240,7 +240,7 @@ def targets(small: dict, large: dict, *, cases: int, small_cases: int, refresh_s
         f"{at}: slowest p95 {large[slowest][1]:.0f} ms ({slowest});"
         f" {'met' if large[slowest][1] < OVERSIGHT_MS else '**NOT met**'}; query counts"
         f" {'the same at both sizes' if steady else 'changed'}. The two oversight pages read the figures beat"
-        f" computes every CXR_OVERSIGHT_REFRESH_SECONDS (cases/audit/snapshots.py); computing all of them (both"
+        f" computes every CXR_OVERSIGHT_REFRESH_SECONDS (cases/oversight/snapshots.py); computing all of them (both"
         f" pages, every clinic and each clinic) took {refresh_seconds:.1f} s at {cases:,} cases; a page that"
         f" computes its own (stale or missing figures) is slowest at p95 {large[slowest_live][1]:.0f} ms"
         f" ({slowest_live.removesuffix(LIVE)}).",

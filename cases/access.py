@@ -34,6 +34,11 @@ def can_audit(user) -> bool:
     return user.has_perm("cases.view_auditevent")
 
 
+def can_retry(user) -> bool:
+    """Send failed cases back to the classifier (administrators)."""
+    return user.has_perm("cases.retry_case")
+
+
 def can_manage_models(user) -> bool:
     """Activate model versions and run trials: administrators who audit and may change versions."""
     return can_audit(user) and user.has_perm("classifier.change_modelversion")

@@ -9,4 +9,5 @@ def roles(request):
         "can_submit": access.can_submit(user),
         "can_review": access.can_review(user),
         "can_audit": access.can_audit(user),
+        "can_retry": access.can_retry(user),
     }

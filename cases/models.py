@@ -216,7 +216,8 @@ class Case(models.Model):
             # reads 25 index entries instead of sorting every case. Built for the default threshold.
             models.Index(covid_first(0.5), F("urgent").desc(), F("created"), F("id"), name="case_worklist_priority"),
         ]
-        permissions = [("view_all_clinics", "Can open the cases of every clinic")]
+        permissions = [("view_all_clinics", "Can open the cases of every clinic"),
+                       ("retry_case", "Can send a failed case back to the classifier")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(submitted_by__isnull=False, received_from__isnull=True)
@@ -350,7 +351,7 @@ class DicomResult(models.Model):
 
 
 class OversightSnapshot(models.Model):
-    """Figures of an oversight page for one scope, computed in the background (cases/audit/snapshots.py).
+    """Figures of an oversight page for one scope, computed in the background (cases/oversight/snapshots.py).
 
     Derived data only, replaced on every refresh: the page reads it instead of aggregating every
     case on each request, and says how old it is.

@@ -25,7 +25,7 @@ ROLES = {
         ("cases", "add_clinic"), ("cases", "change_clinic"), ("auth", "view_user"), ("auth", "add_user"),
         ("auth", "change_user"), ("auth", "view_group"), ("classifier", "view_modelversion"),
         ("classifier", "change_modelversion"), ("cases", "view_dicomnode"), ("cases", "add_dicomnode"),
-        ("cases", "change_dicomnode"), ("cases", "view_dicomresult"),
+        ("cases", "change_dicomnode"), ("cases", "view_dicomresult"), ("cases", "retry_case"),
     ],
 }
 

@@ -11,14 +11,16 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .audit import drift, snapshots
-from .classification import faults, services, sweep, trials, upkeep
+from . import queue
+from .classification import faults, services, trials, upkeep
 from .dicom import outbox
+from .oversight import drift, snapshots
+from .storage import sweep
 
 
 # Backoff 5, 10, 20, 40, 80 s (no jitter, which can shrink it to nothing): a database or storage
 # outage of a few minutes is ridden out here; longer ones go to the reaper.
-@shared_task(name=services.CLASSIFY_TASK, autoretry_for=(faults.EnvironmentFault, OperationalError, InterfaceError),
+@shared_task(name=queue.CLASSIFY_TASK, autoretry_for=(faults.EnvironmentFault, OperationalError, InterfaceError),
              max_retries=settings.CXR_TASK_MAX_RETRIES, retry_backoff=settings.CXR_TASK_RETRY_BACKOFF_SECONDS,
              retry_backoff_max=300, retry_jitter=False)
 def classify_case(case_id: int) -> str:
@@ -28,33 +30,33 @@ def classify_case(case_id: int) -> str:
     return outcome
 
 
-@shared_task(name=trials.TRIAL_TASK, autoretry_for=faults.TRANSIENT_ERRORS, max_retries=3,
+@shared_task(name=queue.TRIAL_TASK, autoretry_for=faults.TRANSIENT_ERRORS, max_retries=3,
              retry_backoff=2, retry_backoff_max=60, retry_jitter=True)
 def score_trial(case_id: int, version_id: int) -> str:
     return trials.score_with_trial(case_id=case_id, version_id=version_id, worker_host=socket.gethostname())
 
 
-@shared_task(name=trials.RESCORE_TASK)
+@shared_task(name=queue.RESCORE_TASK)
 def rescore_past_cases(version_id: int, after_id: int) -> int:
     return trials.rescore_batch(version_id=version_id, after_id=after_id, worker_host=socket.gethostname())
 
 
-@shared_task(name="cases.tasks.requeue_stuck_cases")
+@shared_task(name=queue.REQUEUE_STUCK_CASES_TASK)
 def requeue_stuck_cases() -> dict[str, int]:
     return upkeep.requeue_stuck_cases()
 
 
-@shared_task(name="cases.tasks.refresh_planner_statistics")
+@shared_task(name=queue.REFRESH_PLANNER_STATISTICS_TASK)
 def refresh_planner_statistics() -> bool:
     return upkeep.refresh_planner_statistics()
 
 
-@shared_task(name="cases.tasks.sweep_orphan_files")
+@shared_task(name=queue.SWEEP_ORPHAN_FILES_TASK)
 def sweep_orphan_files() -> dict[str, int]:
     return sweep.sweep_orphan_files()
 
 
-@shared_task(name=outbox.SEND_TASK, bind=True, max_retries=None)
+@shared_task(name=queue.SEND_RESULT_TASK, bind=True, max_retries=None)
 def send_dicom_result(self, result_id: int) -> str:
     """Retried with backoff while the PACS does not take it; failed after CXR_DICOM_SEND_ATTEMPTS tries."""
     host = socket.gethostname()
@@ -67,16 +69,16 @@ def send_dicom_result(self, result_id: int) -> str:
         raise self.retry(countdown=outbox.backoff(self.request.retries)) from None
 
 
-@shared_task(name="cases.tasks.requeue_unsent_results")
+@shared_task(name=queue.REQUEUE_UNSENT_RESULTS_TASK)
 def requeue_unsent_results() -> int:
     return outbox.requeue_unsent_results(older_than=settings.CXR_REQUEUE_AFTER_SECONDS)
 
 
-@shared_task(name="cases.tasks.refresh_oversight")
+@shared_task(name=queue.REFRESH_OVERSIGHT_TASK)
 def refresh_oversight() -> int:
     return snapshots.refresh()
 
 
-@shared_task(name="cases.tasks.check_clinic_drift")
+@shared_task(name=queue.CHECK_CLINIC_DRIFT_TASK)
 def check_clinic_drift() -> int:
     return drift.check_clinic_drift()

@@ -1,4 +1,4 @@
-"""Model files on disk: where the committed model is, their sidecars, hashes and stored paths.
+"""Model files on disk: where the committed model and gate are, their sidecars, hashes and stored paths.
 
 No Django and no model runtime here, so the serving library, the registry and the training
 scripts can all use it without importing each other.
@@ -13,6 +13,9 @@ from classifier.labels import LABELS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAINED_DIR = Path(__file__).resolve().parent / "trained"
 COMMITTED_MODEL = TRAINED_DIR / "own.tflite"
+COMMITTED_GATE = TRAINED_DIR / "gate.tflite"
+# The shared datasets live beside the repository (../shared), in CI as on the team's machines.
+SHARED_DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 
 
 def file_sha256(path: str | Path) -> str:

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from classifier.artifacts import COMMITTED_GATE
 from classifier.preprocessing import to_model_input
 
-COMMITTED_GATE = Path(__file__).resolve().parent / "trained" / "gate.tflite"
 CHEST = "chest"
 
 # Reason codes, in the order the checks run, with what clinic staff are told.

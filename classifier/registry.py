@@ -1,9 +1,13 @@
-"""Model versions: registering model files, switching the active one, and which one is served.
+"""Model versions: registering model files, switching the active one, and which model and gate are served.
 
 `served_version()` is the one answer to "which model": the file pinned with CXR_MODEL_PATH
 (registered on first use, so every prediction names the model that made it), otherwise the
 version active in the admin, otherwise the committed model (registered and activated on a
 fresh install). The worker asks once per case and classifies with that version's file.
+`served_gate()` is the one answer to "which input gate": CXR_GATE_PATH, else the committed gate.
+
+The serving side's Django face: the pure serving modules (inference, gate, imaging, ...) are
+told which file to run and import no Django; this module reads the settings and the versions.
 """
 
 import json
@@ -12,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from classifier.artifacts import COMMITTED_MODEL, file_sha256, read_metadata, resolve_stored, stored_path
+from classifier.artifacts import COMMITTED_GATE, COMMITTED_MODEL, file_sha256, read_metadata, resolve_stored, stored_path
 from classifier.models import ModelVersion
 from classifier.signals import model_activated
 
@@ -107,6 +111,11 @@ def served_version() -> ModelVersion:
     """The version the workers serve now: CXR_MODEL_PATH if set, else the active one."""
     pinned = getattr(settings, "CXR_MODEL_PATH", "") or ""
     return pinned_version(pinned) if pinned else active_version()
+
+
+def served_gate() -> Path:
+    """The input gate file the workers run: CXR_GATE_PATH if set, else the committed gate."""
+    return Path(settings.CXR_GATE_PATH) if settings.CXR_GATE_PATH else COMMITTED_GATE
 
 
 def trial_versions(served: ModelVersion | None = None) -> list[ModelVersion]:

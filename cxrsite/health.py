@@ -5,7 +5,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from cxrsite.celery import app as celery_app
+from cases import queue
 
 
 def _database_ok() -> bool:
@@ -27,7 +27,7 @@ def _redis_ok() -> bool:
 def _worker_ok() -> bool:
     """At least one Celery worker answers a ping within CXR_WORKER_PING_TIMEOUT seconds."""
     try:
-        return bool(celery_app.control.ping(timeout=settings.CXR_WORKER_PING_TIMEOUT, limit=1))
+        return queue.workers_answer(timeout=settings.CXR_WORKER_PING_TIMEOUT)
     except Exception:
         return False
 

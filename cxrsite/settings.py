@@ -1,9 +1,14 @@
 """All settings, read from the environment in one place.
 
-Three strict helpers read variables; a malformed value raises ImproperlyConfigured at
+Four strict helpers read variables; a malformed value raises ImproperlyConfigured at
 start-up instead of misbehaving later. Defaults give a working local site (SQLite, a local
 Redis started by `make run`); production sets SECRET_KEY, DEBUG=0, ALLOWED_HOSTS,
 DATABASE_URL and REDIS_URL.
+
+Names: a setting of our own is CXR_*, named as the variable it is read from. Django's and the
+libraries' settings keep their own names (SESSION_COOKIE_AGE, AXES_*, CELERY_*, EMAIL_*), and so do
+the variables every deployment knows (DEBUG, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL,
+HTTPS, TIME_ZONE); the variables users set keep working under the names the README gives.
 """
 
 import os
@@ -36,13 +41,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
+
+
+def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
+
+
+def _env_number(name: str, default, parse, kind: str):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return parse(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}, not {value!r}") from None
 
 
 def _owner_only(path: Path, mode: int) -> None:
@@ -69,14 +82,14 @@ def _private_sqlite_file(name: str) -> None:
 
 
 DEBUG = env_bool("DEBUG", False)
-DATA_DIR = _private_dir(Path(env_str("CXR_DATA_DIR", str(BASE_DIR / "var"))))
+CXR_DATA_DIR = _private_dir(Path(env_str("CXR_DATA_DIR", str(BASE_DIR / "var"))))
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment; a local install keeps a generated one in DATA_DIR."""
+    """SECRET_KEY from the environment; a local install keeps a generated one in CXR_DATA_DIR."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    key_file = DATA_DIR / "secret_key"
+    key_file = CXR_DATA_DIR / "secret_key"
     if not key_file.exists():
         key_file.touch(mode=0o600)
         key_file.write_text(secrets.token_urlsafe(50))
@@ -146,7 +159,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+        env_str("DATABASE_URL", f"sqlite:///{CXR_DATA_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         # A reused connection the server has dropped (restart, failover) is replaced before the
         # request uses it, instead of failing that request.
@@ -191,7 +204,7 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 # The idle timeout counts from the last request: cxrsite.middleware.refresh_idle_session saves
 # the session for that at most once a minute, and never on a POST, so a session write can
 # never turn a case that was saved into an error page.
-SESSION_REFRESH_SECONDS = 60
+CXR_SESSION_REFRESH_SECONDS = 60
 # Messages in a cookie: showing "Case submitted." writes nothing to the database after the commit.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -267,10 +280,10 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Patient images live outside every public path and are served only by access-checked views.
-PRIVATE_STORAGE_ROOT = Path(env_str("CXR_STORAGE_DIR", str(DATA_DIR / "private")))
-UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
-UPLOAD_MAX_PIXELS = env_int("CXR_UPLOAD_MAX_PIXELS", 50_000_000)
-UPLOAD_MIN_SIDE = env_int("CXR_UPLOAD_MIN_SIDE", 128)
+CXR_STORAGE_DIR = Path(env_str("CXR_STORAGE_DIR", str(CXR_DATA_DIR / "private")))
+CXR_UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+CXR_UPLOAD_MAX_PIXELS = env_int("CXR_UPLOAD_MAX_PIXELS", 50_000_000)
+CXR_UPLOAD_MIN_SIDE = env_int("CXR_UPLOAD_MIN_SIDE", 128)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -319,7 +332,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CXR_REQUEUE_AFTER_SECONDS = env_int("CXR_REQUEUE_AFTER_SECONDS", 120)
 CXR_MAX_ATTEMPTS = env_int("CXR_MAX_ATTEMPTS", 3)
 CXR_REAPER_INTERVAL_SECONDS = env_int("CXR_REAPER_INTERVAL_SECONDS", 60)
-CXR_WORKER_PING_TIMEOUT = float(env_str("CXR_WORKER_PING_TIMEOUT", "1.0"))
+CXR_WORKER_PING_TIMEOUT = env_float("CXR_WORKER_PING_TIMEOUT", 1.0)
 # Storage files no row refers to are removed once this old (a write whose row never committed).
 CXR_ORPHAN_GRACE_SECONDS = env_int("CXR_ORPHAN_GRACE_SECONDS", 24 * 3600)
 if CXR_REQUEUE_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
@@ -329,7 +342,7 @@ CELERY_BEAT_SCHEDULE = {
     # Expiring: while no worker runs, the reaper runs do not pile up in the queue.
     "requeue-stuck-cases": {"task": "cases.tasks.requeue_stuck_cases", "schedule": CXR_REAPER_INTERVAL_SECONDS,
                             "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}},
-    # Files of writes that never committed (classification/sweep.py); hourly.
+    # Files of writes that never committed (cases/storage/sweep.py); hourly.
     "sweep-orphan-files": {"task": "cases.tasks.sweep_orphan_files", "schedule": 3600, "options": {"expires": 3600}},
     # DICOM results whose task could not be queued when their review was signed (cases/dicom/outbox.py).
     "requeue-unsent-results": {"task": "cases.tasks.requeue_unsent_results", "schedule": CXR_REAPER_INTERVAL_SECONDS,
@@ -354,14 +367,14 @@ if len(CXR_DICOM_AE_TITLE) > 16 or not CXR_DICOM_AE_TITLE.strip():
 # Silent trials (cases/classification/trials.py): off, no version on trial classifies anything.
 CXR_TRIALS_ENABLED = env_bool("CXR_TRIALS_ENABLED", True)
 
-# Per-clinic oversight (cases/audit/clinics.py, cases/audit/drift.py): weeks shown, and the drift
+# Per-clinic oversight (cases/oversight/clinics.py, cases/oversight/drift.py): weeks shown, and the drift
 # check that beat runs, which flags a clinic whose weekly rates leave their usual range.
 CXR_OVERSIGHT_WEEKS = env_int("CXR_OVERSIGHT_WEEKS", 12)
 CXR_DRIFT_BASELINE_WEEKS = env_int("CXR_DRIFT_BASELINE_WEEKS", 8)
 CXR_DRIFT_MIN_CASES = env_int("CXR_DRIFT_MIN_CASES", 10)
 CXR_DRIFT_CHECK_INTERVAL_SECONDS = env_int("CXR_DRIFT_CHECK_INTERVAL_SECONDS", 3600)
 # The oversight pages aggregate every case: beat computes their figures every
-# CXR_OVERSIGHT_REFRESH_SECONDS (cases/audit/snapshots.py) and a page shows figures at most
+# CXR_OVERSIGHT_REFRESH_SECONDS (cases/oversight/snapshots.py) and a page shows figures at most
 # CXR_OVERSIGHT_MAX_AGE_SECONDS old, saying how old; older or missing ones are computed on the request.
 # CXR_OVERSIGHT_REFRESH_SECONDS=0 turns the background figures off (every page computes its own).
 CXR_OVERSIGHT_REFRESH_SECONDS = env_int("CXR_OVERSIGHT_REFRESH_SECONDS", 300)
@@ -377,9 +390,9 @@ CELERY_BEAT_SCHEDULE["check-clinic-drift"] = {
     "task": "cases.tasks.check_clinic_drift", "schedule": CXR_DRIFT_CHECK_INTERVAL_SECONDS,
     "options": {"expires": CXR_DRIFT_CHECK_INTERVAL_SECONDS}}
 
-# Per-clinic COVID-19 thresholds (cases/audit/operating_points.py): proposed on the oversight page, never applied.
+# Per-clinic COVID-19 thresholds (cases/oversight/operating_points.py): proposed on the oversight page, never applied.
 CXR_OPERATING_POINT_MIN_CASES = env_int("CXR_OPERATING_POINT_MIN_CASES", 50)
-CXR_OPERATING_POINT_SENSITIVITY = float(env_str("CXR_OPERATING_POINT_SENSITIVITY", "0.95"))
+CXR_OPERATING_POINT_SENSITIVITY = env_float("CXR_OPERATING_POINT_SENSITIVITY", 0.95)
 if not 0 < CXR_OPERATING_POINT_SENSITIVITY <= 1:
     raise ImproperlyConfigured("CXR_OPERATING_POINT_SENSITIVITY must be above 0 and at most 1")
 
@@ -396,7 +409,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cxr-triage@localhost")
 CXR_MODEL_PATH = env_str("CXR_MODEL_PATH", "")
 # The input gate the worker runs before any suggestion (classifier/gate.py); the committed one by default.
 CXR_GATE_PATH = env_str("CXR_GATE_PATH", "")
-COVID_PRIORITY_THRESHOLD = float(env_str("CXR_COVID_PRIORITY_THRESHOLD", "0.5"))
+CXR_COVID_PRIORITY_THRESHOLD = env_float("CXR_COVID_PRIORITY_THRESHOLD", 0.5)
 
 LOGGING = {
     "version": 1,

@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from cases.audit import urls as audit_urls
+from cases.oversight import urls as oversight_urls
 from cxrsite.health import healthz
 from cxrsite.idle import stay_signed_in
 
 urlpatterns = [
     path("", include("cases.urls")),
-    path("audit/", include("cases.audit.urls")),
+    # The administrators' section: the audit trail's pages and the oversight pages, one "audit"
+    # namespace (their URL names are older than the two packages).
+    path("audit/", include((audit_urls.urlpatterns + oversight_urls.urlpatterns, "audit"))),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),

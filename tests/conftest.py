@@ -12,7 +12,7 @@ PASSWORD = "correct-horse-battery-9"
 
 @pytest.fixture(autouse=True)
 def _private_storage(settings, tmp_path):
-    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    settings.CXR_STORAGE_DIR = tmp_path / "private"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The hashed-name manifest exists only after collectstatic; tests render pages without it.
     settings.STORAGES = {**settings.STORAGES,
@@ -74,7 +74,7 @@ def stack(django_db_setup):
 @pytest.fixture
 def worker_storage(_private_storage, settings, stack):
     # The worker reads the images the test process stores: one folder for both.
-    settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
+    settings.CXR_STORAGE_DIR = stack.storage_dir
     return stack
 
 

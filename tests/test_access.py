@@ -7,7 +7,7 @@ from django.urls import reverse
 
 import cxrsite.settings as project_settings
 from cases.models import AuditEvent
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 ROLES_THAT_SEE_THE_CASE = ["staff", "radiologist", "administrator"]
 OUTSIDERS = ["other_staff", "other_radiologist"]
@@ -135,7 +135,7 @@ def test_an_unknown_image_kind_is_404(client, staff, case):
 
 
 def test_private_storage_is_outside_every_static_path():
-    private = Path(project_settings.PRIVATE_STORAGE_ROOT).resolve()
+    private = Path(project_settings.CXR_STORAGE_DIR).resolve()
     public = [Path(project_settings.STATIC_ROOT)] + [
         Path(d[1] if isinstance(d, tuple) else d) for d in project_settings.STATICFILES_DIRS
     ]

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP
 from cases.models import Case, Clinic
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 
 @pytest.fixture

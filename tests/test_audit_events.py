@@ -9,7 +9,7 @@ from cases.access import RADIOLOGIST_GROUP, STAFF_GROUP
 from cases.models import AuditEvent, Clinic
 from classifier.registry import activate_version
 from tests.conftest import PASSWORD
-from tests.review_data import make_case, model_version
+from tests.factories import make_case, model_version
 
 
 def only_event(action: str) -> AuditEvent:

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from cases.models import Case, Prediction, Review
-from cases.audit.oversight import oversight_by_version
-from tests.review_data import make_case, model_version, predict
+from cases.oversight.versions import oversight_by_version
+from tests.factories import make_case, model_version, predict
 
 # (model's label, radiologist's first finding, amended finding or None, note) for eight cases.
 # Case 7 is never reviewed; case 8 was confirmed as normal, then amended to COVID-19.
@@ -101,7 +101,7 @@ def test_the_dashboard_with_no_predictions_says_so(client, administrator):
 
 
 def test_only_the_latest_overrides_are_listed_with_the_total_count(clinic, staff, radiologist, monkeypatch):
-    monkeypatch.setattr("cases.audit.oversight.OVERRIDES_SHOWN", 2)
+    monkeypatch.setattr("cases.oversight.versions.OVERRIDES_SHOWN", 2)
     version = model_version("cnn-v1")
     for number in range(3):
         case = make_case(clinic, staff, mrn=f"MRN-{number}")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from cases.audit.actors import Actor
 from cases.audit.services import record
 from cases.models import AuditEvent
-from tests.review_data import make_case
+from tests.factories import make_case
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from cases.audit.actors import Actor
 from cases.models import Case
 from cases.reviews.services import sign_review
 from tests.a11y import DESKTOP, PHONE, blocking_violations, chromium, sign_in  # noqa: F401 (a fixture)
-from tests.review_data import make_case, predicted_case
+from tests.factories import make_case, predicted_case
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

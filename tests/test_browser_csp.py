@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 from tests.test_browser_journey import CHROMIUM_ARGS, Watcher, log_in, log_out
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -16,11 +16,12 @@ from playwright.sync_api import expect, sync_playwright
 
 from cases.models import Case, Review
 from classifier.labels import FINDING_NAMES as LABELS
+from classifier.training.data import DEFAULT_DATA_DIR
 from tests.conftest import PASSWORD
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASET = ROOT.parent / "shared" / "datasets" / "cxr"
+DATASET = DEFAULT_DATA_DIR  # ../shared/datasets/cxr, or CXR_DATASET_DIR
 ARTIFACTS = ROOT / "test-artifacts" / "browser-journey"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]

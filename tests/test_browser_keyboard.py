@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from cases.models import Case, Review
 from cxrsite.testing.images import chest_like_array, encode
 from tests.a11y import chromium, focused, is_focused, keyboard_sign_in, press_and_follow, tab_to  # noqa: F401
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

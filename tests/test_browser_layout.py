@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from cases.audit.actors import Actor
 from cases.reviews.services import sign_review
 from tests.a11y import DESKTOP, PHONE, chromium, sign_in  # noqa: F401 (a fixture)
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from cases.models import Case
 from tests.a11y import DESKTOP, chromium, sign_in  # noqa: F401 (a fixture)
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

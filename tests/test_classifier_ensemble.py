@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 
 from classifier.calibration import softmax
-from classifier.data import load_arrays, read_split
 from classifier.inference import Predictor
+from classifier.training.data import load_arrays, read_split
 from cxrsite.testing.images import chest_like_array
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_ensemble_members_are_trained_on_one_split_and_exported_as_one_file(ense
 def test_ensemble_probabilities_are_the_softmax_of_the_members_mean_logits(ensemble, synthetic_dataset):
     import keras
 
-    from classifier.export import keras_logits
+    from classifier.training.export import keras_logits
 
     x, _ = load_arrays(synthetic_dataset, read_split(ensemble / "split.csv")["test"], 32)
     member_logits = [keras_logits(keras.models.load_model(ensemble / f"seed{seed}" / "tiny.keras"), x)
@@ -63,7 +63,7 @@ def test_ensemble_heatmap_is_the_mean_of_its_members_class_maps(ensemble):
 
 
 def test_ensemble_refuses_a_member_trained_on_another_split(ensemble, synthetic_dataset, tmp_path):
-    from classifier.ensemble import train_ensemble
+    from classifier.training.ensemble import train_ensemble
 
     shutil.copytree(ensemble / "seed3", tmp_path / "seed3")
     call_command("train_classifier", arch="tiny", data=str(synthetic_dataset), out=str(tmp_path / "seed5"), epochs=1, seed=5)

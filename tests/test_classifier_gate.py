@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from classifier.data import DEFAULT_DATA_DIR, read_split
 from classifier.gate import COMMITTED_GATE, NETWORK_CLASSES, REASONS, RULES, GateResult, check, gate_input, get_gate
-from classifier.gate_data import NOT_CXR_DIR, chest_test_pairs
-from classifier.gate_evaluation import CXR_EXTERNAL_DIR, evaluate_gate
 from classifier.preprocessing import to_model_input
+from classifier.training.data import DEFAULT_DATA_DIR, read_split
+from classifier.training.gate.data import NOT_CXR_DIR, chest_test_pairs
+from classifier.training.gate.evaluation import CXR_EXTERNAL_DIR, evaluate_gate
 from cxrsite.testing.images import chest_like_array
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,10 +177,10 @@ def test_committed_gate_passes_99_percent_of_cxr_external(external_figures):
 
 @pytest.mark.slow
 def test_a_gate_trained_on_synthetic_data_exports_and_loads(tmp_path):
-    from classifier.data import Record, write_split
-    from classifier.gate_data import KIND_CLASSES
-    from classifier.gate_synthetic import pattern
-    from classifier.gate_training import EpochMix, train_gate
+    from classifier.training.data import Record, write_split
+    from classifier.training.gate.data import KIND_CLASSES
+    from classifier.training.gate.synthetic import pattern
+    from classifier.training.gate.train import EpochMix, train_gate
 
     chest_dir, not_cxr_dir = tmp_path / "cxr", tmp_path / "not-cxr"
     (chest_dir / "normal").mkdir(parents=True)

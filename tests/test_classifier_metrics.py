@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from classifier.calibration import covid_decision_weight, expected_calibration_error, fit_temperature, softmax
-from classifier.data import Record, class_weights, source_balanced_weights, split_records
-from classifier.evaluation import compute_metrics
+from classifier.training.data import Record, class_weights, source_balanced_weights, split_records
+from classifier.training.evaluation import compute_metrics
 
 
 def one_hot_probabilities(predicted: list[int], confidence: float = 0.8) -> np.ndarray:

@@ -10,8 +10,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from classifier.data import DEFAULT_DATA_DIR, read_split
 from classifier.artifacts import COMMITTED_MODEL, file_sha256
+from classifier.training.data import DEFAULT_DATA_DIR, read_split
 from tests.conftest import require_shared
 
 pytestmark = pytest.mark.shared_data

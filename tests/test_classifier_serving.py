@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from classifier.data import read_split
 from classifier.artifacts import COMMITTED_MODEL, file_sha256
 from classifier.inference import classify
 from classifier.labels import LABELS
+from classifier.training.data import read_split
 from cxrsite.testing.dicoms import dicom_bytes
 from cxrsite.testing.images import chest_like_array, jpeg_bytes, png_bytes
 from cxrsite.testing.stack import permissive_gate
@@ -106,7 +106,7 @@ def test_classify_runs_in_a_process_with_no_django_settings():
 
 
 def test_model_card_is_the_one_written_from_the_committed_files(tmp_path):
-    from classifier.model_card import write_model_card
+    from classifier.training.model_card import write_model_card
 
     write_model_card(COMMITTED_MODEL.parent, tmp_path / "card.md")
     assert (tmp_path / "card.md").read_text() == MODEL_CARD.read_text()

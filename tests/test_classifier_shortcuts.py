@@ -8,15 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from classifier.augmentation import augment_cues, draw_marker, reacquire, reframe
-from classifier.data import Record, read_records
 from classifier.labels import LABELS
 from classifier.preprocessing import load_grayscale, to_model_input
-from classifier.shortcut_checks import (
+from classifier.training.augmentation import augment_cues, draw_marker, reacquire, reframe
+from classifier.training.data import Record, read_records
+from classifier.training.shortcut_checks import (
     age_band_of, film_attributes, heatmap_mass, normals_by, paste_marker, view_of, within_source_aucs,
 )
-from classifier.training import add_extra_data
-from classifier.data import split_records
+from classifier.training.data import split_records
+from classifier.training.train import add_extra_data
 
 COVID, NORMAL, VIRAL = (LABELS.index(label) for label in ("covid", "normal", "viral_pneumonia"))
 
@@ -145,7 +145,7 @@ def test_serving_never_imports_the_augmentation(tmp_path):
     script = ("import sys, numpy as np\n"
               "from classifier.inference import classify\n"
               f"classify(np.full((200, 180), 120, np.uint8), model_path={str(COMMITTED_MODEL)!r})\n"
-              "assert 'classifier.augmentation' not in sys.modules, 'serving loaded the augmentation'\n")
+              "assert 'classifier.training.augmentation' not in sys.modules, 'serving loaded the augmentation'\n")
     subprocess.run([sys.executable, "-c", script], check=True, cwd=str(COMMITTED_MODEL.parents[2]))
 
 
@@ -166,9 +166,9 @@ def changed_share_by_class(synthetic_dataset, *, cue_augmentation: bool) -> dict
 
     import keras
 
-    from classifier.data import load_arrays
-    from classifier.networks import get_architecture
-    from classifier.training import _training_dataset
+    from classifier.training.data import load_arrays
+    from classifier.training.networks import get_architecture
+    from classifier.training.train import _training_dataset
 
     x, y = load_arrays(synthetic_dataset, read_records(synthetic_dataset), 32)
     plain = dataclasses.replace(get_architecture("tiny"), augmentation=lambda: [keras.layers.Identity()])

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from classifier.data import load_arrays, read_split
 from classifier.imaging import decode_image
 from classifier.inference import Predictor
 from classifier.labels import LABELS
 from classifier.preprocessing import load_grayscale, to_model_input
+from classifier.training.data import load_arrays, read_split
 from cxrsite.testing.images import chest_like_array
 
 pytestmark = pytest.mark.slow
@@ -55,7 +55,7 @@ def test_litert_probabilities_are_within_a_thousandth_of_keras(trained, syntheti
     import keras
 
     from classifier.calibration import softmax
-    from classifier.export import keras_logits
+    from classifier.training.export import keras_logits
 
     records = sum(read_split(trained / "split.csv").values(), [])
     x, _ = load_arrays(synthetic_dataset, records, 32)
@@ -91,7 +91,7 @@ def test_evaluate_classifier_reports_the_documented_json(trained, synthetic_data
     assert set(metrics["per_source"]) == {f"synthetic_{label}" for label in LABELS}
     assert metrics["model"]["name"].startswith("tiny-")
     assert len(metrics["model"]["sha256"]) == 64
-    # Issue 18's shortcut evidence (classifier/shortcut_checks.py).
+    # Issue 18's shortcut evidence (classifier/training/shortcut_checks.py).
     assert {"within_source_auc", "normals_by_view", "normals_by_age_band", "heatmap_mass", "marker_test"} <= set(metrics)
     assert set(metrics["normals_by_view"]) == {"unknown"}  # the synthetic manifest has no view column
     assert metrics["normals_by_view"]["unknown"]["n"] == metrics["per_class"]["normal"]["n"]
@@ -143,8 +143,8 @@ def test_evaluate_classifier_without_data_uses_the_saved_test_split(trained, cap
 def test_a_network_without_global_pooling_gets_an_occlusion_heatmap(tmp_path):
     import keras
 
-    from classifier.networks import build_paper
-    from classifier.export import export_litert
+    from classifier.training.networks import build_paper
+    from classifier.training.export import export_litert
 
     keras.utils.set_random_seed(0)
     path = export_litert(build_paper(70), temperature=1.0, path=tmp_path / "paper.tflite")
@@ -220,7 +220,7 @@ def test_histogram_equalisation_spreads_a_dull_film_over_the_whole_range():
 def test_precise_batchnorm_statistics_are_the_average_over_the_training_images():
     import keras
 
-    from classifier.batchnorm import recompute_statistics
+    from classifier.training.batchnorm import recompute_statistics
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(momentum=0.9)])
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(96, 4)).astype(np.float32)
@@ -235,7 +235,7 @@ def test_precise_batchnorm_statistics_are_the_average_over_the_training_images()
 def test_precise_bn_option_saves_the_statistics_of_the_training_images(synthetic_dataset, tmp_path):
     import keras
 
-    from classifier.batchnorm import recompute_statistics
+    from classifier.training.batchnorm import recompute_statistics
 
     out = tmp_path / "precise"
     call_command("train_classifier", arch="own", input_size=32, data=str(synthetic_dataset), out=str(out), epochs=1,

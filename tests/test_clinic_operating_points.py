@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from cases.audit.operating_points import fit_threshold, operating_point
 from cases.models import Case, Review
+from cases.oversight.operating_points import fit_threshold, operating_point
 from tests.conftest import make_user
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 POSITIVES = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]  # radiologist found COVID-19
 NEGATIVES = [0.1, 0.2, 0.35, 0.45, 0.05, 0.38, 0.5, 0.6, 0.01, 0.02]  # radiologist found something else
@@ -31,7 +31,7 @@ def test_the_fitted_threshold_equals_the_hand_computed_one():
 @pytest.fixture
 def reviewed_scores(clinic, staff, radiologist, settings):
     settings.CXR_OPERATING_POINT_MIN_CASES, settings.CXR_OPERATING_POINT_SENSITIVITY = 10, 0.8
-    settings.COVID_PRIORITY_THRESHOLD = 0.5
+    settings.CXR_COVID_PRIORITY_THRESHOLD = 0.5
     for number, (probability, finding) in enumerate([(p, "covid") for p in POSITIVES]
                                                     + [(p, "normal") for p in NEGATIVES]):
         case = make_case(clinic, staff, mrn=f"OP-{number}")
@@ -51,7 +51,7 @@ def test_the_page_proposes_the_threshold_beside_todays_and_changes_nothing(clien
     for text in ["<strong>0.399</strong>", "80.0% (8/10", "70.0% (7/10", "0.5; 60.0% (6/10", "90.0% (9/10",
                  "not enough reviewed cases yet"]:  # the last for Riverside, which has no cases
         assert text in page, text
-    assert settings.COVID_PRIORITY_THRESHOLD == 0.5
+    assert settings.CXR_COVID_PRIORITY_THRESHOLD == 0.5
     assert list(Case.objects.values_list("pk", "covid_probability")) == before
 
 

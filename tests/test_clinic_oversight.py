@@ -10,12 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.audit.clinics import week_start, weekly_figures
-from cases.audit.drift import check_clinic_drift
 from cases.models import AuditEvent, Case, Clinic, Review
+from cases.oversight.clinics import week_start, weekly_figures
+from cases.oversight.drift import check_clinic_drift
 from cxrsite.celery import app
 from tests.conftest import make_user
-from tests.review_data import make_case, predict, served_model_version, trial_predict, trial_version
+from tests.factories import make_case, predict, served_model_version, trial_predict, trial_version
 
 OVERSIGHT = reverse("audit:oversight")
 PER_CLINIC = reverse("audit:oversight_clinics")

@@ -45,7 +45,7 @@ def test_an_install_made_world_readable_is_tightened_at_start_up(tmp_path):
 
 
 def test_an_empty_data_folder_setting_means_the_default_not_the_current_folder(tmp_path):
-    shown = manage("shell", "-c", "from django.conf import settings; print(settings.DATA_DIR)", cwd=tmp_path,
+    shown = manage("shell", "-c", "from django.conf import settings; print(settings.CXR_DATA_DIR)", cwd=tmp_path,
                    CXR_DATA_DIR="", SECRET_KEY="test-only-" + "k" * 50)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[-1] == str(REPO / "var")

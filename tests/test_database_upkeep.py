@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import connection
 
 from cases.classification.upkeep import refresh_planner_statistics
-from tests.review_data import make_case
+from tests.factories import make_case
 
 
 def test_sqlite_gets_planner_statistics_for_the_case_table_and_postgresql_is_left_to_autovacuum(clinic, staff):

@@ -11,7 +11,7 @@ from cases.dicom.services import CANNOT_UNDERSTAND, SUCCESS, receive_instance
 from cases.models import AuditEvent, Case, DicomNode, Patient
 from cxrsite.testing.dicoms import dicom_bytes
 from cxrsite.testing.images import chest_like_array, png_bytes
-from tests.review_data import make_case
+from tests.factories import make_case
 from tests.test_intake_upload import stored_files
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from cases.models import AuditEvent, DicomNode, DicomResult, Prediction
 from cases.reviews.services import sign_review
 from cxrsite.testing.dicoms import dicom_bytes
 from cxrsite.testing.images import chest_like_array
-from tests.review_data import predict, predicted_case
+from tests.factories import predict, predicted_case
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from cases.audit.actors import Actor
 from cases.reviews.services import sign_review
 from tests.conftest import PASSWORD
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 
 def described_errors(page: str) -> dict[str, str]:

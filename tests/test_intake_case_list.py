@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from django.urls import reverse
 
-from cases.models import Case
 from cases.intake.views import CASES_PER_PAGE
-from tests.review_data import make_case
+from cases.models import Case
+from tests.factories import make_case
 
 LIST = reverse("cases:case_list")
 
@@ -59,7 +59,7 @@ def test_search_never_reaches_another_clinics_patients(client, clinic, other_cli
 def test_the_list_shows_each_cases_ai_suggestion_and_final_finding(client, clinic, staff, radiologist):
     from cases.audit.actors import Actor
     from cases.reviews.services import sign_review
-    from tests.review_data import predicted_case
+    from tests.factories import predicted_case
 
     make_case(clinic, staff, mrn="WAITING", age=timedelta(hours=3))
     predicted_case(clinic, staff, "covid", mrn="SUGGESTED", age=timedelta(hours=2))

@@ -30,7 +30,7 @@ def submit(client, clinic: Clinic, data: bytes, filename: str = "chest.png", **f
 
 
 def stored_files(settings) -> list[Path]:
-    root = Path(settings.PRIVATE_STORAGE_ROOT)
+    root = Path(settings.CXR_STORAGE_DIR)
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
@@ -72,7 +72,7 @@ def test_an_accepted_upload_is_stored_privately_with_its_sha256(logged_in, staff
     assert response.status_code == 302 and response.url == reverse("cases:case_detail", args=[case.public_id])
     assert case.image_sha256 == hashlib.sha256(data).hexdigest()
     assert storage.path_of(case.image_name).read_bytes() == data
-    assert storage.path_of(case.image_name).is_relative_to(settings.PRIVATE_STORAGE_ROOT)
+    assert storage.path_of(case.image_name).is_relative_to(settings.CXR_STORAGE_DIR)
     assert (case.image_format, case.clinic, case.submitted_by, case.status) == (
         image_format, clinic, staff, Case.Status.SUBMITTED)
     with Image.open(storage.path_of(case.display_name)) as display:
@@ -127,7 +127,7 @@ def test_a_rejected_upload_shows_its_message_and_leaves_no_row_and_no_file(logge
 
 
 def test_a_file_over_the_size_limit_is_refused_with_both_sizes(logged_in, clinic, settings):
-    settings.UPLOAD_MAX_BYTES = 20_000
+    settings.CXR_UPLOAD_MAX_BYTES = 20_000
     response = submit(logged_in, clinic, png_bytes(512))
     assert re.search(r"The file \(\d+(\.\d)? kB\) is larger than the 19\.5 kB limit\.", response.content.decode())
     assert_nothing_left(settings)

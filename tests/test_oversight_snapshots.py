@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 import cases.tasks  # noqa: F401  (registers the tasks, as the worker's autodiscovery does)
-from cases.audit import snapshots
+from cases.oversight import snapshots
 from cases.models import Case, OversightSnapshot, Review
 from cxrsite.celery import app
-from tests.review_data import make_case, predict, served_model_version, trial_version
+from tests.factories import make_case, predict, served_model_version, trial_version
 
 OVERSIGHT = reverse("audit:oversight")
 PER_CLINIC = reverse("audit:oversight_clinics")

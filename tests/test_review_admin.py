@@ -8,7 +8,7 @@ from cases.access import RADIOLOGIST_GROUP
 from cases.models import AuditEvent, Case, Review
 from cases.reviews.services import sign_review
 from tests.conftest import make_user
-from tests.review_data import make_case, predicted_case
+from tests.factories import make_case, predicted_case
 
 CHANGELIST = reverse("admin:cases_case_changelist")
 

@@ -17,7 +17,7 @@ from cases.reviews.services import (
     sign_review,
 )
 from tests.conftest import make_user
-from tests.review_data import model_version, predict, predicted_case
+from tests.factories import model_version, predict, predicted_case
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_signing_refers_to_the_prediction_the_radiologist_saw(covid_case, radiol
 
 
 def test_a_case_without_a_prediction_cannot_be_reviewed(clinic, staff, radiologist):
-    from tests.review_data import make_case
+    from tests.factories import make_case
 
     case = make_case(clinic, staff, status=Case.Status.QUEUED)
     with pytest.raises(ReviewError, match="no prediction"):

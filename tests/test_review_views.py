@@ -13,7 +13,7 @@ from django.urls import reverse
 from cases.models import AuditEvent, Case, Review
 from cases.reviews.services import confirm_review, sign_review
 from cases.reviews.selectors import PAGE_SIZE
-from tests.review_data import make_case, predict, predicted_case
+from tests.factories import make_case, predict, predicted_case
 
 WORKLIST = reverse("cases:worklist")
 
@@ -47,7 +47,7 @@ def covid_case(clinic, staff):
 
 def test_the_worklist_orders_covid_above_threshold_then_urgent_then_longest_wait(client, clinic, staff,
                                                                                  radiologist, settings):
-    settings.COVID_PRIORITY_THRESHOLD = 0.5
+    settings.CXR_COVID_PRIORITY_THRESHOLD = 0.5
     low_covid = {"covid": 0.40, "normal": 0.35, "viral_pneumonia": 0.25}
     predict(make_case(clinic, staff, mrn="LOW-COVID-OLDEST", age=timedelta(hours=9)), "covid", low_covid)
     predicted_case(clinic, staff, "normal", mrn="ROUTINE-OLD", age=timedelta(hours=5))
@@ -59,7 +59,7 @@ def test_the_worklist_orders_covid_above_threshold_then_urgent_then_longest_wait
 
 
 def test_the_covid_threshold_comes_from_settings(client, clinic, staff, radiologist, settings):
-    settings.COVID_PRIORITY_THRESHOLD = 0.95
+    settings.CXR_COVID_PRIORITY_THRESHOLD = 0.95
     predicted_case(clinic, staff, "covid", mrn="COVID-NEW", age=timedelta(minutes=5))
     predicted_case(clinic, staff, "normal", mrn="URGENT", urgent=True, age=timedelta(hours=1))
     client.force_login(radiologist)

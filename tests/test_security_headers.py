@@ -10,7 +10,7 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from cases.models import Case
 from cases.reviews.services import sign_review
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 PAGES_WITH_PATIENT_DATA = ["cases:case_detail", "cases:report", "cases:review", "cases:case_list", "cases:worklist",
                            "audit:events", "audit:export", "audit:timeline", "admin:cases_case_changelist",

@@ -12,8 +12,8 @@ from django.urls import reverse
 from cases import storage
 from cases.models import AuditEvent, Case
 from cxrsite.testing.images import png_bytes
+from tests.factories import make_case
 from tests.faults import files_under, full_disk
-from tests.review_data import make_case
 
 DAY = 24 * 3600
 
@@ -31,7 +31,7 @@ def age(path, seconds: float) -> None:
 
 def test_a_write_to_a_full_disk_fails_and_leaves_no_file(settings, tmp_path):
     with full_disk(tmp_path / "full") as folder:
-        settings.PRIVATE_STORAGE_ROOT = folder
+        settings.CXR_STORAGE_DIR = folder
         with pytest.raises(OSError):
             storage.save_bytes(os.urandom(200_000), ".png")
         assert files_under(folder) == []
@@ -39,7 +39,7 @@ def test_a_write_to_a_full_disk_fails_and_leaves_no_file(settings, tmp_path):
 
 def test_an_upload_to_a_full_disk_is_refused_in_plain_words_and_leaves_nothing(staff_client, clinic, settings, tmp_path):
     with full_disk(tmp_path / "full", size="96k") as folder:
-        settings.PRIVATE_STORAGE_ROOT = folder
+        settings.CXR_STORAGE_DIR = folder
         response = staff_client.post(reverse("cases:case_new"), {
             "clinic": clinic.pk, "mrn": "H-9", "age": "40", "sex": "F", "view": "PA",
             "image": SimpleUploadedFile("chest.png", png_bytes(512), content_type="image/png")})
@@ -84,3 +84,39 @@ def test_a_case_whose_queueing_is_aborted_after_the_commit_keeps_both_files(staf
             "image": SimpleUploadedFile("chest.png", png_bytes(256), content_type="image/png")})
     case = Case.objects.get()
     assert storage.path_of(case.image_name).exists() and storage.path_of(case.display_name).exists()
+
+
+def test_a_dicom_results_report_and_capture_survive_the_sweep_and_an_amendment_still_reads_the_report(
+        clinic, staff, radiologist, client, settings):
+    """As reproduced on a copy: a DICOM case reviewed, its SR and SC built, everything aged past the
+    grace period, then the sweep. The built objects are committed clinical files and must stay."""
+    from cases.dicom import outbox
+    from cases.dicom.services import receive_instance
+    from cases.models import DicomNode, DicomResult
+    from cases.reviews.services import amend_review, sign_review
+    from cxrsite.testing.dicoms import dicom_bytes
+    from cxrsite.testing.images import chest_like_array
+    from tests.factories import predict
+
+    unit = DicomNode.objects.create(name="X-ray room 1", ae_title="XRAY1", host="127.0.0.1", clinic=clinic)
+    case = receive_instance(node=unit, data=dicom_bytes(chest_like_array(256)), address="127.0.0.1").case
+    predict(case, "covid")
+    review = sign_review(case=case, reviewer=radiologist, finding="covid")
+    assert outbox.deliver_result(DicomResult.objects.get().pk, worker_host="test") == DicomResult.Status.KEPT
+    result = DicomResult.objects.get()
+    orphan = storage.path_of(storage.save_bytes(b"left by a write that never committed", ".dcm"))
+    for path in storage.root().glob("??/*"):
+        age(path, 3 * DAY)
+
+    call_command("sweep_orphan_files")
+
+    assert storage.path_of(result.report_name).exists() and storage.path_of(result.capture_name).exists()
+    assert not orphan.exists()  # a file no row names is still swept
+    assert AuditEvent.objects.get(action="files_swept").details["orphans"] == 1
+    client.force_login(staff)
+    for kind in ("report", "capture"):
+        download = client.get(reverse("cases:dicom_result", args=[case.public_id, result.pk, kind]))
+        assert download.status_code == 200 and b"".join(download.streaming_content)[128:132] == b"DICM"
+    amendment = amend_review(review=review, reviewer=radiologist, finding="normal", reason="Second look: clear.")
+    amended = DicomResult.objects.get(review=amendment)
+    assert outbox.deliver_result(amended.pk, worker_host="test") == DicomResult.Status.KEPT  # reads the earlier SR

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from cases.classification.caveats import ADULT, CHILD, caveat_for
 from cases.models import Patient
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 
 def case_page(client, user, case) -> str:

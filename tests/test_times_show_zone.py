@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from cases.audit.actors import Actor
 from cases.reviews.services import sign_review
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 
 TIME = re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?(?! ?[-\d])( [A-Z]{2,5}\b|[+-]\d\d)?")
 

@@ -8,7 +8,7 @@ from cases.models import AuditEvent
 from classifier.models import ModelVersion
 from cxrsite.testing.stack import free_port, use_broker
 from tests.conftest import make_user
-from tests.review_data import model_version, predicted_case, served_model_version, trial_predict, trial_version
+from tests.factories import model_version, predicted_case, served_model_version, trial_predict, trial_version
 
 CHANGELIST = reverse("admin:classifier_modelversion_changelist")
 

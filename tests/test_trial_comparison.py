@@ -4,11 +4,11 @@ them and the audit trail keeps what the administrator confirmed."""
 import pytest
 from django.urls import reverse
 
-from cases.audit.comparison import clopper_pearson, mcnemar_exact
-from cases.audit.trial_oversight import compare_trial
+from cases.oversight.statistics import clopper_pearson, mcnemar_exact
+from cases.oversight.trials import compare_trial
 from cases.models import AuditEvent, Case, Review
 from classifier.models import ModelVersion
-from tests.review_data import make_case, predict, served_model_version, trial_predict, trial_version
+from tests.factories import make_case, predict, served_model_version, trial_predict, trial_version
 
 # (radiologist's final finding, served version's label, trial version's label) for eleven cases.
 EXAMPLE = [

@@ -13,7 +13,7 @@ from cases.models import AuditEvent, Case, Prediction, Review
 from cases.reviews.selectors import latest_prediction, with_outcome
 from classifier.artifacts import COMMITTED_MODEL, stored_path
 from classifier.models import ModelVersion
-from tests.review_data import (make_case, predict, predicted_case, served_model_version, trial_predict,
+from tests.factories import (make_case, predict, predicted_case, served_model_version, trial_predict,
                                trial_version)
 
 SHADOW_SAYS = {"covid": 0.97, "normal": 0.02, "viral_pneumonia": 0.01}

@@ -13,13 +13,13 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from cases.models import Case, Review
-from classifier.data import DEFAULT_DATA_DIR
+from classifier.training.data import DEFAULT_DATA_DIR
 from classifier.gate import COMMITTED_GATE, REASONS
-from classifier.gate_synthetic import document, noise
+from classifier.training.gate.synthetic import document, noise
 from cxrsite.testing.images import encode
 from cxrsite.testing.stack import running_stack
 from tests.conftest import require_shared
-from tests.review_data import predicted_case
+from tests.factories import predicted_case
 from tests.test_worker_pipeline import stored_case, wait_until_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from cases.models import Case
 from classifier.labels import DISPLAY_NAMES
-from tests.review_data import make_case
+from tests.factories import make_case
 from cxrsite.testing.stack import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True),

@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from cases import storage
+from cases.classification.services import enqueue_case
 from cases.models import AuditEvent, Case, Patient, Prediction
-from cases.classification.services import CLASSIFY_TASK, enqueue_case
+from cases.queue import CLASSIFY_TASK
 from classifier.artifacts import file_sha256
 from classifier.inference import classify
 from classifier.labels import LABELS

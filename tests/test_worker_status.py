@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import AuditEvent, Case
-from tests.review_data import make_case
+from tests.factories import make_case
 
 Status = Case.Status
 

@@ -9,14 +9,14 @@ from django.urls import reverse
 
 from cases import storage
 from cases.classification.services import enqueue_case
-from cases.classification.trials import TRIAL_TASK
 from cases.models import AuditEvent, Case, Prediction, Review
+from cases.queue import TRIAL_TASK
 from classifier.artifacts import file_sha256, stored_path
 from classifier.models import ModelVersion
 from cxrsite.celery import app as celery_app
 from cxrsite.testing.images import chest_like_array, encode
 from cxrsite.testing.stack import wait_for
-from tests.review_data import make_case, predict
+from tests.factories import make_case, predict
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker_storage")]
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.review_data import make_case
+from tests.factories import make_case
 from cxrsite.testing.stack import BASE_DIR, database_url
 
 # Runs in a fresh interpreter: the test process itself may have imported TensorFlow for other tests.

@@ -17,7 +17,7 @@ class CaseClassificationAdminMixin:
     classification_actions = ["retry_selected_failed_cases"]
 
     def has_retry_permission(self, request):
-        return access.can_audit(request.user)  # as on the case page: administrators retry
+        return access.can_retry(request.user)  # as on the case page
 
     @admin.action(description="Retry classification of the selected failed cases", permissions=["retry"])
     def retry_selected_failed_cases(self, request, queryset):

@@ -6,26 +6,24 @@ image is not. Staff never see the exception: only a message written for them, an
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from classifier.imaging import ImageRejected
 
 from ..models import Case
+from ..queue import BROKER_ERRORS
 
 Cause = Case.FailureCause
 # Faults of the environment, not of the image: worth retrying. Checked in this order (a
 # broker error can also be an OSError).
 ENVIRONMENT_CAUSES = [
     ((OperationalError, InterfaceError), Cause.DATABASE),
-    ((BrokerError, RedisConnectionError, RedisTimeoutError), Cause.BROKER),
+    (BROKER_ERRORS, Cause.BROKER),
     ((MemoryError,), Cause.MEMORY),
     ((SoftTimeLimitExceeded,), Cause.TIME_LIMIT),
     ((OSError,), Cause.STORAGE),
 ]
 # Worth retrying in any task: the database or the broker was briefly unreachable, not the image.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError)
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, *BROKER_ERRORS)
 IMAGE_FAILURE = "The image could not be classified: {}"
 UNREADABLE = "the stored image could not be read as an X-ray."
 

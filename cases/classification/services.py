@@ -1,9 +1,9 @@
 """Classification write-back: queue a case, classify it exactly once, retry it or give up.
 
-Status flow: submitted -> queued -> classifying -> predicted | failed, and failed -> queued when
-an administrator retries. Every transition is a compare-and-set UPDATE on Case.status with an
-audit row in the same transaction, so two deliveries of one message, a worker killed half-way
-or a reaper running alongside a worker can never write a case twice.
+Status flow (cases/workflow.py): submitted -> queued -> classifying -> predicted | failed, and
+failed -> queued when an administrator retries. Every move is `workflow.transition`, a
+compare-and-set with its audit row in the same transaction, so two deliveries of one message, a
+worker killed half-way or a reaper running alongside a worker can never write a case twice.
 
 The web process imports this module to enqueue; that loads no model: `classifier.inference`
 opens the model runtime (LiteRT) on the first classification in each worker child process.
@@ -16,29 +16,25 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from classifier import gate, inference
 from classifier.imaging import ImageRejected
 from classifier.models import ModelVersion
 from classifier.preprocessing import load_grayscale
-from classifier.registry import model_file, served_version
-from cxrsite.celery import app
+from classifier.registry import model_file, served_gate, served_version
 
-from .. import storage
+from .. import queue, storage
+from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..dicom.outbox import queue_results
 from ..models import AuditEvent, Case, Prediction
+from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
 
 log = logging.getLogger(__name__)
 
-CLASSIFY_TASK = "cases.tasks.classify_case"
-BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError, OSError)
 Status = Case.Status
 Action = AuditEvent.Action
 
@@ -49,41 +45,19 @@ class Outcome:
     SKIPPED = "skipped"  # another delivery or worker has the case, or it is done
 
 
-def transition(case_id: int, *, source: str, target: str, actor: Actor, details: dict | None = None,
-               expected_changed=None, **fields) -> Case | None:
-    """Move the case from `source` to `target` if it is still in `source`, and audit it.
-
-    Call inside a transaction. Returns the updated case, or None when another process moved
-    it first (0 rows updated), in which case nothing is written. With `expected_changed` the
-    case must also still carry that `status_changed`, so a stale reading never moves it.
-    """
-    still = {"status_changed": expected_changed} if expected_changed is not None else {}
-    moved = Case.objects.filter(pk=case_id, status=source, **still).update(
-        status=target, status_changed=timezone.now(), **fields
-    )
-    if not moved:
-        return None
-    case = Case.objects.select_related("clinic").get(pk=case_id)
-    record(Action.STATUS_CHANGED, actor=actor, case=case, details={"from": source, "to": target, **(details or {})})
-    return case
-
-
-def publish(case_id: int) -> bool:
+def publish_case(case_id: int) -> bool:
     """Hand a queued case to the broker; if it is unreachable, put the case back to submitted.
 
     A submitted case older than a moment is what the case page shows as "classification
     delayed"; the reaper enqueues it again once the broker answers.
     """
-    try:
-        # No publish retries: a broker that is down fails in one socket timeout, and the reaper retries.
-        app.send_task(CLASSIFY_TASK, args=[case_id], retry=False)
+    # No publish retries: a broker that is down fails in one socket timeout, and the reaper retries.
+    if queue.publish(queue.CLASSIFY_TASK, case_id, retry=False):
         return True
-    except BROKER_ERRORS as error:
-        log.warning("Could not queue case %s for classification: %s", case_id, error)
-        with transaction.atomic():
-            transition(case_id, source=Status.QUEUED, target=Status.SUBMITTED, actor=Actor.system(),
-                       details={"reason": "the queue is unreachable"})
-        return False
+    with transaction.atomic():
+        transition(case_id, source=Status.QUEUED, target=Status.SUBMITTED, actor=Actor.system(),
+                   details={"reason": "the queue is unreachable"})
+    return False
 
 
 def enqueue_case(case_id: int) -> bool:
@@ -96,7 +70,7 @@ def enqueue_case(case_id: int) -> bool:
     with transaction.atomic():
         if transition(case_id, source=Status.SUBMITTED, target=Status.QUEUED, actor=Actor.system()) is None:
             return False
-    return publish(case_id)
+    return publish_case(case_id)
 
 
 def is_delayed(case: Case) -> bool:
@@ -116,7 +90,7 @@ def retry_case(*, case: Case, actor: Actor) -> bool:
         if moved is None:
             return False
         record(Action.CASE_RETRIED, actor=actor, case=moved, details={"previous_failure": case.failure_reason})
-        transaction.on_commit(lambda: publish(case.pk))
+        transaction.on_commit(lambda: publish_case(case.pk))
     return True
 
 
@@ -150,7 +124,7 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
         version = served_version()
         with storage.open_file(claimed.display_name) as handle:
             pixels = load_grayscale(handle.read())
-        verdict = gate.check(pixels, gate_path=settings.CXR_GATE_PATH or gate.COMMITTED_GATE)
+        verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
         heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed else None
         return write_prediction(claimed, version, result, verdict, heatmap, queue_wait_ms=queue_wait_ms,
@@ -212,8 +186,8 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
             written = True
             return Outcome.PREDICTED
     finally:
-        if not written and heatmap_name:
-            storage.delete(heatmap_name)
+        if not written:
+            discard([heatmap_name])
 
 
 def fail_case(case_id: int, *, source: str, reason: str, cause: str, actor: Actor) -> bool:

@@ -24,19 +24,16 @@ from classifier.models import ModelVersion
 from classifier.preprocessing import load_grayscale
 from classifier.registry import model_file, trial_versions
 from classifier.signals import rescoring_requested
-from cxrsite.celery import app
 
-from .. import storage
+from .. import queue, storage
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Case, Prediction, Review
 from .faults import TRANSIENT_ERRORS
-from .services import BROKER_ERRORS, Outcome
+from .services import Outcome
 
 log = logging.getLogger(__name__)
 
-TRIAL_TASK = "cases.tasks.score_trial"
-RESCORE_TASK = "cases.tasks.rescore_past_cases"
 RESCORE_BATCH = 100  # cases per re-scoring task: a few seconds of LiteRT, well inside the task time limit
 Action = AuditEvent.Action
 
@@ -53,9 +50,7 @@ def start_trials(case_id: int) -> int:
         case = Case.objects.select_related("clinic").get(pk=case_id)
         versions = [version for version in trial_versions()
                     if version.trial_covers(clinic_code=case.clinic.code, case_key=case.public_id)]
-        for version in versions:
-            app.send_task(TRIAL_TASK, args=[case_id, version.pk])
-        return len(versions)
+        return sum(queue.publish(queue.TRIAL_TASK, case_id, version.pk) for version in versions)
     except Exception:
         log.exception("Could not queue the trials for case %s", case_id)
         return 0
@@ -120,10 +115,8 @@ def rescore_past_cases(*, version: ModelVersion, actor: Actor) -> int:
     if not version.on_trial or version.active:
         raise ValueError(f"{version.name} is not on trial.")
     waiting = past_cases_for(version).count()
-    try:
-        app.send_task(RESCORE_TASK, args=[version.pk, 0])
-    except BROKER_ERRORS as error:
-        raise ConnectionError("the task queue is unreachable") from error
+    if not queue.publish(queue.RESCORE_TASK, version.pk, 0):
+        raise ConnectionError("the task queue is unreachable")
     record(Action.TRIAL_RESCORING_STARTED, actor=actor, details={"model_version": version.name, "cases": waiting})
     return waiting
 
@@ -141,7 +134,7 @@ def rescore_batch(*, version_id: int, after_id: int, worker_host: str) -> int:
     for case_id in batch:
         score_with_trial(case_id=case_id, version_id=version_id, worker_host=worker_host)
     if len(batch) == RESCORE_BATCH:
-        app.send_task(RESCORE_TASK, args=[version_id, batch[-1]])
+        queue.publish(queue.RESCORE_TASK, version_id, batch[-1])
     return len(batch)
 
 

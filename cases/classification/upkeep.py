@@ -10,7 +10,8 @@ from django.utils import timezone
 from ..audit.actors import Actor
 from ..models import Case
 from .faults import Cause
-from .services import Status, enqueue_case, fail_case, publish, transition
+from ..workflow import transition
+from .services import Status, enqueue_case, fail_case, publish_case
 
 
 def requeue_stuck_cases() -> dict[str, int]:
@@ -51,7 +52,7 @@ def _requeue_queued(case: Case) -> str:
         return "failed" if failed else "skipped"
     refreshed = Case.objects.filter(pk=case.pk, status=Status.QUEUED, status_changed=case.status_changed).update(
         status_changed=timezone.now(), requeues=case.requeues + 1)
-    return "queued" if refreshed and publish(case.pk) else "skipped"
+    return "queued" if refreshed and publish_case(case.pk) else "skipped"
 
 
 def _requeue_classifying(case_id: int, attempts: int, changed) -> str:
@@ -65,7 +66,7 @@ def _requeue_classifying(case_id: int, attempts: int, changed) -> str:
         requeued = transition(case_id, source=Status.CLASSIFYING, target=Status.QUEUED, actor=system,
                               expected_changed=changed, failure_cause=Cause.WORKER_STOPPED,
                               requeues=F("requeues") + 1, details={"reason": "the worker stopped while classifying"})
-    return "classifying" if requeued is not None and publish(case_id) else "skipped"
+    return "classifying" if requeued is not None and publish_case(case_id) else "skipped"
 
 
 def refresh_planner_statistics() -> bool:

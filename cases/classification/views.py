@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from ..access import can_audit, case_for, role_required
+from ..access import can_retry, case_for, role_required
 from ..audit.actors import Actor
 from ..models import Case
 from . import services
@@ -31,7 +31,7 @@ def show_status(request, public_id):
 
 
 @require_POST
-@role_required(can_audit)  # retrying is an administrators' action; they are the role that audits
+@role_required(can_retry)
 def retry_case(request, public_id):
     case = case_for(request, public_id)
     if services.retry_case(case=case, actor=Actor.of_request(request)):

@@ -71,7 +71,7 @@ class Listener:
         self.server: GuardedServer | None = None
 
     def start(self, *, host: str, port: int) -> "Listener":
-        receive_into(settings.DATA_DIR)
+        receive_into(settings.CXR_DATA_DIR)
         handlers = [(evt.EVT_CONN_OPEN, self._open_connection), (evt.EVT_REQUESTED, self.check_association),
                     (evt.EVT_C_STORE, self.store), (evt.EVT_C_ECHO, lambda event: 0x0000),
                     (evt.EVT_CONN_CLOSE, self._close_connection)]
@@ -160,7 +160,7 @@ class Listener:
         return record_refusal(**refusal)
 
     def _open_connection(self, event) -> None:
-        event.assoc.dimse = SizeLimitedDIMSE(event.assoc, limit=settings.UPLOAD_MAX_BYTES)
+        event.assoc.dimse = SizeLimitedDIMSE(event.assoc, limit=settings.CXR_UPLOAD_MAX_BYTES)
 
     def _close_connection(self, event) -> None:
         self.slots.release(event.assoc)

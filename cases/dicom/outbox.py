@@ -15,14 +15,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 from pydicom.uid import generate_uid
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cxrsite.celery import app
-
-from .. import storage
+from .. import queue, storage
+from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Case, DicomResult, Prediction, Review
@@ -31,11 +27,8 @@ from .selectors import result_node
 
 log = logging.getLogger(__name__)
 
-SEND_TASK = "cases.tasks.send_dicom_result"
 Status = DicomResult.Status
 NotDelivered = sending.NotDelivered
-# As classification.services (which imports this module, so cannot be imported back).
-BROKER_ERRORS = (BrokerError, OSError, RedisConnectionError, RedisTimeoutError)
 
 
 def queue_results(*, case: Case, prediction: Prediction, review: Review | None = None) -> DicomResult | None:
@@ -58,12 +51,7 @@ def queue_results(*, case: Case, prediction: Prediction, review: Review | None =
 
 
 def publish(result_id: int) -> bool:
-    try:
-        app.send_task(SEND_TASK, args=[result_id])
-        return True
-    except BROKER_ERRORS as error:
-        log.warning("Could not queue DICOM result %s: %s", result_id, error)
-        return False
+    return queue.publish(queue.SEND_RESULT_TASK, result_id)
 
 
 def requeue_unsent_results(*, older_than: float) -> int:
@@ -138,8 +126,7 @@ def build_objects(result: DicomResult) -> DicomResult:
     names = [storage.save_bytes(results.encoded(report), ".dcm"), storage.save_bytes(results.encoded(capture), ".dcm")]
     if not DicomResult.objects.filter(pk=result.pk, report_name="").update(report_name=names[0],
                                                                             capture_name=names[1]):
-        for name in names:
-            storage.delete(name)
+        discard(names)
     result.refresh_from_db()
     return result
 

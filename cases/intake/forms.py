@@ -1,46 +1,17 @@
-"""The intake form. It checks the upload by content and cross-checks a DICOM's own header.
-
-DICOM policy: a blank patient number or view is filled in from the DICOM header
-(PatientID, ViewPosition); one typed in that disagrees with the header is a form error, so a
-file cannot silently be filed under the wrong patient.
+"""The new-case form: its fields, and the intake rules (checks.py) turned into errors on the fields
+they concern. A valid form gives `submit_case` its CheckedUpload (`cleaned_data["image"]`) and
+CaseDetails (`details()`).
 """
 
 from datetime import date
 
 from django import forms
-from django.conf import settings
 
-from classifier.imaging import DecodedImage, ImageRejected, check_file_size, decode_image
+from classifier.imaging import ImageRejected
 
 from ..models import Case, Clinic, Patient
-from ..text import InvisibleCharacters, identifier_key, normalised_identifier, without_bidi_controls
-from .services import CaseDetails
-
-INVISIBLE = ("The {what} contains invisible or control characters (for example text-direction marks), "
-             "which would make it display differently from what it is. Type it again.")
-
-# DICOM ViewPosition (PS3.3 C.8.11.5) to our views; lateral has two codes.
-DICOM_VIEWS = {"PA": Case.View.PA, "AP": Case.View.AP, "LL": Case.View.LATERAL, "RL": Case.View.LATERAL,
-               "LATERAL": Case.View.LATERAL, "LAT": Case.View.LATERAL}
-
-
-# Shared with the DICOM listener (cases/dicom/services.py), so both intake paths check alike.
-def decode_upload(data: bytes) -> DecodedImage:
-    """The content checks and limits of every intake path; raises ImageRejected."""
-    return decode_image(data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS,
-                        min_side=settings.UPLOAD_MIN_SIDE)
-
-
-def normalise_mrn(value: str) -> str:
-    """A patient number as the form stores it (cases.text); "" when it has invisible characters."""
-    try:
-        return normalised_identifier(value)
-    except InvisibleCharacters:
-        return ""
-
-
-def view_from_dicom(header: dict) -> str:
-    return DICOM_VIEWS.get(header.get("view_position", ""), "")
+from ..text import without_bidi_controls
+from .checks import CaseDetails, IntakeRefused, birth_year_of, check_size, check_upload, patient_number, reconciled
 
 
 class CaseForm(forms.Form):
@@ -68,20 +39,15 @@ class CaseForm(forms.Form):
             self.fields["clinic"].initial = clinics[0]
             self.fields["clinic"].disabled = True
             self.fields["clinic"].widget = forms.HiddenInput()
-        self.decoded = None
-        self.image_bytes = b""
 
     def clean_image(self):
+        """The upload as a CheckedUpload (checks.py)."""
         upload = self.cleaned_data["image"]
         try:
-            # The size Django already knows: a huge file is refused without reading it into memory.
-            check_file_size(upload.size, max_bytes=settings.UPLOAD_MAX_BYTES)
-            data = upload.read()
-            self.decoded = decode_upload(data)
+            check_size(upload.size)  # the size Django already knows, before reading the file
+            return check_upload(upload.read(), filename=upload.name)
         except ImageRejected as error:
             raise forms.ValidationError(str(error), code="image_rejected") from None
-        self.image_bytes = data
-        return upload
 
     def clean_onset_date(self):
         onset = self.cleaned_data["onset_date"]
@@ -97,12 +63,15 @@ class CaseForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        header = self.decoded.dicom if self.decoded is not None and self.decoded.dicom else {}
-        typed = self._identifier("mrn", cleaned.get("mrn", ""), "patient number")
-        from_dicom = self._identifier("mrn", header.get("patient_id", ""), "patient number in the DICOM file")
-        cleaned["mrn"] = self._reconcile("mrn", typed, from_dicom, "patient number")
-        cleaned["view"] = self._reconcile("view", cleaned.get("view", ""), view_from_dicom(header), "view")
-        cleaned["birth_year"] = self._birth_year(cleaned.get("age"), cleaned.get("birth_year"))
+        upload = cleaned.get("image")
+        header = upload.header if upload is not None else None
+        typed = self._checked("mrn", "", patient_number, cleaned.get("mrn", ""))
+        from_dicom = self._checked("mrn", "", patient_number, header.patient_id if header else "",
+                                   what="patient number in the DICOM file")
+        cleaned["mrn"] = self._filled("mrn", typed, from_dicom, "patient number")
+        cleaned["view"] = self._filled("view", cleaned.get("view", ""), header.view if header else "", "view")
+        cleaned["birth_year"] = self._checked("birth_year", cleaned.get("birth_year"), birth_year_of,
+                                              cleaned.get("age"), cleaned.get("birth_year"))
         return cleaned
 
     def details(self) -> CaseDetails:
@@ -111,25 +80,17 @@ class CaseForm(forms.Form):
                            symptoms=data["symptoms"], onset_date=data["onset_date"], spo2=data["spo2"],
                            notes=data["notes"], urgent=data["urgent"])
 
-    def _identifier(self, field: str, text: str, what: str) -> str:
+    def _checked(self, field: str, fallback, rule, *args, **kwargs):
+        """`rule(*args, **kwargs)`, or `fallback` with the rule's refusal as an error on `field`."""
         try:
-            return normalised_identifier(text)
-        except InvisibleCharacters:
-            self.add_error(field, INVISIBLE.format(what=what))
-            return ""
+            return rule(*args, **kwargs)
+        except IntakeRefused as refusal:
+            self.add_error(field, str(refusal))
+            return fallback
 
-    def _reconcile(self, field: str, entered: str, from_dicom: str, what: str) -> str:
-        if entered and from_dicom and identifier_key(entered) != identifier_key(from_dicom):
-            self.add_error(field, f"The DICOM file says the {what} is “{from_dicom}”, not “{entered}”. "
-                                  "Check the form and the file.")
-        elif not entered and not from_dicom and "image" not in self.errors and field not in self.errors:
+    def _filled(self, field: str, entered: str, from_dicom: str, what: str) -> str:
+        """Typed, else from the DICOM header (`reconciled`); a person can be asked for a value neither gives."""
+        value = self._checked(field, entered or from_dicom, reconciled, entered, from_dicom, what=what)
+        if not value and "image" not in self.errors and field not in self.errors:
             self.add_error(field, f"Enter the {what} (the file does not contain one).")
-        return entered or from_dicom
-
-    def _birth_year(self, age: int | None, birth_year: int | None) -> int | None:
-        if age is None:
-            return birth_year
-        from_age = date.today().year - age
-        if birth_year is not None and abs(birth_year - from_age) > 1:
-            self.add_error("birth_year", f"An age of {age} does not match the birth year {birth_year}.")
-        return birth_year if birth_year is not None else from_age
+        return value

@@ -1,20 +1,19 @@
-"""Intake: turning a checked upload and the form's details into a patient case."""
+"""Intake: turning a checked upload and its details (checks.py) into a patient case."""
 
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date
 
 from django.db import transaction
 
-from classifier.imaging import DecodedImage
-
 from .. import storage
+from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
 from ..models import AuditEvent, Case, Clinic, DicomNode, Patient
 from ..text import identifier_key
+from .checks import CaseDetails, CheckedUpload
 from .display import display_png
 
 log = logging.getLogger(__name__)
@@ -26,27 +25,14 @@ class StorageUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class CaseDetails:
-    mrn: str
-    birth_year: int | None
-    sex: str
-    view: str
-    symptoms: str = ""
-    onset_date: date | None = None
-    spo2: int | None = None
-    notes: str = ""
-    urgent: bool = False
-
-
-@dataclass(frozen=True)
 class DicomOrigin:
     """Where a case received over the DICOM network came from (cases/dicom/)."""
     node: DicomNode
     sop_instance_uid: str
 
 
-def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: DecodedImage, data: bytes,
-                filename: str, origin: DicomOrigin | None = None) -> Case:
+def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: CheckedUpload,
+                origin: DicomOrigin | None = None) -> Case:
     """Create the case, its files and its audit event together, or nothing at all.
 
     1. Outside any transaction (it is the slow part, and SQLite's write lock is site-wide):
@@ -60,6 +46,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
     With an `origin` the case is attributed to the sending node instead of a user, and a second
     case with the same SOP Instance UID fails on its unique constraint (IntegrityError).
     """
+    image, data = upload.image, upload.data
     display = display_png(image, data)
     sha256 = storage.sha256_of(data)
     written: list[str] = []
@@ -86,7 +73,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
                 notes=details.notes, view=details.view, urgent=details.urgent,
                 image_name=written[0], display_name=written[1], image_sha256=sha256,
                 image_format=image.format, image_width=image.width, image_height=image.height,
-                original_filename=os.path.basename(filename)[:255],
+                original_filename=os.path.basename(upload.filename)[:255],
             )
             record(AuditEvent.Action.CASE_SUBMITTED, actor=actor, case=case, details={
                 "patient": str(patient.public_id), "returning_patient": returning, "format": image.format,
@@ -98,8 +85,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, image: De
             transaction.on_commit(after_commit, robust=True)
     except BaseException:
         if not committed:
-            for name in written:
-                storage.delete(name)
+            discard(written)
         raise
     return case
 

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import storage
@@ -12,7 +11,8 @@ from ..access import can_list_cases, can_review, can_submit, case_for, role_requ
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Case
-from ..reviews.selectors import with_outcome
+from ..dicom.selectors import results_of
+from ..reviews.selectors import result_for, with_outcome
 from .forms import CaseForm
 from .selectors import case_list_for, earlier_cases, heatmap_name
 from .services import StorageUnavailable, submit_case
@@ -28,10 +28,7 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/d
 def show_home(request):
     """Each role starts where its work is."""
     if can_review(request.user) and not can_submit(request.user):
-        try:
-            return redirect(reverse("cases:worklist"))
-        except NoReverseMatch:  # the review feature is not installed
-            pass
+        return redirect("cases:worklist")
     return redirect("cases:case_list")
 
 
@@ -56,8 +53,7 @@ def new_case(request):
     if request.method == "POST" and form.is_valid():
         try:
             case = submit_case(actor=Actor.of_request(request), clinic=form.cleaned_data["clinic"],
-                               details=form.details(), image=form.decoded, data=form.image_bytes,
-                               filename=form.cleaned_data["image"].name)
+                               details=form.details(), upload=form.cleaned_data["image"])
         except StorageUnavailable:
             form.add_error(None, STORAGE_DOWN)
             status = 503
@@ -70,7 +66,10 @@ def new_case(request):
 @require_GET
 def show_case(request, public_id):
     case = case_for(request, public_id, queryset=Case.objects.select_related("patient", "clinic"))
-    return render(request, "cases/case_detail.html", {"case": case, "patient_cases": earlier_cases(case, request.user)})
+    return render(request, "cases/case_detail.html", {
+        "case": case, "result": result_for(case), "dicom_results": list(results_of(case)),
+        "patient_cases": earlier_cases(case, request.user),
+    })
 
 
 @require_GET

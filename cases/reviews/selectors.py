@@ -2,9 +2,9 @@
 status) and a case's result (the latest prediction and the review in force).
 
 Ordering (`Case.objects.in_worklist_order`): latest COVID-19 probability above
-settings.COVID_PRIORITY_THRESHOLD first, then the staff "urgent" flag, then the longest wait. The latest prediction's label and COVID-19
-probability are columns of Case (written with the prediction), so a page is one query over one
-table plus a count, whatever the number of cases.
+settings.CXR_COVID_PRIORITY_THRESHOLD first, then the staff "urgent" flag, then the longest wait.
+The latest prediction's label and COVID-19 probability are columns of Case (written with the
+prediction), so a page is one query over one table plus a count, whatever the number of cases.
 """
 
 from dataclasses import dataclass
@@ -84,7 +84,7 @@ def worklist_for(user, *, filters: WorklistFilters) -> QuerySet[Case]:
         cases = cases.filter(created__gte=start_of_day(filters.submitted_from))
     if filters.submitted_to:
         cases = cases.filter(created__lt=start_of_day(filters.submitted_to + timedelta(days=1)))
-    return cases.in_worklist_order(settings.COVID_PRIORITY_THRESHOLD)
+    return cases.in_worklist_order(settings.CXR_COVID_PRIORITY_THRESHOLD)
 
 
 def worklist_page(user, *, filters: WorklistFilters, page_number, counts: dict[str, int] | None = None) -> Page:

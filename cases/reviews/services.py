@@ -1,6 +1,6 @@
 """Signing, and amending, a radiologist's review of a case's AI prediction.
 
-A case moves predicted -> reviewed exactly once, by a compare-and-set update, so when two
+A case moves predicted -> reviewed exactly once, by a compare-and-set (`workflow.transition`), so when two
 radiologists sign at the same moment the first one wins and the second is told who did.
 Amendments never change a signed review; they add a new one that points at it.
 """
@@ -15,6 +15,7 @@ from ..audit.actors import Actor
 from ..audit.services import record
 from ..dicom.outbox import queue_results
 from ..models import AuditEvent, Case, Prediction, Review
+from ..workflow import transition
 from .selectors import current_review, latest_prediction
 
 
@@ -67,17 +68,17 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
     suggestion = latest if latest.gate_passed else None  # a human read answers no suggestion
     agreed = _check_finding(finding=finding, note=note, prediction=suggestion)
+    actor = actor or Actor.of_user(reviewer)
     with transaction.atomic():
-        claimed = Case.objects.filter(pk=case.pk, status=Case.Status.PREDICTED).update(
-            status=Case.Status.REVIEWED, status_changed=timezone.now()
-        )
-        if not claimed:
+        # Audited by the review's own event below, in the same transaction.
+        if transition(case.pk, source=Case.Status.PREDICTED, target=Case.Status.REVIEWED, actor=actor,
+                      audited=False) is None:
             raise _already_signed(case)
         review = Review.objects.create(
             case=case, prediction=suggestion, reviewer=reviewer, finding=finding, note=note.strip(), agreed=agreed
         )
         record(AuditEvent.Action.REVIEW_CONFIRMED if agreed else AuditEvent.Action.REVIEW_OVERRIDDEN,
-               actor=actor or Actor.of_user(reviewer), case=case, details=_details(review))
+               actor=actor, case=case, details=_details(review))
         queue_results(case=case, prediction=latest, review=review)  # the DICOM report, after commit
     case.status = Case.Status.REVIEWED
     return review

@@ -26,7 +26,7 @@ def show_worklist(request):
     counts = status_counts(request.user)
     page = worklist_page(request.user, filters=filters, page_number=request.GET.get("page"), counts=counts)
     return render(request, "cases/worklist.html", {
-        "form": form, "page": page, "filters": filters, "threshold": settings.COVID_PRIORITY_THRESHOLD,
+        "form": form, "page": page, "filters": filters, "threshold": settings.CXR_COVID_PRIORITY_THRESHOLD,
         "counts": [(status, name, counts[status]) for status, name in Case.Status.choices],
     })
 

@@ -7,7 +7,6 @@ from classifier.labels import display_name
 
 from ..classification.caveats import caveat_for
 from ..classification.services import is_delayed
-from ..reviews.selectors import result_for
 
 register = template.Library()
 
@@ -31,12 +30,6 @@ def probability_rows(prediction) -> list[dict]:
 @register.filter
 def confidence(prediction) -> float:
     return round(100 * float(prediction.probabilities.get(prediction.label, 0)), 1)
-
-
-@register.simple_tag
-def result_of(case):
-    """The prediction and review in force, so templates/cases/_result.html needs only `case`."""
-    return result_for(case)
 
 
 @register.filter

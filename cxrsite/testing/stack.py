@@ -12,7 +12,7 @@ storage at `stack.storage_dir`, since the worker reads the images from there:
 
     @pytest.fixture(autouse=True)
     def _worker_storage(_private_storage, settings, stack):
-        settings.PRIVATE_STORAGE_ROOT = stack.storage_dir
+        settings.CXR_STORAGE_DIR = stack.storage_dir
 
 `stack.worker.kill()` is a SIGKILL, `stack.restart_worker()` starts a fresh one, and
 `stack.redis.stop()` / `.start()` is a Redis outage on the same port.
@@ -130,6 +130,7 @@ class WorkerConfig:
     model_path: Path
     gate_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)  # more settings for the worker (and listener)
+    include: tuple[str, ...] = ()  # more task modules for the worker to load (celery worker --include)
 
     def env(self) -> dict[str, str]:
         return {
@@ -169,7 +170,8 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "cxrsite", "worker", "--pool=prefork",
              f"--concurrency={self.concurrency}", "-n", self.node, "-Q", "classification,upkeep", "--loglevel=INFO",
-             "--without-gossip", "--without-mingle"],
+             "--without-gossip", "--without-mingle",
+             *([f"--include={','.join(self.config.include)}"] if self.config.include else [])],
             cwd=BASE_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
@@ -202,8 +204,8 @@ def tiny_model(directory: Path) -> Path:
     path = directory / "tiny.tflite"
     script = """
 import json, sys, keras
-from classifier.networks import build_tiny
-from classifier.export import export_litert
+from classifier.training.export import export_litert
+from classifier.training.networks import build_tiny
 keras.utils.set_random_seed(0)
 export_litert(build_tiny(32), temperature=1.0, path=sys.argv[1])
 open(sys.argv[1] + ".json", "w").write(json.dumps({"name": "tiny", "architecture": "tiny"}))
@@ -252,10 +254,12 @@ class Stack:
 
 
 @contextmanager
-def running_stack(*, concurrency: int = 1, gate: Path | None = None, env: dict[str, str] | None = None):
+def running_stack(*, concurrency: int = 1, gate: Path | None = None, env: dict[str, str] | None = None,
+                  include: tuple[str, ...] = ()):
     """Redis and one worker on the pytest-django test database; everything stopped at exit.
     `gate`: the input gate the worker runs (default: the tests' open one, `permissive_gate`);
-    `env` adds settings for the worker (`{"CXR_DICOM_RETRY_SECONDS": "1"}`)."""
+    `env` adds settings for the worker (`{"CXR_DICOM_RETRY_SECONDS": "1"}`); `include`, task
+    modules of the tests' own for the worker to load."""
     previous_url = settings.REDIS_URL
     with tempfile.TemporaryDirectory(prefix="cxr-stack-") as tmp:
         tmp = Path(tmp)
@@ -265,7 +269,7 @@ def running_stack(*, concurrency: int = 1, gate: Path | None = None, env: dict[s
             use_broker(redis_server.url)
             config = WorkerConfig(redis_url=redis_server.url, database_url=database_url(),
                                   storage_dir=tmp / "private", data_dir=tmp, model_path=served_model(tmp),
-                                  gate_path=gate or permissive_gate(tmp), extra_env=env or {})
+                                  gate_path=gate or permissive_gate(tmp), extra_env=env or {}, include=include)
             stack = Stack(redis=redis_server, config=config, worker=Worker(config, name="worker",
                                                                            concurrency=concurrency))
             stack.worker.start()

@@ -1,11 +1,11 @@
 from django.core.management.base import BaseCommand
 
-from cases.classification.sweep import sweep_orphan_files
+from cases.storage.sweep import sweep_orphan_files
 
 
 class Command(BaseCommand):
-    help = ("Remove private storage files that no case or prediction refers to and that are older than "
-            "CXR_ORPHAN_GRACE_SECONDS (left by writes that never committed).")
+    help = ("Remove private storage files that no row refers to (case, prediction or DICOM result) and that are "
+            "older than CXR_ORPHAN_GRACE_SECONDS (left by writes that never committed).")
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="count them, remove nothing")

@@ -28,10 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--folder", required=True, help="nginx's pid file and temporary files")
 
     def handle(self, *args, listen, socket, folder, **options):
-        page = render_to_string("413.html", {"limit": settings.UPLOAD_MAX_BYTES})
+        page = render_to_string("413.html", {"limit": settings.CXR_UPLOAD_MAX_BYTES})
         (Path(folder) / "413.html").write_text(page)
         # As root, nginx would run its workers as nobody, who cannot open the private data folder.
         user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
         self.stdout.write(Template(TEMPLATE.read_text()).substitute(
             listen=listen, socket=socket, folder=folder, user=user,
-            max_body=settings.UPLOAD_MAX_BYTES + BODY_MARGIN))
+            max_body=settings.CXR_UPLOAD_MAX_BYTES + BODY_MARGIN))

@@ -2,7 +2,6 @@ import json
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from classifier import gate
@@ -10,7 +9,7 @@ from classifier.imaging import ImageRejected
 from classifier.inference import classify
 from classifier.labels import DISPLAY_NAMES
 from classifier.preprocessing import load_grayscale
-from classifier.registry import model_file, served_version
+from classifier.registry import model_file, served_gate, served_version
 
 
 class Command(BaseCommand):
@@ -25,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         model_path = options["model"] or model_file(served_version())
-        gate_path = options["gate"] or getattr(settings, "CXR_GATE_PATH", "") or gate.COMMITTED_GATE
+        gate_path = options["gate"] or served_gate()
         for name in options["files"]:
             try:
                 pixels = load_grayscale(Path(name))

@@ -1,12 +1,10 @@
 import json
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from classifier.evaluation import evaluate
-from classifier.gate import COMMITTED_GATE
-from classifier.gate_evaluation import folder_refusal_rates
-from classifier.registry import model_file, served_version
+from classifier.registry import model_file, served_gate, served_version
+from classifier.training.evaluation import evaluate
+from classifier.training.gate.evaluation import folder_refusal_rates
 
 
 def _figure(value: float | None) -> str:
@@ -28,7 +26,7 @@ class Command(BaseCommand):
                                               "subfolder per kind; reports the gate's refusal rate per kind")
 
     def handle(self, *args, **options):
-        gate_path = options["gate"] or getattr(settings, "CXR_GATE_PATH", "") or COMMITTED_GATE
+        gate_path = options["gate"] or served_gate()
         metrics = evaluate(model_path=options["model"] or model_file(served_version()), data_dir=options["data"],
                            plots_dir=options["plots"], gate_path=gate_path)
         if options["not_cxr"]:

@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier.ensemble import train_ensemble
-from classifier.networks import ARCHITECTURES
-from classifier.training import train
+from classifier.training.ensemble import train_ensemble
+from classifier.training.networks import ARCHITECTURES
+from classifier.training.train import train
 
 
 class Command(BaseCommand):

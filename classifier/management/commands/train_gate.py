@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from classifier.data import DEFAULT_DATA_DIR
-from classifier.gate_data import CLASSIFIER_SPLIT, CXR_EXTRA_DIR, NOT_CXR_DIR
-from classifier.gate_training import train_gate
+from classifier.training.data import DEFAULT_DATA_DIR
+from classifier.training.gate.data import CLASSIFIER_SPLIT, CXR_EXTRA_DIR, NOT_CXR_DIR
+from classifier.training.gate.train import train_gate
 
 
 class Command(BaseCommand):

@@ -1,0 +1,107 @@
+"""The oversight pages: each model version against the radiologists, each clinic's weeks, the
+per-clinic operating points, and confirming a model activation against its trial.
+
+Administrators only (`can_audit`, and `can_manage_models` to activate); everyone else gets 403,
+and anonymous users the login page.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from classifier.labels import DISPLAY_NAMES, LABELS
+from classifier.models import ModelVersion
+from classifier.registry import activate_version, served_version
+
+from ..access import can_audit, can_manage_models, clinics_for, role_required, sees_all_clinics
+from ..models import Clinic
+from . import snapshots, versions
+from .clinics import METRICS
+from .operating_points import proposals
+from .trials import compare_trial
+
+audit_required = role_required(can_audit)
+
+
+def oversight_scope(request) -> tuple[QuerySet[Clinic], Clinic | None, QuerySet[Clinic] | None]:
+    """The clinics this user may see, the one chosen (?clinic=), and the filter for the figures:
+    None (every clinic, unfiltered) only for those who see every clinic and chose none."""
+    visible = clinics_for(request.user)
+    chosen = request.GET.get("clinic", "")
+    if not chosen:
+        return visible, None, None if sees_all_clinics(request.user) else visible
+    if not chosen.isdigit():
+        raise Http404("No such clinic")
+    selected = get_object_or_404(visible, pk=chosen)
+    return visible, selected, visible.filter(pk=selected.pk)
+
+
+def render_private(request, template: str, context: dict) -> HttpResponse:
+    response = render(request, template, context)
+    response["Cache-Control"] = "private, no-store"  # links to patients' cases
+    return response
+
+
+@require_GET
+@audit_required
+def show_oversight(request):
+    """Each model version, and each version on trial against the served one."""
+    visible, selected, clinics = oversight_scope(request)
+    figures = snapshots.figures("versions", clinics)
+    return render_private(request, "oversight/oversight.html", {
+        "summaries": figures.value.summaries, "labels": [DISPLAY_NAMES[label] for label in LABELS],
+        "trials": figures.value.trials, "clinics": visible, "selected": selected, "figures": figures,
+        "chart_query": request.GET.urlencode(),
+    })
+
+
+@require_GET
+@audit_required
+def show_clinic_oversight(request):
+    """Each clinic's weekly figures, with the weeks out of their usual range flagged."""
+    visible, selected, clinics = oversight_scope(request)
+    figures = snapshots.figures("weeks", clinics)
+    return render_private(request, "oversight/oversight_clinics.html", {
+        "per_clinic": figures.value, "metrics": METRICS, "clinics": visible, "selected": selected,
+        "figures": figures})
+
+
+@require_GET
+@audit_required
+def draw_oversight_chart(request):
+    _, _, clinics = oversight_scope(request)
+    summaries = snapshots.figures("versions", clinics).value.summaries
+    response = HttpResponse(versions.chart_png(summaries), content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(can_manage_models)
+def confirm_activation(request, version_id):
+    """The model admin's "activate" lands here: the trial's comparison, then a confirmation.
+    The activation's audit event records the comparison the administrator confirmed."""
+    version = get_object_or_404(ModelVersion, pk=version_id)
+    served = served_version()
+    trial = compare_trial(version, served=served) if version.pk != served.pk else None
+    if request.method == "POST":
+        evidence = {"compared_with": served.name, **trial.comparison.as_details()} if trial else {}
+        activate_version(version, user=request.user, evidence=evidence)
+        messages.success(request, f"{version.name} is now the active model; workers use it from their next case.")
+        return redirect("admin:classifier_modelversion_changelist")
+    return render_private(request, "oversight/confirm_activation.html", {
+        "version": version, "served": served, "trial": trial, "labels": [DISPLAY_NAMES[x] for x in LABELS],
+        "pinned": bool(settings.CXR_MODEL_PATH)})
+
+
+@require_GET
+@audit_required
+def show_operating_points(request):
+    """Each clinic's fitted COVID-19 threshold, proposed beside the one every clinic uses now."""
+    visible, selected, clinics = oversight_scope(request)
+    return render_private(request, "oversight/operating_points.html", {
+        "proposals": proposals(visible if clinics is None else clinics), "clinics": visible, "selected": selected,
+        "target": settings.CXR_OPERATING_POINT_SENSITIVITY, "minimum": settings.CXR_OPERATING_POINT_MIN_CASES})

@@ -1,0 +1,79 @@
+"""Test data made directly in the database: cases, predictions, model versions (served, on trial)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from cases import storage
+from cases.models import Case, Clinic, Patient, Prediction
+from classifier.models import ModelVersion
+from cxrsite.testing.images import chest_like_array, encode
+
+PROBABILITIES = {
+    "covid": {"covid": 0.91, "normal": 0.05, "viral_pneumonia": 0.04},
+    "normal": {"covid": 0.03, "normal": 0.90, "viral_pneumonia": 0.07},
+    "viral_pneumonia": {"covid": 0.10, "normal": 0.15, "viral_pneumonia": 0.75},
+}
+
+
+def model_version(name: str = "tiny-test-model") -> ModelVersion:
+    version, _ = ModelVersion.objects.get_or_create(
+        name=name, defaults={"architecture": "tiny", "file": "tiny.tflite", "sha256": "0" * 64}
+    )
+    return version
+
+
+def make_case(clinic: Clinic, submitted_by, *, mrn: str = "MRN-1", urgent: bool = False, age: timedelta | None = None,
+              status: str = Case.Status.SUBMITTED, symptoms: str = "cough, fever") -> Case:
+    patient, _ = Patient.objects.get_or_create(clinic=clinic, mrn=mrn, defaults={"birth_year": 1970, "sex": "F"})
+    image = storage.save_bytes(encode(chest_like_array(256)), ".png")
+    case = Case.objects.create(
+        clinic=clinic, patient=patient, submitted_by=submitted_by, urgent=urgent, status=status, symptoms=symptoms,
+        spo2=93, image_name=image, display_name=image, image_sha256="a" * 64,
+        image_format="PNG", image_width=256, image_height=256, original_filename="chest.png",
+    )
+    if age is not None:
+        Case.objects.filter(pk=case.pk).update(created=timezone.now() - age)
+        case.refresh_from_db()
+    return case
+
+
+def predict(case: Case, label: str = "covid", probabilities: dict | None = None, *, version: ModelVersion | None = None
+            ) -> Prediction:
+    """Write a prediction and move the case to 'predicted', as the worker's write-back does."""
+    heatmap = storage.save_bytes(encode(chest_like_array(256, seed=1)), ".png")
+    prediction = Prediction.objects.create(
+        case=case, model_version=version or model_version(), label=label,
+        probabilities=probabilities or PROBABILITIES[label], heatmap_name=heatmap, inference_ms=3.0,
+    )
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.PREDICTED,
+                                           **Case.suggestion_fields(label, prediction.probabilities))
+    case.refresh_from_db()
+    return prediction
+
+
+def predicted_case(clinic: Clinic, submitted_by, label: str = "covid", **kwargs) -> tuple[Case, Prediction]:
+    case = make_case(clinic, submitted_by, **kwargs)
+    return case, predict(case, label)
+
+
+def trial_predict(case: Case, label: str, *, version: ModelVersion, probabilities: dict | None = None) -> Prediction:
+    """A silent-trial prediction, as the trial task writes it: the case itself is not touched."""
+    return Prediction.objects.create(case=case, model_version=version, label=label, trial=True,
+                                     probabilities=probabilities or PROBABILITIES[label], inference_ms=3.0)
+
+
+def served_model_version(name: str = "served-v1") -> ModelVersion:
+    """A registered version made the active one (what `served_version()` answers without a pinned file)."""
+    version = model_version(name)
+    ModelVersion.objects.exclude(pk=version.pk).update(active=False)
+    ModelVersion.objects.filter(pk=version.pk).update(active=True)
+    version.refresh_from_db()
+    return version
+
+
+def trial_version(name: str = "shadow-v2", **fields) -> ModelVersion:
+    version = model_version(name)
+    ModelVersion.objects.filter(pk=version.pk).update(on_trial=True, **fields)
+    version.refresh_from_db()
+    return version
