@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test worker bench bench-database browser dicom-tools clean
+.PHONY: setup run test worker bench bench-database browser dicom-tools web-proxy clean
 
 setup: $(STAMP)
 
@@ -14,8 +14,9 @@ $(STAMP): requirements.txt build-constraints.txt
 	$(BIN)/python -m pip install -q --build-constraint build-constraints.txt -r requirements.txt
 	touch $(STAMP)
 
-# Migrate, seed the demo users once, start Redis (unless REDIS_URL), the worker and the web server.
-run: setup
+# Migrate, seed the demo users once, start Redis (unless REDIS_URL), the workers, the DICOM listener,
+# and the web server: gunicorn behind nginx (bin/run).
+run: setup web-proxy
 	$(BIN)/python bin/run
 
 # One more Celery worker against REDIS_URL and DATABASE_URL (set both to scale out; README).
@@ -32,14 +33,22 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-# The DICOM peers of the tests: Orthanc as the PACS, dcmtk's storescu/echoscu as the X-ray unit.
+# The DICOM peers of the tests: Orthanc as the PACS, dcmtk's storescu/echoscu as the X-ray unit, and
+# dicom3tools' dciodvfy, the validator every object we send is checked with.
 # Debian starts an orthanc service on install; the tests run their own Orthanc and need none.
 dicom-tools:
-	@test -x /usr/sbin/Orthanc -a -x /usr/bin/storescu || { \
+	@test -x /usr/sbin/Orthanc -a -x /usr/bin/storescu -a -x /usr/bin/dciodvfy || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends orthanc dcmtk; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends orthanc dcmtk dicom3tools; }
 
-test: setup browser dicom-tools
+# nginx receives every request body before gunicorn sees it, so slow clients hold no gunicorn thread.
+# bin/run starts its own nginx with a generated configuration; Debian's nginx service is not used.
+web-proxy:
+	@test -x /usr/sbin/nginx || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends nginx-light; }
+
+test: setup browser dicom-tools web-proxy
 	$(BIN)/python -m pytest
 
 # Every benchmark, each rewriting its own section of BENCHMARKS.md. QUICK=1 for a smoke run

@@ -1,4 +1,5 @@
-"""No cached copies of pages with patient data; idle sessions refreshed without a write per request."""
+"""The client's address behind our own proxy; no cached copies of pages with patient data; idle sessions
+refreshed without a write per request."""
 
 import time
 
@@ -6,6 +7,23 @@ from django.conf import settings
 from django.utils.cache import patch_cache_control
 
 REFRESHED_KEY = "_cxr_refreshed"
+
+
+def address_from_local_proxy(get_response):
+    """The client's address, for the audit trail and the lock-outs, when nginx passed the request on.
+
+    bin/run binds gunicorn to a Unix socket in the private data folder, which only the nginx it
+    starts can open; gunicorn then leaves REMOTE_ADDR empty, and nginx sends the client's address in
+    X-Real-IP, its own value in place of any the client wrote. A request that came over TCP keeps
+    its REMOTE_ADDR: there the header could be the client's own. Goes first in MIDDLEWARE.
+    """
+
+    def middleware(request):
+        if not request.META.get("REMOTE_ADDR") and request.META.get("HTTP_X_REAL_IP"):
+            request.META["REMOTE_ADDR"] = request.META["HTTP_X_REAL_IP"]
+        return get_response(request)
+
+    return middleware
 
 
 def no_store_for_signed_in_users(get_response):

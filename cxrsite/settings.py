@@ -118,6 +118,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cxrsite.middleware.address_from_local_proxy",
     "django.middleware.security.SecurityMiddleware",
     # Before WhiteNoise, so that static files carry the policy too.
     "csp.middleware.CSPMiddleware",

@@ -49,6 +49,22 @@ def test_the_patient_number_is_normalised_as_the_form_does_and_joins_the_returni
     assert (case.patient.sex, case.patient.birth_year) == ("F", 1970)  # what an earlier visit recorded stays
 
 
+@pytest.mark.parametrize("patient_id, what", [
+    ("R-\x00501", "a NUL character (U+0000)"),
+    ("R-50\x071", "a control character (U+0007)"),
+    ("R-\u202e105", "a text-direction mark (U+202E)"),
+    ("R-\u200b501", "a zero-width character (U+200B)"),
+], ids=["NUL", "control", "bidi", "zero-width"])
+def test_a_patient_id_with_an_invisible_character_is_refused_saying_which(node, patient_id, what):
+    data = film(header={"patient_id": patient_id}, SpecificCharacterSet="ISO_IR 192")
+
+    received = receive_instance(node=node, data=data, address="127.0.0.1")
+
+    assert (received.status, received.outcome) == (CANNOT_UNDERSTAND, "rejected")
+    assert received.reason == f"The PatientID has {what}." and len(received.reason) <= 64  # an ErrorComment
+    assert Case.objects.count() == 0 and Patient.objects.count() == 0
+
+
 @pytest.mark.parametrize("data, reason", [
     (dicom_bytes(chest_like_array(256), patient_id=""), "no PatientID"),
     (dicom_bytes(chest_like_array(64)), "at least 128 pixels"),

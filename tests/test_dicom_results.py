@@ -14,7 +14,7 @@ from cases.dicom import outbox
 from cases.models import AuditEvent, Case, DicomNode, DicomResult, Prediction
 from cases.reviews.services import amend_review, sign_review
 from classifier.labels import LABELS
-from cxrsite.testing.dicomnet import running_orthanc
+from cxrsite.testing.dicomnet import running_orthanc, validation_findings
 from cxrsite.testing.dicoms import dicom_bytes
 from cxrsite.testing.images import chest_like_array
 from cxrsite.testing.stack import free_port, running_stack, wait_for
@@ -22,6 +22,8 @@ from cxrsite.testing.stack import free_port, running_stack, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker_storage")]
 STUDY = uid.generate_uid()
 SR_CLASS, SC_CLASS = uid.ComprehensiveSRStorage, uid.SecondaryCaptureImageStorage
+# dciodvfy knows the standard's coding schemes only; ours is a declared local one (PS3.16 8.2: "99" prefix).
+LOCAL_SCHEME = "Warning - Unrecognized defined term <99CXRTRIAGE>"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,8 @@ def predicted_dicom_case(client, staff, clinic) -> Case:
     """A DICOM film submitted through the form and classified by the worker."""
     client.force_login(staff)
     film = dicom_bytes(chest_like_array(256, seed=11), patient_id="P-900",
-                       extra={"StudyInstanceUID": STUDY, "PatientSex": "M", "PatientBirthDate": "19500101"})
+                       extra={"StudyInstanceUID": STUDY, "PatientSex": "M", "PatientBirthDate": "19500101",
+                              "StudyDate": "20261201", "StudyTime": "093000"})
     client.post(reverse("cases:case_new"), {"clinic": clinic.pk, "mrn": "", "age": "75", "sex": "M", "view": "",
                                             "image": SimpleUploadedFile("film.dcm", film)})
     case = Case.objects.get()
@@ -64,6 +67,12 @@ def result_in(status: str, *, key: str | None = None, timeout: float = 60) -> Di
 
 def of_class(instances: list[dict], sop_class: str) -> list[dict]:
     return [tags for tags in instances if tags["SOPClassUID"] == sop_class]
+
+
+def validator_complaints(pacs) -> dict[str, list[str]]:
+    """dciodvfy's errors and warnings about each object the PACS holds, as a viewer fetches it."""
+    return {instance: [line for line in validation_findings(pacs.file(instance)) if not line.startswith(LOCAL_SCHEME)]
+            for instance in pacs.get("/instances")}
 
 
 def report_values(tags: dict) -> dict:
@@ -110,6 +119,26 @@ def test_after_signing_orthanc_holds_an_sr_with_the_cases_values_and_a_secondary
     assert AuditEvent.objects.filter(action=AuditEvent.Action.DICOM_RESULT_SENT).count() == 1
 
 
+def test_the_report_and_the_capture_are_two_series_of_one_modality_each_and_dciodvfy_finds_nothing_wrong(
+        pacs, client, staff, radiologist, clinic):
+    pacs_node(clinic, port=pacs.dicom_port)
+    case = predicted_dicom_case(client, staff, clinic)
+
+    sign_review(case=case, reviewer=radiologist, finding=Prediction.objects.get(case=case).label, note="Clear.")
+
+    result_in(DicomResult.Status.SENT)
+    series = {tags["MainDicomTags"]["Modality"]: tags for tags in pacs.series()}
+    assert sorted(series) == ["OT", "SR"] and [len(one["Instances"]) for one in series.values()] == [1, 1]
+    main = [one["MainDicomTags"] for one in series.values()]
+    assert len({tags["SeriesInstanceUID"] for tags in main}) == len({tags["SeriesNumber"] for tags in main}) == 2
+    assert "not a diagnosis" in series["OT"]["MainDicomTags"]["SeriesDescription"]
+    assert "report" in series["SR"]["MainDicomTags"]["SeriesDescription"]
+    (capture,) = of_class(pacs.instances(), SC_CLASS)
+    assert capture["BurnedInAnnotation"] == "YES"
+    complaints = validator_complaints(pacs)
+    assert list(complaints.values()) == [[], []], complaints
+
+
 def test_an_amended_review_sends_an_amended_report_that_names_the_one_it_replaces(
         pacs, client, staff, radiologist, clinic):
     pacs_node(clinic, port=pacs.dicom_port)
@@ -125,6 +154,8 @@ def test_an_amended_review_sends_an_amended_report_that_names_the_one_it_replace
     assert len(reports) == 2 and report_values(reports[1])["Finding"] == "other"
     predecessor = reports[1]["PredecessorDocumentsSequence"][0]["ReferencedSeriesSequence"][0]
     assert predecessor["ReferencedSOPSequence"][0]["ReferencedSOPInstanceUID"] == reports[0]["SOPInstanceUID"]
+    complaints = validator_complaints(pacs)
+    assert len(complaints) == 4 and all(found == [] for found in complaints.values()), complaints
 
 
 def test_with_orthanc_stopped_the_result_waits_and_is_delivered_once_when_it_returns(
@@ -188,6 +219,7 @@ def test_a_node_that_asks_for_suggestions_gets_a_preliminary_report_before_revie
     values = report_values(report)
     assert values["AI suggestion, not a diagnosis"] == Prediction.objects.get(case=case).label
     assert "Finding" not in values and report["CompletionFlag"] == "PARTIAL"
+    assert all(found == [] for found in validator_complaints(pacs).values())
 
 
 def test_the_case_page_downloads_the_report_uncached_and_outsiders_get_404(

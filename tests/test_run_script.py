@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from cxrsite.testing.makerun import descendants, port_free, running_make_run
+from cxrsite.testing.stack import free_port
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, timeout: float = 90.0) -> tuple[int, bytes]:
@@ -33,16 +29,6 @@ def wait_for(url: str, timeout: float = 90.0) -> tuple[int, bytes]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-
-
-def descendants(pid: int) -> set[int]:
-    children = subprocess.run(["ps", "-eo", "pid=,ppid=,sid="], capture_output=True, text=True).stdout.split()
-    rows = [tuple(map(int, children[i:i + 3])) for i in range(0, len(children), 3)]
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent, _ in rows if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 @pytest.mark.slow
@@ -73,3 +59,19 @@ def test_run_starts_the_site_with_demo_logins_and_stops_every_child_on_sigint(tm
     still_running = [pid for pid in started if Path(f"/proc/{pid}").exists()
                      and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
     assert still_running == []
+
+
+@pytest.mark.slow
+def test_two_sigterms_50_ms_apart_to_make_run_leave_no_process_of_the_stack_and_every_port_free(tmp_path):
+    # make passes a SIGTERM on to bin/run as well: bin/run gets three, the last two during its clean-up.
+    with running_make_run(tmp_path) as run:
+        assert len(run.stack) >= 6, run.stack  # bin/run, workers, beat, listener, nginx, gunicorn and children
+        os.killpg(run.make.pid, signal.SIGTERM)
+        time.sleep(0.05)
+        os.killpg(run.make.pid, signal.SIGTERM)
+        run.make.wait(timeout=90)
+        left, ports = run.running(), run.ports()  # at once: a stop waits for every process it stops
+
+    assert left == {}, run.log()
+    assert [port for port in ports if not port_free(port)] == []
+    assert "Traceback" not in run.log()

@@ -115,14 +115,14 @@ def build_objects(result: DicomResult) -> DicomResult:
     """The SR and SC of this result, written once: a second builder's files are deleted again."""
     if result.report_name:
         return result
-    case, series_uid = result.case, generate_uid()
+    case = result.case
     with storage.open_file(case.image_name) as original:
         source = results.source_header(original.read())
     # The heatmap the worker drew; a model that draws none leaves the plain film.
     with storage.open_file(result.prediction.heatmap_name or case.display_name) as heatmap:
-        capture = results.secondary_capture(source=source, heatmap_png=heatmap.read(), series_uid=series_uid)
+        capture = results.secondary_capture(source=source, heatmap_png=heatmap.read(), series_uid=generate_uid())
     report = results.structured_report(source=source, prediction=result.prediction, review=result.review,
-                                       series_uid=series_uid, previous=_previous_report(result))
+                                       series_uid=generate_uid(), previous=_previous_report(result))
     names = [storage.save_bytes(results.encoded(report), ".dcm"), storage.save_bytes(results.encoded(capture), ".dcm")]
     if not DicomResult.objects.filter(pk=result.pk, report_name="").update(report_name=names[0],
                                                                             capture_name=names[1]):

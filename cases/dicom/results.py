@@ -1,7 +1,8 @@
 """The DICOM objects sent back beside the original study: a Structured Report and a Secondary Capture.
 
-Both carry the original's patient and study (same Study Instance UID) in a new series of their
-own. The report holds the AI suggestion, its probabilities and model version and, once signed,
+Both carry the original's patient and study (same Study Instance UID), each in a series of its own
+(PS3.3 C.7.3.1: one modality per series): viewers that hide SR series must still show the capture.
+The report holds the AI suggestion, its probabilities and model version and, once signed,
 the radiologist's finding and note; the capture is the film with the heatmap and the words
 "AI suggestion, not a diagnosis" burned in, for viewers that cannot show a report.
 """
@@ -23,6 +24,8 @@ from ..models import Prediction, Review
 MANUFACTURER = "CXR Triage"
 SCHEME = "99CXRTRIAGE"  # our private coding scheme (PS3.16 8.2: "99" prefixes are local)
 WARNING = "AI suggestion, not a diagnosis"
+REPORT_SERIES = (9001, "CXR Triage report: AI suggestion and review")
+CAPTURE_SERIES = (9002, f"CXR Triage heatmap: {WARNING}")
 NO_UNITS = hd.sr.CodedConcept("1", "UCUM", "no units")
 CONTAINS = hd.sr.RelationshipTypeValues.CONTAINS
 
@@ -49,26 +52,34 @@ def structured_report(*, source: Dataset, prediction: Prediction, review: Review
     root = hd.sr.ContainerContentItem(hd.sr.CodedConcept("18748-4", "LN", "Diagnostic imaging report"))
     root.ContentSequence = items
     signed = review is not None
-    return hd.sr.ComprehensiveSR(
-        evidence=[source], content=root, series_instance_uid=series_uid, series_number=9001,
+    report = hd.sr.ComprehensiveSR(
+        evidence=[source], content=root, series_instance_uid=series_uid, series_number=REPORT_SERIES[0],
+        series_description=REPORT_SERIES[1],
         sop_instance_uid=generate_uid(), instance_number=1, manufacturer=MANUFACTURER,
         is_complete=signed, is_final=signed, is_verified=signed,
         verifying_observer_name=_person(review) if signed else None,
         verifying_organization=MANUFACTURER if signed else None,
         previous_versions=[previous] if previous is not None else None,
     )
+    report.CodingSchemeIdentificationSequence = [_local_scheme()]
+    return report
 
 
 def secondary_capture(*, source: Dataset, heatmap_png: bytes, series_uid: str) -> Dataset:
     with Image.open(io.BytesIO(heatmap_png)) as image:
         film = image.convert("RGB")
     pixels = np.asarray(_burn_in(film), dtype=np.uint8)
-    return hd.sc.SCImage.from_ref_dataset(
+    capture = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source, pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
-        coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=9002,
-        sop_instance_uid=generate_uid(), instance_number=1, manufacturer=MANUFACTURER,
-        patient_orientation=("L", "F"), transfer_syntax_uid=pydicom.uid.ExplicitVRLittleEndian,
+        coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=CAPTURE_SERIES[0],
+        series_description=CAPTURE_SERIES[1], sop_instance_uid=generate_uid(), instance_number=1,
+        manufacturer=MANUFACTURER, patient_orientation=("L", "F"),
+        transfer_syntax_uid=pydicom.uid.ExplicitVRLittleEndian,
     )
+    capture.BurnedInAnnotation = "YES"  # the warning is in the pixels: a de-identifier must know
+    # Without it, the General Series module wants a (left or right) Laterality; a chest is unpaired.
+    capture.ImageLaterality = source.get("ImageLaterality") or "U"
+    return capture
 
 
 def source_header(data: bytes) -> Dataset:
@@ -102,6 +113,14 @@ def _burn_in(film: Image.Image) -> Image.Image:
     draw.rectangle([0, 0, film.width, int(size * 1.6)], fill=(0, 0, 0))
     draw.text((size // 2, size // 4), WARNING, fill=(255, 255, 255), font=font)
     return film
+
+
+def _local_scheme() -> Dataset:
+    """Declares our private coding scheme in the report (SOP Common, Coding Scheme Identification)."""
+    item = Dataset()
+    item.CodingSchemeDesignator, item.CodingSchemeName = SCHEME, "CXR Triage local codes"
+    item.CodingSchemeResponsibleOrganization = MANUFACTURER
+    return item
 
 
 def _contained(item_class, name, *values):

@@ -1,8 +1,9 @@
-"""Reads for DICOM networking: which node is calling, where a clinic's results go, a case's results."""
+"""Reads for DICOM networking: which node is calling, where a clinic's results go, a case's results,
+whether an audit event the listener wrote is still in the trail."""
 
 from django.db.models import QuerySet
 
-from ..models import Case, DicomNode, DicomResult
+from ..models import AuditEvent, Case, DicomNode, DicomResult
 
 
 def sending_node(*, ae_title: str, address: str) -> DicomNode | None:
@@ -18,3 +19,7 @@ def result_node(case: Case) -> DicomNode | None:
 
 def results_of(case: Case) -> QuerySet[DicomResult]:
     return DicomResult.objects.filter(case=case).select_related("node", "review").order_by("-created", "-id")
+
+
+def audit_event_recorded(event_id: int) -> bool:
+    return AuditEvent.objects.filter(pk=event_id).exists()

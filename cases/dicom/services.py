@@ -16,7 +16,7 @@ from classifier.imaging import ImageRejected
 
 from ..audit.actors import Actor
 from ..audit.services import record
-from ..intake.checks import IntakeRefused, check_upload, read_dicom_header, received_details
+from ..intake.checks import IntakeRefused, check_size, check_upload, read_dicom_header, received_details
 from ..intake.services import DicomOrigin, submit_case
 from ..models import AuditEvent, Case, DicomNode
 
@@ -59,6 +59,25 @@ def receive_instance(*, node: DicomNode, data: bytes, address: str | None) -> Re
         raise
     log.info("Stored %s from %s as case %s", sop_uid, node.ae_title, case.public_id)
     return Received(SUCCESS, "stored", case=case)
+
+
+def refuse_too_large(*, node: DicomNode, size: int, sop_uid: str, address: str | None) -> Received:
+    """An instance the listener stopped writing once it passed the upload limit: refused with the
+    limit's own message, the size it reached included."""
+    try:
+        check_size(size)
+    except ImageRejected as error:
+        return _refuse(node, Actor.dicom_node(node.ae_title, address), sop_uid, str(error))
+    raise ValueError(f"{size} bytes are within the upload limit")
+
+
+def record_refusal(*, address: str, calling: str, called: str, outcome: str, reason: str, count: int) -> int:
+    """The audit event of `count` associations refused (or connections dropped) for one reason; its id."""
+    details = {"node": calling, "called": called, "address": address, "outcome": outcome, "reason": reason,
+               "count": count}
+    with transaction.atomic():
+        return record(AuditEvent.Action.DICOM_ASSOCIATION, actor=Actor.dicom_node(calling, address),
+                      details=details).pk
 
 
 def complete_details(*, case: Case, details: dict) -> list[str]:

@@ -132,11 +132,12 @@ def birth_year_of(age: int | None, birth_year: int | None, *, today: date | None
 
 def received_details(header: DicomHeader) -> CaseDetails:
     """A case received over the network: the patient and view from its header (PA when it names
-    none). A device cannot be asked, so a missing or unusable PatientID refuses the instance."""
+    none). A device cannot be asked, so a missing or unusable PatientID refuses the instance, with a
+    reason that says which (it goes back to the unit in a 64-character ErrorComment)."""
     try:
-        mrn = patient_number(header.patient_id)
-    except IntakeRefused:
-        mrn = ""
+        mrn = normalised_identifier(header.patient_id)
+    except InvisibleCharacters as hidden:
+        raise IntakeRefused(f"The PatientID has {hidden}.") from None
     if not mrn:
         raise IntakeRefused(NO_PATIENT_ID)
     return CaseDetails(mrn=mrn, birth_year=header.birth_year, sex=header.sex, view=header.view or Case.View.PA)

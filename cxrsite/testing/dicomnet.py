@@ -4,6 +4,7 @@ Orthanc as the PACS, and dcmtk's storescu as the X-ray unit.
     listener = Listener(stack.config).start()      # on a free loopback port, the stack's database
     with running_orthanc(tmp_path) as pacs: ...     # pacs.instances(), pacs.stop(), pacs.start()
     send_with_storescu(files, port=listener.port, calling="XRAY1")
+    validation_findings(pacs.file(instance_id))        # dciodvfy's errors and warnings about an object
 
 Every process runs in its own process group and is stopped at exit; every wait is bounded.
 """
@@ -12,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ from .stack import BASE_DIR, WorkerConfig, free_port, stop_group, wait_for
 
 ORTHANC = "/usr/sbin/Orthanc"
 STORESCU = "/usr/bin/storescu"
+DCIODVFY = "/usr/bin/dciodvfy"  # dicom3tools: checks an object against its IOD's modules
 LISTENER_AE = "CXRTRIAGE"
 
 
@@ -98,12 +101,24 @@ class Orthanc(Process):
             return False
 
     def get(self, path: str):
+        return json.loads(self.get_bytes(path))
+
+    def get_bytes(self, path: str) -> bytes:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as response:
-            return json.loads(response.read())
+            return response.read()
 
     def instances(self) -> list[dict]:
         """Every stored instance's simplified tags."""
         return [self.get(f"/instances/{id_}/simplified-tags") for id_ in self.get("/instances")]
+
+    def series(self) -> list[dict]:
+        """Every stored series as Orthanc indexes it: its main tags (modality, number, description)
+        and the ids of its instances."""
+        return [self.get(f"/series/{id_}") for id_ in self.get("/series")]
+
+    def file(self, instance_id: str) -> bytes:
+        """The stored instance as a DICOM file, as a viewer would fetch it."""
+        return self.get_bytes(f"/instances/{instance_id}/file")
 
 
 @contextmanager
@@ -122,3 +137,12 @@ def send_with_storescu(files: list[Path], *, port: int, calling: str, called: st
     proposes the uncompressed syntaxes (and converts to them); `("-xy",)` proposes JPEG baseline first (storescu(1))."""
     command = [STORESCU, "-v", *options, "-aet", calling, "-aec", called, "127.0.0.1", str(port), *map(str, files)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def validation_findings(data: bytes) -> list[str]:
+    """The errors and warnings dciodvfy reports for a DICOM file (empty: it conforms to its IOD)."""
+    with tempfile.NamedTemporaryFile(suffix=".dcm") as file:
+        file.write(data)
+        file.flush()
+        report = subprocess.run([DCIODVFY, file.name], capture_output=True, text=True, timeout=60)
+    return [line for line in (report.stdout + report.stderr).splitlines() if line.startswith(("Error", "Warning"))]

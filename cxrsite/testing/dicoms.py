@@ -1,6 +1,8 @@
 """DICOM files written with pydicom for tests: real files, built the way modalities build them."""
 
 import io
+import struct
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -55,6 +57,24 @@ def encapsulated_dicom_bytes(pixels: np.ndarray, syntax, *, patient_id: str = "M
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def write_large_dicom(path: Path, *, side: int, patient_id: str = "MRN-100") -> int:
+    """A 16-bit `side` x `side` film written to `path` without ever holding its pixels in memory (a
+    10240 px side is 200 MiB); returns the file's size."""
+    header = _dataset(uid.ExplicitVRLittleEndian, patient_id, "PA")
+    header.Rows = header.Columns = side
+    header.SamplesPerPixel, header.PhotometricInterpretation = 1, "MONOCHROME2"
+    header.BitsAllocated = header.BitsStored = 16
+    header.HighBit, header.PixelRepresentation = 15, 0
+    length = side * side * 2
+    with path.open("wb") as file:
+        header.save_as(file, enforce_file_format=True)
+        file.write(b"\xe0\x7f\x10\x00OW\x00\x00" + struct.pack("<I", length))  # (7FE0,0010) OW, then its value
+        row = bytes(side * 2)
+        for _ in range(side):
+            file.write(row)
+        return file.tell()
 
 
 def _dataset(syntax, patient_id: str, view_position: str) -> Dataset:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         # SIGTERM (bin/run, systemd) and Ctrl-C alike: stop accepting, then return.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        server = listener.start(host=host, port=port, ae_title=ae_title, block=False)
+        server = listener.start(host=host, port=port, ae_title=ae_title)
         self.stdout.write(f"DICOM listener {ae_title} on {host}:{port}")
         self.stdout.flush()
         try:
