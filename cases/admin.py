@@ -14,7 +14,10 @@ from .access import ADMIN_GROUP
 from .audit.admin import AuditEventAdmin
 from .classification.admin import CaseClassificationAdminMixin
 from .dicom.admin import DicomNodeAdmin
+from classifier.models import ModelVersion
+
 from .models import AuditEvent, Case, Clinic, DicomNode, DicomResult, Patient, Prediction, Review
+from .oversight.admin import ModelVersionTrialAdmin
 from .reviews.admin import CaseReviewAdminMixin
 
 
@@ -80,10 +83,38 @@ class CaseAdmin(CaseReviewAdminMixin, CaseClassificationAdminMixin, admin.ModelA
         return False
 
 
+class PredictionRoleFilter(admin.SimpleListFilter):
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [("served", "served (shown)"), ("trial", "silent trial (shown to nobody)")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("served", "trial"):
+            return queryset.filter(trial=self.value() == "trial")
+        return queryset
+
+
 class PredictionAdmin(ReadOnlyAdmin):
-    list_display = ["case", "label", "model_version", "inference_ms", "created"]
-    list_filter = ["label", "model_version"]
+    list_display = ["case", "label", "model_version", "role", "gate", "inference", "created"]
+    list_filter = [PredictionRoleFilter, "label", "model_version"]
     list_select_related = ["case", "case__patient", "model_version"]
+    fields = ["case", "model_version", "role", "label", "probabilities", "gate", "gate_scores", "gate_version",
+              "heatmap_name", "inference", "queue_wait_ms", "worker_host", "created"]
+    readonly_fields = fields
+
+    @admin.display(description="role", ordering="trial")
+    def role(self, prediction):
+        return "silent trial" if prediction.trial else "served"
+
+    @admin.display(description="input gate")
+    def gate(self, prediction):
+        return prediction.gate_text
+
+    @admin.display(description="inference (ms)", ordering="inference_ms")
+    def inference(self, prediction):
+        return f"{prediction.inference_ms:.1f}"
 
 
 class ReviewAdmin(ReadOnlyAdmin):
@@ -152,3 +183,5 @@ admin.site.register(DicomNode, DicomNodeAdmin)
 admin.site.register(DicomResult, DicomResultAdmin)
 admin.site.unregister(User)
 admin.site.register(User, CxrUserAdmin)
+admin.site.unregister(ModelVersion)  # classifier.admin's, plus what needs the clinical records
+admin.site.register(ModelVersion, ModelVersionTrialAdmin)

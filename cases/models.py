@@ -145,6 +145,7 @@ class Case(models.Model):
         """Why classification did not finish: the image itself, or the environment around it.
         Environmental causes are retried (task backoff, then the reaper); the image is not."""
         IMAGE = "image", "The image could not be read or classified"
+        MODEL = "model", "The model version could not be loaded"
         STORAGE = "storage", "Image storage could not be read or written"
         MEMORY = "memory", "The worker ran out of memory"
         TIME_LIMIT = "time_limit", "Classification took longer than its time limit"
@@ -259,8 +260,9 @@ class Prediction(models.Model):
     worker_host = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     # The input gate's verdict on the image. Not passed: the label and probabilities are kept for
-    # audit but are no suggestion (classifier/gate.py, REASONS).
-    gate_passed = models.BooleanField(default=True)
+    # audit but are no suggestion (classifier/gate.py, REASONS). None: the gate did not run (silent-trial
+    # rows written before trials ran it).
+    gate_passed = models.BooleanField(null=True, default=True)
     gate_reason = models.CharField(max_length=32, blank=True)
     gate_scores = models.JSONField(default=dict, blank=True)
     gate_version = models.CharField(max_length=100, blank=True)
@@ -276,7 +278,13 @@ class Prediction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.label} for {self.case_id}"
+        return f"{labels.display_name(self.label)} by {self.model_version.name}"
+
+    @property
+    def gate_text(self) -> str:
+        if self.gate_passed is None:
+            return "not run"
+        return "passed" if self.gate_passed else f"refused: {self.gate_reason}"
 
 
 class ReviewQuerySet(models.QuerySet):
@@ -311,7 +319,7 @@ class Review(models.Model):
         ordering = ["signed_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_finding_display()} by {self.reviewer} on {self.case_id}"
+        return f"{self.get_finding_display()} by {self.reviewer}"
 
 
 class DicomResult(models.Model):
@@ -365,6 +373,23 @@ class OversightSnapshot(models.Model):
         return f"{self.key} ({self.computed_at:%Y-%m-%d %H:%M})"
 
 
+class ModelFault(models.Model):
+    """A worker machine that could not load the model version it serves (cases/classification/model_faults.py).
+
+    One row per machine, from its first failed load until it loads a model again: `/healthz` reports
+    it, and the administrators are mailed once when it opens, not for every case that waits.
+    """
+
+    worker_host = models.CharField(max_length=255, unique=True)
+    model = models.CharField(max_length=100)  # the version's name (a pinned file may not be registered)
+    reason = models.CharField(max_length=200)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_host}: {self.model}"
+
+
 class AuditEvent(models.Model):
     """Append-only. Written in the same transaction as the change it records, once per change."""
 
@@ -398,6 +423,7 @@ class AuditEvent(models.Model):
         TRIAL_PREDICTION_WRITTEN = "trial_prediction_written"
         TRIAL_FAILED = "trial_failed"
         TRIAL_RESCORING_STARTED = "trial_rescoring_started"
+        MODEL_FAULT = "model_fault"  # a worker could not load the model version it serves
         CLINIC_FLAGGED = "clinic_flagged"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"

@@ -18,6 +18,14 @@ COMMITTED_GATE = TRAINED_DIR / "gate.tflite"
 SHARED_DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 
 
+class ModelFileError(Exception):
+    """A model or gate file that cannot be loaded, or that fails the checks made before it is registered.
+
+    The message says why in words an administrator can act on, never the runtime's own text;
+    a worker that meets one files the case's failure under "the model", not "the image".
+    """
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:

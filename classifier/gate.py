@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classifier.artifacts import COMMITTED_GATE
+from classifier.artifacts import COMMITTED_GATE, ModelFileError
 from classifier.preprocessing import to_model_input
 
 CHEST = "chest"
@@ -152,11 +152,14 @@ _gates_lock = threading.Lock()
 
 
 def get_gate(gate_path: str | Path = COMMITTED_GATE) -> Gate:
-    """The process-wide gate for a file, loaded on first use."""
+    """The process-wide gate for a file, loaded on first use; ModelFileError when it does not load."""
     path = Path(gate_path)
     with _gates_lock:
         if path not in _gates:
-            _gates[path] = Gate(path)
+            try:
+                _gates[path] = Gate(path)
+            except Exception as error:  # noqa: BLE001 - the gate is a model too: its fault, not the image's
+                raise ModelFileError(f"the input gate file {path.name} could not be loaded") from error
         return _gates[path]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classifier.artifacts import file_sha256, read_metadata
+from classifier.artifacts import ModelFileError, file_sha256, read_metadata
 from classifier.preprocessing import to_model_input
 
 OCCLUSION_GRID = 8
@@ -53,6 +53,10 @@ class Predictor:
     @cached_property
     def sha256(self) -> str:
         return file_sha256(self.path)
+
+    def signature(self) -> tuple[dict, dict]:
+        """The model's inputs and outputs by name, with their shapes."""
+        return self._runner.get_input_details(), self._runner.get_output_details()
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         with self._lock:
@@ -119,11 +123,18 @@ _predictors_lock = threading.Lock()
 
 
 def get_predictor(model_path: str | Path) -> Predictor:
-    """The process-wide predictor for a model file, created on first use."""
+    """The process-wide predictor for a model file, created on first use.
+
+    A file that does not load (missing on this machine, replaced, corrupt) raises ModelFileError:
+    the model's fault, never the image's. Nothing is kept, so the next call tries again.
+    """
     path = Path(model_path)
     with _predictors_lock:
         if path not in _predictors:
-            _predictors[path] = Predictor(path)
+            try:
+                _predictors[path] = Predictor(path)
+            except Exception as error:  # noqa: BLE001 - LiteRT raises ValueError, RuntimeError, OSError ...
+                raise ModelFileError("the model file could not be loaded") from error
         return _predictors[path]
 
 

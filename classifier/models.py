@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ModelVersion(models.Model):
@@ -29,6 +30,8 @@ class ModelVersion(models.Model):
     trial_clinics = models.CharField(
         max_length=500, blank=True,
         help_text="Codes of the clinics whose cases the trial covers, comma-separated; blank: every clinic")
+    # When the latest trial began: its health (predictions, failures) is counted from here.
+    trial_started = models.DateTimeField("trial started", null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created"]
@@ -40,6 +43,15 @@ class ModelVersion(models.Model):
     def clean(self):
         if self.active and self.on_trial:
             raise ValidationError({"on_trial": "The active version is served; it cannot also be on trial."})
+
+    def save(self, *args, **kwargs):
+        """A version put on trial (from off trial, or new) gets a fresh `trial_started`; one read of
+        the stored row tells which, since the admin's form and its actions both save."""
+        if self.on_trial and not (self.pk and type(self).objects.filter(pk=self.pk, on_trial=True).exists()):
+            self.trial_started = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "trial_started"}
+        super().save(*args, **kwargs)
 
     def trial_clinic_codes(self) -> set[str]:
         return {code.strip() for code in self.trial_clinics.split(",") if code.strip()}

@@ -16,9 +16,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from classifier.artifacts import COMMITTED_GATE, COMMITTED_MODEL, file_sha256, read_metadata, resolve_stored, stored_path
+from classifier.artifacts import (COMMITTED_GATE, COMMITTED_MODEL, ModelFileError, file_sha256, resolve_stored,
+                                  stored_path)
 from classifier.models import ModelVersion
 from classifier.signals import model_activated
+from classifier.validation import validate_model_file
 
 
 def model_file(version: ModelVersion) -> Path:
@@ -26,29 +28,44 @@ def model_file(version: ModelVersion) -> Path:
 
 
 def register_model(path: str | Path, *, activate: bool = False, user=None) -> ModelVersion:
-    """Register a LiteRT file (with its sidecar JSON and metrics.json beside it, when present).
+    """Register a LiteRT file (with its sidecar JSON, and metrics.json beside it when present).
 
+    A new file is checked first (`classifier.validation`: it loads, matches its sidecar and gives
+    finite probabilities that sum to one on fixture films); ModelFileError says why it is refused.
     Registering the same file (same SHA-256) twice returns the existing version.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No model file at {path}")
-    sha256 = file_sha256(path)
-    version = ModelVersion.objects.filter(sha256=sha256).first()
+    sha256 = file_sha256(path) if path.is_file() else None
+    version = ModelVersion.objects.filter(sha256=sha256).first() if sha256 else None
     if version is None:
-        metadata = read_metadata(path)
+        metadata = validate_model_file(path)
+        metrics = read_metrics(path, sha256=sha256)
         name = metadata["name"]
         if ModelVersion.objects.filter(name=name).exists():
             name = f"{name}-{sha256[:12]}"
-        metrics_file = path.parent / "metrics.json"
         version = ModelVersion.objects.create(
             name=name, architecture=metadata["architecture"], file=stored_path(path), sha256=sha256,
-            metrics=json.loads(metrics_file.read_text()) if metrics_file.exists() else {},
-            training_data=_training_data(metadata),
+            metrics=metrics, training_data=_training_data(metadata),
         )
     if activate:
         activate_version(version, user=user)
     return version
+
+
+def read_metrics(path: Path, *, sha256: str) -> dict:
+    """The test-split figures in metrics.json beside the file (`evaluate_classifier --save`), if they are its own."""
+    metrics_file = path.parent / "metrics.json"
+    if not metrics_file.exists():
+        return {}
+    try:
+        metrics = json.loads(metrics_file.read_text())
+    except ValueError:
+        raise ModelFileError("the metrics.json beside it is not valid JSON") from None
+    described = (metrics.get("model") or {}).get("sha256") if isinstance(metrics, dict) else None
+    if described and described != sha256:
+        raise ModelFileError("the metrics.json beside it describes another model file: evaluate this one "
+                             "(evaluate_classifier --model FILE --save) or move the old figures away")
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def _training_data(metadata: dict) -> str:
@@ -93,8 +110,12 @@ def pinned_version(path: str | Path) -> ModelVersion:
     """The version of a pinned file, registered (not activated) the first time it is served.
 
     The file is hashed once per process (and again only if it changes on disk), not per case.
+    A missing or invalid file raises ModelFileError: the model's fault, not the image's.
     """
-    stat = Path(path).stat()
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        raise ModelFileError("the pinned model file (CXR_MODEL_PATH) is missing") from None
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     version = ModelVersion.objects.filter(pk=_pinned[key]).first() if key in _pinned else None
     if version is None:

@@ -366,6 +366,11 @@ if len(CXR_DICOM_AE_TITLE) > 16 or not CXR_DICOM_AE_TITLE.strip():
 
 # Silent trials (cases/classification/trials.py): off, no version on trial classifies anything.
 CXR_TRIALS_ENABLED = env_bool("CXR_TRIALS_ENABLED", True)
+# A version whose trial failed on more than this share of the cases it tried (cases/oversight/activation.py)
+# cannot be activated: a version that does not load or run on the workers would fail every case.
+CXR_TRIAL_MAX_FAILURE_PERCENT = env_float("CXR_TRIAL_MAX_FAILURE_PERCENT", 2.0)
+if not 0 <= CXR_TRIAL_MAX_FAILURE_PERCENT <= 100:
+    raise ImproperlyConfigured("CXR_TRIAL_MAX_FAILURE_PERCENT must be between 0 and 100")
 
 # Per-clinic oversight (cases/oversight/clinics.py, cases/oversight/drift.py): weeks shown, and the drift
 # check that beat runs, which flags a clinic whose weekly rates leave their usual range.

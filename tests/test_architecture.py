@@ -185,13 +185,15 @@ def test_only_the_queue_module_imports_the_celery_app():
 
 # --- Serving without TensorFlow, Keras or Django ----------------------------------------------
 
-SERVING_MODULES = ("labels", "imaging", "preprocessing", "artifacts", "calibration", "inference", "gate")
+SERVING_MODULES = ("labels", "imaging", "preprocessing", "artifacts", "calibration", "inference", "gate",
+                   "validation")
 # What each serving module is asked to do in its subprocess, so lazy imports are counted too.
 SERVING_USE = {
     "imaging": "classifier.imaging.decode_image(png)",
     "preprocessing": "classifier.preprocessing.to_model_input(classifier.preprocessing.load_grayscale(png), 64)",
     "inference": "classifier.inference.classify(film, model_path=classifier.artifacts.COMMITTED_MODEL)",
     "gate": "classifier.gate.check(film)",
+    "validation": "classifier.validation.validate_model_file(classifier.artifacts.COMMITTED_MODEL)",
 }
 
 

@@ -13,6 +13,8 @@ from classifier.inference import classify
 from classifier.models import ModelVersion
 from classifier.registry import active_version, model_file, register_model, served_version
 from cxrsite.testing.images import chest_like_array
+from tests.factories import make_case, trial_predict
+from tests.test_trial_comparison import shown_evidence
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,7 @@ def test_a_fresh_install_registers_and_activates_the_committed_model(db, setting
 def test_register_model_command_registers_a_file_once(db, tmp_path, capsys):
     copy = tmp_path / "copy.tflite"
     shutil.copy(COMMITTED_MODEL, copy)
+    shutil.copy(f"{COMMITTED_MODEL}.json", f"{copy}.json")  # registration reads the sidecar (issue 33)
     call_command("register_model", str(copy))
     call_command("register_model", str(copy), activate=True)
     version = ModelVersion.objects.get()
@@ -47,16 +50,19 @@ def test_register_model_command_registers_a_file_once(db, tmp_path, capsys):
     assert "Registered" in capsys.readouterr().out
 
 
-def test_administrator_activates_a_version_in_the_admin_and_it_is_audited(client, administrator, second_model):
+def test_administrator_activates_a_version_in_the_admin_and_it_is_audited(client, administrator, second_model,
+                                                                           clinic, staff):
     committed = register_model(COMMITTED_MODEL, activate=True)
     tiny = register_model(second_model)
+    trial_predict(make_case(clinic, staff), "normal", version=tiny)  # it ran on the workers (issue 33)
     client.force_login(administrator)
     response = client.post(reverse("admin:classifier_modelversion_changelist"),
                            {"action": "activate", "_selected_action": [tiny.pk]}, follow=True)
     assert response.status_code == 200
     assert f"Activate {tiny.name}?" in response.content.decode()  # a confirmation first (issue 16)
     assert list(ModelVersion.objects.filter(active=True)) == [committed]
-    response = client.post(reverse("audit:confirm_activation", args=[tiny.pk]), follow=True)
+    response = client.post(reverse("audit:confirm_activation", args=[tiny.pk]),
+                           {"evidence": shown_evidence(response)}, follow=True)
     assert response.status_code == 200
     assert "is now the active model" in response.content.decode()
     assert list(ModelVersion.objects.filter(active=True)) == [tiny]

@@ -31,7 +31,7 @@ def test_an_administrator_puts_versions_on_trial_and_ends_them_and_each_change_i
         (administrator, "candidate-v2", True), (administrator, "candidate-v2", False)]
 
 
-def test_the_trial_sample_and_clinics_are_set_in_the_form_and_audited(client, administrator):
+def test_the_trial_sample_and_clinics_are_set_in_the_form_and_audited(client, administrator, clinic):
     candidate = model_version("candidate-v2")
     client.force_login(administrator)
     response = client.post(reverse("admin:classifier_modelversion_change", args=[candidate.pk]),

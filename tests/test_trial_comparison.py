@@ -1,6 +1,8 @@
 """The trial comparison's figures equal a small example worked out by hand; activation shows
 them and the audit trail keeps what the administrator confirmed."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -31,6 +33,11 @@ EXAMPLE = [
 # McNemar exact: 2 * P(X <= 1), X ~ Binomial(7, 1/2) = 2 * (1 + 7) / 128 = 0.125.
 # The versions give different labels on cases 2-8 and 10: 8 disagreements.
 # Exact intervals with k = n or k = 0 have closed forms: 4/4 -> [0.025 ** (1/4), 1]; 1/4 -> lower 1 - 0.975 ** (1/4).
+
+
+def shown_evidence(page) -> str:
+    """The digest of the figures a confirmation page showed, as its form posts it."""
+    return re.search(r'name="evidence" value="([0-9a-f]{64})"', page.content.decode()).group(1)
 
 
 @pytest.fixture
@@ -105,7 +112,8 @@ def test_activating_from_the_admin_asks_for_a_confirmation_that_shows_the_compar
 def test_confirming_activates_the_version_and_audits_the_comparison_seen(client, administrator, example):
     served, trial = example
     client.force_login(administrator)
-    response = client.post(reverse("audit:confirm_activation", args=[trial.pk]))
+    url = reverse("audit:confirm_activation", args=[trial.pk])
+    response = client.post(url, {"evidence": shown_evidence(client.get(url))})  # the digest of what was shown
     assert response.status_code == 302
     trial.refresh_from_db()
     assert trial.active and not trial.on_trial

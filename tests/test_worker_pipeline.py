@@ -96,7 +96,7 @@ def test_healthz_reports_a_running_worker(stack, client):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "database": True, "redis": True, "worker": True}
+    assert response.json() == {"ok": True, "database": True, "redis": True, "model": True, "worker": True}
 
 
 def test_the_same_message_delivered_twice_writes_one_prediction(stack, staff, clinic):

@@ -1,21 +1,24 @@
-"""Why a classification did not finish: the image itself, or the environment around it.
+"""Why a classification did not finish: the image itself, the model, or the environment around it.
 
-Environmental faults are worth retrying (the task's backoff, then the reaper); a fault of the
-image is not. Staff never see the exception: only a message written for them, and the cause.
+Faults of the model (a version that does not load on this worker) and of the environment are
+worth retrying (the task's backoff, then the reaper); a fault of the image is not. Staff never
+see the exception: only a message written for them, and the cause.
 """
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
+from classifier.artifacts import ModelFileError
 from classifier.imaging import ImageRejected
 
 from ..models import Case
 from ..queue import BROKER_ERRORS
 
 Cause = Case.FailureCause
-# Faults of the environment, not of the image: worth retrying. Checked in this order (a
-# broker error can also be an OSError).
+# Faults of the model or the environment, not of the image: worth retrying. Checked in this order
+# (a broker error can also be an OSError; so can a model file that is not there).
 ENVIRONMENT_CAUSES = [
+    ((ModelFileError,), Cause.MODEL),
     ((OperationalError, InterfaceError), Cause.DATABASE),
     (BROKER_ERRORS, Cause.BROKER),
     ((MemoryError,), Cause.MEMORY),

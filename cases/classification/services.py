@@ -32,6 +32,7 @@ from ..models import AuditEvent, Case, Prediction
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
+from .model_faults import model_loaded, model_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,10 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
        If the case left classifying meanwhile (the reaper gave it to a worker that finished
        first) nothing is written.
     An image that cannot be classified fails the case once, with a reason staff can read. A
-    fault of the environment (storage, memory, time limit, database, broker) releases the claim,
-    records its cause and raises EnvironmentFault, so the task retries with backoff; after
-    that the reaper retries it (classification.upkeep).
+    model that does not load here (classification.model_faults) or a fault of the environment
+    (storage, memory, time limit, database, broker) releases the claim, records its cause and
+    raises EnvironmentFault, so the task retries with backoff; after that the reaper retries it
+    (classification.upkeep), and after CXR_MAX_ATTEMPTS rounds fails it with that cause.
     """
     actor = Actor.worker(worker_host)
     case = Case.objects.filter(pk=case_id, status=Status.QUEUED).first()
@@ -120,12 +122,14 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
     if claimed is None:
         return Outcome.SKIPPED
     queue_wait_ms = (claimed.status_changed - case.status_changed).total_seconds() * 1000
+    version = None
     try:
         version = served_version()
         with storage.open_file(claimed.display_name) as handle:
             pixels = load_grayscale(handle.read())
         verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
+        model_loaded(worker_host=worker_host)
         heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed else None
         return write_prediction(claimed, version, result, verdict, heatmap, queue_wait_ms=queue_wait_ms,
                                 worker_host=worker_host, actor=actor)
@@ -139,7 +143,18 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
             return Outcome.FAILED
         log.warning("Case %s: %s (%s); retrying", case_id, Cause(cause).label, type(error).__name__)
         release(case_id, cause=cause, actor=actor)
+        if cause == Cause.MODEL:
+            report_model_fault(worker_host, version, error)
         raise EnvironmentFault(cause) from error
+
+
+def report_model_fault(worker_host: str, version: ModelVersion | None, error: Exception) -> None:
+    """Best effort, after the case is released: the fault is for /healthz and the administrators."""
+    try:
+        model_unavailable(worker_host=worker_host, model=version.name if version else "pinned by CXR_MODEL_PATH",
+                          reason=str(error))
+    except Exception:  # noqa: BLE001 - the case is safe; the next case reports the fault again
+        log.exception("Could not record that worker %s cannot load its model", worker_host)
 
 
 def release(case_id: int, *, cause: str, actor: Actor) -> None:
@@ -158,36 +173,53 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                      queue_wait_ms: float, worker_host: str, actor: Actor) -> str:
     heatmap_name = storage.save_bytes(heatmap, ".png") if heatmap is not None else ""
     gate_reason = "" if verdict.passed else verdict.reason
+    fields = {"label": result.label, "probabilities": {k: float(v) for k, v in result.probabilities.items()},
+              "heatmap_name": heatmap_name, "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
+              "worker_host": worker_host, "gate_passed": verdict.passed, "gate_reason": gate_reason,
+              "gate_scores": verdict.scores, "gate_version": verdict.version}
     written = False
     try:
         with transaction.atomic():
             if transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor=actor,
                           **Case.suggestion_fields(result.label, result.probabilities, gate_reason)) is None:
                 return Outcome.SKIPPED
-            try:
-                with transaction.atomic():
-                    prediction = Prediction.objects.create(
-                        case=case, model_version=version, label=result.label,
-                        probabilities={k: float(v) for k, v in result.probabilities.items()},
-                        heatmap_name=heatmap_name, inference_ms=result.inference_ms,
-                        queue_wait_ms=queue_wait_ms, worker_host=worker_host, gate_passed=verdict.passed,
-                        gate_reason=gate_reason, gate_scores=verdict.scores, gate_version=verdict.version,
-                    )
-            except IntegrityError:
-                # This model already predicted this case (an earlier attempt, or while it was on
-                # silent trial): keep that row, and show it now that this version is served.
-                Prediction.objects.filter(case=case, model_version=version, trial=True).update(trial=False)
-                return Outcome.PREDICTED
+            prediction, from_trial = served_prediction(case, version, fields)
+            if prediction is None:
+                return Outcome.PREDICTED  # an earlier attempt of this version wrote it: keep that row
             record(Action.PREDICTION_WRITTEN, actor=actor, case=case,
                    details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
                             "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2),
-                            "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version}})
+                            "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version},
+                            **({"from_trial": True} if from_trial else {})})
             queue_results(case=case, prediction=prediction)  # to a PACS that asked for AI suggestions
             written = True
             return Outcome.PREDICTED
     finally:
         if not written:
             discard([heatmap_name])
+
+
+def served_prediction(case: Case, version: ModelVersion, fields: dict) -> tuple[Prediction | None, bool]:
+    """The row to show for this version's prediction of the case, and whether it was a trial row.
+
+    Usually a new row. If the version already scored the case on silent trial (it is served now),
+    that row becomes the served prediction, completed with everything a served one has (heatmap,
+    gate result, times): one row per case and version, by the unique constraint. None when this
+    version's served prediction already exists.
+    """
+    try:
+        with transaction.atomic():
+            return Prediction.objects.create(case=case, model_version=version, **fields), False
+    except IntegrityError:
+        pass
+    prediction = Prediction.objects.select_for_update().filter(case=case, model_version=version, trial=True).first()
+    if prediction is None:
+        return None, False
+    for name, value in fields.items():
+        setattr(prediction, name, value)
+    prediction.trial, prediction.created = False, timezone.now()  # shown from now on
+    prediction.save()
+    return prediction, True
 
 
 def fail_case(case_id: int, *, source: str, reason: str, cause: str, actor: Actor) -> bool:

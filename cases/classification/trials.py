@@ -19,10 +19,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from classifier import inference
+from classifier import gate, inference
+from classifier.artifacts import ModelFileError
 from classifier.models import ModelVersion
 from classifier.preprocessing import load_grayscale
-from classifier.registry import model_file, trial_versions
+from classifier.registry import model_file, served_gate, trial_versions
 from classifier.signals import rescoring_requested
 
 from .. import queue, storage
@@ -70,23 +71,31 @@ def score_with_trial(*, case_id: int, version_id: int, worker_host: str) -> str:
     actor = Actor.worker(worker_host)
     try:
         with storage.open_file(case.display_name) as handle:
-            result = inference.classify(load_grayscale(handle.read()), model_path=model_file(version))
+            pixels = load_grayscale(handle.read())
+        # The served gate, as on the served path: its verdict says whether this prediction could
+        # have been a suggestion, and the comparison leaves out the films it refuses.
+        verdict = gate.check(pixels, gate_path=served_gate())
+        result = inference.classify(pixels, model_path=model_file(version))
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
         log.exception("Trial version %s cannot classify case %s", version.name, case_id)
         record(Action.TRIAL_FAILED, actor=actor, case=case,
-               details={"model_version": version.name, "error": type(error).__name__})
+               details={"model_version": version.name, "error": type(error).__name__,
+                        "cause": "model" if isinstance(error, ModelFileError) else "other"})
         return Outcome.FAILED
     try:
         with transaction.atomic():
             prediction = Prediction.objects.create(
                 case=case, model_version=version, label=result.label, trial=True,
                 probabilities={k: float(v) for k, v in result.probabilities.items()},
-                inference_ms=result.inference_ms, queue_wait_ms=None, worker_host=worker_host)
+                inference_ms=result.inference_ms, queue_wait_ms=None, worker_host=worker_host,
+                gate_passed=verdict.passed, gate_reason="" if verdict.passed else verdict.reason,
+                gate_scores=verdict.scores, gate_version=verdict.version)
             record(Action.TRIAL_PREDICTION_WRITTEN, actor=actor, case=case,
                    details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
-                            "model_sha256": version.sha256})
+                            "model_sha256": version.sha256,
+                            "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version}})
     except IntegrityError:
         return Outcome.SKIPPED  # another delivery wrote it first: the unique constraint keeps one
     return Outcome.PREDICTED

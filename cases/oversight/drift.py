@@ -8,24 +8,19 @@ and the current one are checked, each once it has CXR_DRIFT_MIN_CASES cases. Bea
 administrators; the oversight page marks the same flags from the same figures.
 """
 
-import logging
 import math
 from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.contrib.auth.models import User
-from django.core.mail import send_mail
 from django.db import transaction
 
+from ..alerts import mail_administrators
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Clinic
-from ..roles import ADMIN_GROUP
 from .clinics import METRICS, ClinicWeeks, weekly_figures
 from .versions import percent
-
-log = logging.getLogger(__name__)
 
 SIGMAS = 3
 WEEKS_CHECKED = 2  # the last complete week and the current one
@@ -104,22 +99,13 @@ def check_clinic_drift() -> int:
                        details=flag.as_details())
             new.append(flag)
     if new:
-        mail_administrators(new)
+        mail_flags(new)
     return len(new)
 
 
-def mail_administrators(flags: list[Flag]) -> None:
-    """One message to every active administrator with an address; the flags stay on the page
-    and in the audit trail if the mail server is down."""
-    recipients = sorted(set(User.objects.filter(groups__name=ADMIN_GROUP, is_active=True).exclude(email="")
-                            .values_list("email", flat=True)))
-    if not recipients:
-        log.warning("%d clinic flag(s) raised, but no administrator has an email address", len(flags))
-        return
+def mail_flags(flags: list[Flag]) -> None:
+    """One message about the new flags; they stay on the page and in the audit trail if the mail server is down."""
     body = "\n".join(["These clinics' weekly figures left their usual range:", ""]
                      + [f"- {flag.sentence()}" for flag in flags]
                      + ["", "The oversight page shows each clinic's weeks."])
-    try:
-        send_mail(f"CXR Triage: {len(flags)} clinic figure(s) out of range", body, None, recipients)
-    except OSError:
-        log.exception("Could not mail the administrators about %d clinic flag(s)", len(flags))
+    mail_administrators(subject=f"CXR Triage: {len(flags)} clinic figure(s) out of range", body=body)

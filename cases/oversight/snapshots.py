@@ -65,10 +65,12 @@ PAGES = {"versions": compute_versions, "weeks": compute_weeks}
 
 
 def depends_on() -> str:
-    """What the figures depend on besides the cases: which versions are active or on trial, and (per
-    week) the week the window ends in. Read once per request, and once per refresh."""
+    """What the figures depend on besides the cases: which versions are active or on trial (with each
+    trial's scope and start), and (per week) the week the window ends in. Read once per request, and
+    once per refresh."""
     versions = list(ModelVersion.objects.filter(active=True).values_list("pk", flat=True).order_by("pk")) + [
-        -pk for pk in ModelVersion.objects.filter(on_trial=True).values_list("pk", flat=True).order_by("pk")]
+        (-pk, clinics, sample, str(started)) for pk, clinics, sample, started in ModelVersion.objects.filter(
+            on_trial=True).values_list("pk", "trial_clinics", "trial_sample_percent", "trial_started").order_by("pk")]
     return f"{versions}|{week_start(timezone.localdate())}"
 
 

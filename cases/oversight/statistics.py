@@ -82,9 +82,9 @@ class VersionFigures:
     matrix: list[MatrixRow]
 
     def as_details(self) -> dict:
-        return {name: {"k": p.k, "n": p.n} for name, p in (
+        return {**{name: {"k": p.k, "n": p.n} for name, p in (
             ("agreement", self.agreement), ("covid_sensitivity", self.covid_sensitivity),
-            ("covid_specificity", self.covid_specificity))}
+            ("covid_specificity", self.covid_specificity))}, "matrix": [row.counts for row in self.matrix]}
 
 
 def figures(pairs: dict[tuple[str, str], int]) -> VersionFigures:
@@ -124,7 +124,12 @@ class Comparison:
         """What the administrator saw, for the audit trail."""
         return {"cases": self.cases, "served": self.served.as_details(), "trial": self.trial.as_details(),
                 "only_served_agrees": self.only_served_agrees, "only_trial_agrees": self.only_trial_agrees,
-                "mcnemar_p": round(self.p_value, 6)}
+                "mcnemar_p": round(self.p_value, 6), "verdict": self.verdict}
+
+    @property
+    def against_trial(self) -> bool:
+        """The served version agrees with the radiologists more often, by more than chance."""
+        return self.p_value < 1 - CONFIDENCE and self.only_served_agrees > self.only_trial_agrees
 
 
 def compare(triples: Triples) -> Comparison:

@@ -1,9 +1,11 @@
 """Reads for the silent trials: each version on trial against the served one, on the same cases.
 
 Only reviewed cases that both versions scored are compared (a pair per case), against the
-radiologist's final finding (the review in force). Two grouped queries per version on trial,
-whatever the number of cases: the counts per (finding, served label, trial label), and the
-latest cases where the two versions disagree.
+radiologist's final finding (the review in force), and only within the trial's scope (its
+clinics). A case the input gate refused got no suggestion, so there is nothing to agree or
+disagree with: it is left out, and counted apart. A few grouped queries per version on trial,
+whatever the number of cases: the counts per (finding, served label, trial label), the latest
+cases where the two versions disagree, and the trial's health (oversight.trial_health).
 """
 
 from dataclasses import dataclass
@@ -14,8 +16,9 @@ from classifier.labels import display_name
 from classifier.models import ModelVersion
 from classifier.registry import served_version, trial_versions
 
-from ..models import Review
+from ..models import Clinic, Review
 from .statistics import Comparison, compare
+from .trial_health import TrialHealth, trial_health
 from .versions import in_clinics
 
 DISAGREEMENTS_SHOWN = 50
@@ -36,6 +39,21 @@ class TrialComparison:
     comparison: Comparison
     disagreements: list[Disagreement]  # the latest DISAGREEMENTS_SHOWN
     disagreement_count: int
+    gate_refused: int  # reviewed cases both scored that the input gate refused: not compared
+    health: TrialHealth
+
+
+def trial_scope(trial: ModelVersion, clinics=None):
+    """The clinics whose cases a trial's figures count: its own (every clinic when it names none),
+    within `clinics` (a queryset; None: every clinic)."""
+    codes = trial.trial_clinic_codes()
+    if not codes:
+        return clinics
+    scoped = Clinic.objects.filter(code__in=codes)
+    return scoped if clinics is None else scoped.filter(pk__in=clinics.values("pk"))
+
+
+GATE_REFUSED = Q(served_prediction__gate_passed=False) | Q(trial_prediction__gate_passed=False)
 
 
 def paired_reviews(trial: ModelVersion, served: ModelVersion, clinics=None) -> QuerySet[Review]:
@@ -52,7 +70,8 @@ def paired_reviews(trial: ModelVersion, served: ModelVersion, clinics=None) -> Q
 
 def compare_trial(trial: ModelVersion, *, served: ModelVersion | None = None, clinics=None) -> TrialComparison:
     served = served or served_version()
-    pairs = paired_reviews(trial, served, clinics)
+    scoped = paired_reviews(trial, served, trial_scope(trial, clinics))
+    pairs = scoped.exclude(GATE_REFUSED)
     triples = {(finding, s, t): n for finding, s, t, n in (
         pairs.order_by().values("finding", "served_label", "trial_label").annotate(n=Count("id"))
         .values_list("finding", "served_label", "trial_label", "n"))}
@@ -64,7 +83,8 @@ def compare_trial(trial: ModelVersion, *, served: ModelVersion | None = None, cl
                                   display_name(review.served_label), display_name(review.trial_label))
                      for review in differing[:DISAGREEMENTS_SHOWN]]
     count = sum(n for (_, s, t), n in triples.items() if s != t)
-    return TrialComparison(trial, served, comparison, disagreements, count)
+    return TrialComparison(trial, served, comparison, disagreements, count,
+                           gate_refused=scoped.filter(GATE_REFUSED).count(), health=trial_health(trial, clinics))
 
 
 def trial_comparisons(clinics=None) -> list[TrialComparison]:

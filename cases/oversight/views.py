@@ -14,14 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from classifier.labels import DISPLAY_NAMES, LABELS
 from classifier.models import ModelVersion
-from classifier.registry import activate_version, served_version
 
 from ..access import can_audit, can_manage_models, clinics_for, role_required, sees_all_clinics
 from ..models import Clinic
-from . import snapshots, versions
+from . import activation, snapshots, versions
 from .clinics import METRICS
 from .operating_points import proposals
-from .trials import compare_trial
 
 audit_required = role_required(can_audit)
 
@@ -82,19 +80,28 @@ def draw_oversight_chart(request):
 @require_http_methods(["GET", "POST"])
 @role_required(can_manage_models)
 def confirm_activation(request, version_id):
-    """The model admin's "activate" lands here: the trial's comparison, then a confirmation.
-    The activation's audit event records the comparison the administrator confirmed."""
+    """The model admin's "activate" lands here: the trial's health and comparison, then a confirmation
+    that posts a digest of them; the audit records them only if they are still what was shown."""
     version = get_object_or_404(ModelVersion, pk=version_id)
-    served = served_version()
-    trial = compare_trial(version, served=served) if version.pk != served.pk else None
+    error, status = "", 200
     if request.method == "POST":
-        evidence = {"compared_with": served.name, **trial.comparison.as_details()} if trial else {}
-        activate_version(version, user=request.user, evidence=evidence)
-        messages.success(request, f"{version.name} is now the active model; workers use it from their next case.")
-        return redirect("admin:classifier_modelversion_changelist")
-    return render_private(request, "oversight/confirm_activation.html", {
-        "version": version, "served": served, "trial": trial, "labels": [DISPLAY_NAMES[x] for x in LABELS],
-        "pinned": bool(settings.CXR_MODEL_PATH)})
+        try:
+            activation.confirm_activation(version=version, shown_digest=request.POST.get("evidence", ""),
+                                          against_acknowledged=bool(request.POST.get("against_acknowledged")),
+                                          user=request.user)
+        except activation.ActivationRefused as refused:
+            evidence, error, status = refused.evidence, str(refused), refused.status
+        else:
+            messages.success(request, f"{version.name} is now the active model; workers use it from their next case.")
+            return redirect("admin:classifier_modelversion_changelist")
+    else:
+        evidence = activation.activation_evidence(version)
+    response = render_private(request, "oversight/confirm_activation.html", {
+        "version": version, "evidence": evidence, "served": evidence.served, "trial": evidence.trial,
+        "health": evidence.health, "error": error, "labels": [DISPLAY_NAMES[x] for x in LABELS],
+        "pinned": bool(settings.CXR_MODEL_PATH), "bound": settings.CXR_TRIAL_MAX_FAILURE_PERCENT})
+    response.status_code = status
+    return response
 
 
 @require_GET

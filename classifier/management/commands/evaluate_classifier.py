@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
@@ -21,16 +22,22 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="LiteRT model file (default: the served model)")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
         parser.add_argument("--plots", help="write confusion matrix, ROC and reliability PNGs here")
+        parser.add_argument("--save", action="store_true",
+                            help="also write the figures as metrics.json beside the model file, where register_model "
+                                 "reads them for the versions list")
         parser.add_argument("--gate", help="input gate file (default: CXR_GATE_PATH, else the committed gate)")
         parser.add_argument("--not-cxr", help="also: a folder of images that are not frontal chest films, one "
                                               "subfolder per kind; reports the gate's refusal rate per kind")
 
     def handle(self, *args, **options):
         gate_path = options["gate"] or served_gate()
-        metrics = evaluate(model_path=options["model"] or model_file(served_version()), data_dir=options["data"],
-                           plots_dir=options["plots"], gate_path=gate_path)
+        model_path = Path(options["model"] or model_file(served_version()))
+        metrics = evaluate(model_path=model_path, data_dir=options["data"], plots_dir=options["plots"],
+                           gate_path=gate_path)
         if options["not_cxr"]:
             metrics["not_cxr"] = folder_refusal_rates(gate_path, options["not_cxr"])
+        if options["save"]:
+            (model_path.parent / "metrics.json").write_text(json.dumps(metrics, indent=2))
         if options["json"]:
             self.stdout.write(json.dumps(metrics, indent=2))
             return
