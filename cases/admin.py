@@ -10,13 +10,15 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
+from classifier.models import ModelVersion
+
 from .access import ADMIN_GROUP
 from .audit.admin import AuditEventAdmin
 from .classification.admin import CaseClassificationAdminMixin
 from .dicom.admin import DicomNodeAdmin
-from classifier.models import ModelVersion
-
-from .models import AuditEvent, Case, Clinic, DicomNode, DicomResult, Patient, Prediction, Review
+from .integrations.admin import ApiTokenAdmin, IntegrationAdmin, NotificationAdmin, WebhookEventAdmin
+from .models import (ApiToken, AuditEvent, Case, Clinic, DicomNode, DicomResult, Integration, Notification,
+                     Patient, Prediction, Review, WebhookEvent)
 from .oversight.admin import ModelVersionTrialAdmin
 from .reviews.admin import CaseReviewAdminMixin
 
@@ -181,6 +183,10 @@ admin.site.register(Review, ReviewAdmin)
 admin.site.register(AuditEvent, AuditEventAdmin)
 admin.site.register(DicomNode, DicomNodeAdmin)
 admin.site.register(DicomResult, DicomResultAdmin)
+admin.site.register(Integration, IntegrationAdmin)
+admin.site.register(ApiToken, ApiTokenAdmin)
+admin.site.register(WebhookEvent, WebhookEventAdmin)
+admin.site.register(Notification, NotificationAdmin)
 admin.site.unregister(User)
 admin.site.register(User, CxrUserAdmin)
 admin.site.unregister(ModelVersion)  # classifier.admin's, plus what needs the clinical records

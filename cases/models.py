@@ -22,14 +22,22 @@ from .text import identifier_key
 SEES_ALL_CLINICS = "cases.view_all_clinics"  # the permission that lifts the per-clinic rule
 
 
+def sees_every_clinic(viewer) -> bool:
+    """A signed-in user with the permission that lifts the per-clinic rule; never an integration."""
+    return not isinstance(viewer, Integration) and viewer.is_authenticated and viewer.has_perm(SEES_ALL_CLINICS)
+
+
 class ClinicQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "ClinicQuerySet":
-        """Every clinic for those who see all clinics; otherwise the clinics the user belongs to."""
-        if not user.is_authenticated:
+    def visible_to(self, viewer) -> "ClinicQuerySet":
+        """Every clinic for those who see all clinics; otherwise the clinics the user belongs to.
+        An integration (an outside system calling the API with its token) sees the clinics it is scoped to."""
+        if isinstance(viewer, Integration):
+            return self.filter(integrations=viewer) if viewer.active else self.none()
+        if not viewer.is_authenticated:
             return self.none()
-        if user.has_perm(SEES_ALL_CLINICS):
+        if sees_every_clinic(viewer):
             return self
-        return self.filter(members=user)
+        return self.filter(members=viewer)
 
 
 class Clinic(models.Model):
@@ -118,11 +126,11 @@ def covid_first(threshold: float) -> RawSQL:
 
 
 class CaseQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "CaseQuerySet":
-        """The cases this user may open: those of the clinics `Clinic.objects.visible_to` gives."""
-        if user.is_authenticated and user.has_perm(SEES_ALL_CLINICS):
+    def visible_to(self, viewer) -> "CaseQuerySet":
+        """The cases this user (or integration) may open: those of the clinics `Clinic.objects.visible_to` gives."""
+        if sees_every_clinic(viewer):
             return self
-        return self.filter(clinic__in=Clinic.objects.visible_to(user))
+        return self.filter(clinic__in=Clinic.objects.visible_to(viewer))
 
     def newest_first(self) -> "CaseQuerySet":
         return self.order_by("-created", "-id")
@@ -161,10 +169,13 @@ class Case(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
-    # A case comes from a user (the form) or from a DICOM node (the listener): exactly one is set.
+    # A case comes from a user (the form, or the API with a session), from a DICOM node (the listener) or
+    # from an integration (the API with a token): exactly one is set.
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                      null=True, blank=True)
     received_from = models.ForeignKey(DicomNode, on_delete=models.PROTECT, related_name="cases",
+                                      null=True, blank=True)
+    submitted_via = models.ForeignKey("Integration", on_delete=models.PROTECT, related_name="cases",
                                       null=True, blank=True)
     # A DICOM original's SOP Instance UID: unique, so a resent instance creates nothing new.
     sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True, null=True, blank=True)
@@ -221,9 +232,10 @@ class Case(models.Model):
                        ("retry_case", "Can send a failed case back to the classifier")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(submitted_by__isnull=False, received_from__isnull=True)
-                | models.Q(submitted_by__isnull=True, received_from__isnull=False),
-                name="case_from_a_user_or_a_node"),
+                condition=models.Q(submitted_by__isnull=False, received_from__isnull=True, submitted_via__isnull=True)
+                | models.Q(submitted_by__isnull=True, received_from__isnull=False, submitted_via__isnull=True)
+                | models.Q(submitted_by__isnull=True, received_from__isnull=True, submitted_via__isnull=False),
+                name="case_from_a_user_a_node_or_an_integration"),
         ]
 
     def __str__(self) -> str:
@@ -425,6 +437,16 @@ class AuditEvent(models.Model):
         TRIAL_RESCORING_STARTED = "trial_rescoring_started"
         MODEL_FAULT = "model_fault"  # a worker could not load the model version it serves
         CLINIC_FLAGGED = "clinic_flagged"
+        INTEGRATION_CHANGED = "integration_changed"
+        API_TOKEN_ISSUED = "api_token_issued"
+        API_TOKEN_REVOKED = "api_token_revoked"
+        API_TOKEN_USED = "api_token_used"  # once per token and minute; the counts are in ApiTokenUse
+        WEBHOOK_SECRET_ISSUED = "webhook_secret_issued"
+        WEBHOOK_DELIVERED = "webhook_delivered"
+        WEBHOOK_FAILED = "webhook_failed"
+        WEBHOOK_REDELIVERED = "webhook_redelivered"
+        NOTIFICATION_SENT = "notification_sent"
+        NOTIFICATION_FAILED = "notification_failed"
         # Rows of the change tracker used before November 2026, moved here by migration 0008.
         HISTORY_IMPORTED = "history_imported"
 
@@ -460,3 +482,198 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted.")
+
+
+# --- Integrations: outside systems on the API, their tokens, webhooks; notifications to people ------------------
+
+class Integration(models.Model):
+    """An outside system (an EMR, a TB register) that calls the API with its tokens and receives webhooks.
+
+    Its clinics and rights scope every token it has: `Case.objects.visible_to(integration)` is the rule
+    every read follows, as for a user. DRF puts it in `request.user`, hence `is_authenticated`.
+    """
+
+    class Event(models.TextChoices):
+        PREDICTED = "case.predicted", "case.predicted: an AI suggestion (or a human read) awaits review"
+        SIGNED = "case.signed", "case.signed: a radiologist signed the result"
+        AMENDED = "case.amended", "case.amended: a signed result was amended"
+        FAILED = "case.failed", "case.failed: classification failed"
+
+    name = models.CharField(max_length=100, unique=True)
+    clinics = models.ManyToManyField(Clinic, related_name="integrations", blank=True)
+    active = models.BooleanField(default=True, help_text="Untick to refuse all its tokens and stop its webhooks.")
+    may_submit = models.BooleanField("may submit cases", default=False)
+    may_read = models.BooleanField("may read results", default=True)
+    receives_webhooks = models.BooleanField(default=False)
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="HTTPS in production.")
+    webhook_events = models.JSONField(default=list, blank=True)
+    # The HMAC key of the webhook signatures: kept as it is (signing needs it), shown once when issued.
+    webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    is_authenticated = True  # for DRF and the middleware, which ask this of `request.user`
+    is_anonymous = False
+    is_integration = True  # cases.audit.actors: the actor is the integration, not a user
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def actor_label(self) -> str:
+        return f"api:{self.name}"
+
+    def wants(self, event: str) -> bool:
+        return (self.active and self.receives_webhooks and bool(self.webhook_url) and bool(self.webhook_secret)
+                and event in self.webhook_events)
+
+
+class ApiToken(models.Model):
+    """A credential of an integration: `cxr_<prefix>_<secret>`, shown once, kept as a SHA-256 digest.
+
+    The prefix finds the row (and names the token in the admin and the audit trail); the digest of the
+    whole token is compared in constant time. A token of 32 random bytes needs no slow hash: nobody can
+    guess it from its digest, and a slow hash would cost every request.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="tokens")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"cxr_{self.prefix}_… ({self.integration})"
+
+
+class ApiTokenUse(models.Model):
+    """A token's requests in one minute: the rate limit counts here, and the first of each minute is audited."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.PROTECT, related_name="uses")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)  # accepted by the token check (throttled ones included)
+    throttled = models.PositiveIntegerField(default=0)  # beyond CXR_API_RATE_LIMIT: answered 429
+    refused = models.PositiveIntegerField(default=0)  # the token was revoked or its integration inactive: 401
+
+    class Meta:
+        ordering = ["-minute"]
+        constraints = [models.UniqueConstraint(fields=["token", "minute"], name="one_use_row_per_token_and_minute")]
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` bound to the case it created, in the case's own transaction.
+
+    `caller` is "integration:<id>" or "user:<id>": two callers never share a key space. The fingerprint
+    is of the request's fields and files, not its bytes (a multipart boundary changes on every send).
+    """
+
+    caller = models.CharField(max_length=40)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["caller", "key"], name="one_case_per_idempotency_key")]
+
+
+class WebhookEvent(models.Model):
+    """One event for one integration, and its delivery: the body is fixed when the event happens (what
+    is signed and sent on every try); `next_attempt` is when the worker may try next (a compare-and-set
+    claim moves it forward, so two deliveries of one message send once)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be delivered"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed: every try refused"
+
+    public_id = models.UUIDField("event id", default=uuid.uuid4, unique=True, editable=False)
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="webhook_events_sent")
+    event = models.CharField(max_length=20, choices=Integration.Event.choices)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt"], name="webhook_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.public_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One try at delivering an event: the delivery log in the admin."""
+
+    webhook_event = models.ForeignKey(WebhookEvent, on_delete=models.PROTECT, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    duration_ms = models.FloatField()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["webhook_event", "number"], name="one_row_per_attempt")]
+
+
+class NotificationChoice(models.Model):
+    """How a person wants to be told: by email, by SMS, both or neither; radiologists say when they are on duty."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_choice")
+    by_email = models.BooleanField("by email", default=False)
+    by_sms = models.BooleanField("by text message (SMS)", default=False)
+    phone = models.CharField("mobile number", max_length=20, blank=True,
+                             help_text="International format, e.g. +254712345678.")
+    on_duty = models.BooleanField("on duty for urgent cases", default=False)
+
+    def __str__(self) -> str:
+        return f"notifications of {self.user}"
+
+
+class Notification(models.Model):
+    """One message to one person on one channel, sent by the worker once (`key` is unique)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    class Reason(models.TextChoices):
+        RESULT_SIGNED = "result_signed", "A result was signed"
+        RESULT_AMENDED = "result_amended", "A signed result was amended"
+        URGENT_CASE = "urgent_case", "An urgent case arrived"
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting to be sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Sending failed"
+
+    key = models.CharField(max_length=80, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} to {self.user} by {self.get_channel_display()}"

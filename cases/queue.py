@@ -28,6 +28,10 @@ SWEEP_ORPHAN_FILES_TASK = "cases.tasks.sweep_orphan_files"
 REQUEUE_UNSENT_RESULTS_TASK = "cases.tasks.requeue_unsent_results"
 REFRESH_OVERSIGHT_TASK = "cases.tasks.refresh_oversight"
 CHECK_CLINIC_DRIFT_TASK = "cases.tasks.check_clinic_drift"
+REQUEUE_DUE_DELIVERIES_TASK = "cases.tasks.requeue_due_deliveries"
+# Integrations queue: what leaves the site (webhooks, notifications), with a worker of its own (bin/run).
+DELIVER_WEBHOOK_TASK = "cases.tasks.deliver_webhook"
+SEND_NOTIFICATION_TASK = "cases.tasks.send_notification"
 
 # What the broker raises when it is unreachable, refuses or hangs (also inside a running task).
 BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError)
@@ -35,16 +39,23 @@ BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError)
 PUBLISH_ERRORS = (*BROKER_ERRORS, OSError)
 
 
-def publish(task: str, *args, retry: bool | None = None) -> bool:
+def publish(task: str, *args, retry: bool | None = None, countdown: float | None = None) -> bool:
     """Queue `task` with these arguments; False (and a warning in the log) when the broker cannot
     take it. `retry=False` sends without the publish retries of CELERY_TASK_PUBLISH_RETRY_POLICY:
-    a broker that is down then fails within one socket timeout (for callers with a retry of their own)."""
+    a broker that is down then fails within one socket timeout (for callers with a retry of their own).
+    `countdown`: run it that many seconds from now, at most `longest_countdown()`."""
     try:
-        app.send_task(task, args=list(args), retry=retry)
+        app.send_task(task, args=list(args), retry=retry, countdown=countdown)
         return True
     except PUBLISH_ERRORS as error:
         log.warning("Could not queue %s%s: %s", task, tuple(args), error)
         return False
+
+
+def longest_countdown() -> float:
+    """The longest wait a message may be held for: a worker holds a delayed message unacknowledged, and
+    Redis hands it to another worker once the visibility timeout passes."""
+    return app.conf.broker_transport_options.get("visibility_timeout", 3600) / 2
 
 
 def workers_answer(*, timeout: float) -> bool:

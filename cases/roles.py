@@ -26,6 +26,9 @@ ROLES = {
         ("auth", "change_user"), ("auth", "view_group"), ("classifier", "view_modelversion"),
         ("classifier", "change_modelversion"), ("cases", "view_dicomnode"), ("cases", "add_dicomnode"),
         ("cases", "change_dicomnode"), ("cases", "view_dicomresult"), ("cases", "retry_case"),
+        ("cases", "view_integration"), ("cases", "add_integration"), ("cases", "change_integration"),
+        ("cases", "view_apitoken"), ("cases", "change_apitoken"), ("cases", "view_webhookevent"),
+        ("cases", "change_webhookevent"), ("cases", "view_webhookattempt"), ("cases", "view_notification"),
     ],
 }
 

@@ -14,6 +14,8 @@ from django.db import InterfaceError, OperationalError
 from . import queue
 from .classification import faults, services, trials, upkeep
 from .dicom import outbox
+from .integrations import webhooks
+from .notifications import services as notifications
 from .oversight import drift, snapshots
 from .storage import sweep
 
@@ -82,3 +84,30 @@ def refresh_oversight() -> int:
 @shared_task(name=queue.CHECK_CLINIC_DRIFT_TASK)
 def check_clinic_drift() -> int:
     return drift.check_clinic_drift()
+
+
+@shared_task(name=queue.DELIVER_WEBHOOK_TASK)
+def deliver_webhook(event_id: int) -> None:
+    """One try; a near retry is queued with its delay, a far one is left to beat (requeue_due_deliveries)."""
+    wait = webhooks.deliver(event_id, worker_host=socket.gethostname())
+    if wait is not None and wait <= queue.longest_countdown():
+        webhooks.publish(event_id, countdown=wait)
+
+
+@shared_task(name=queue.SEND_NOTIFICATION_TASK, bind=True, max_retries=None)
+def send_notification(self, notification_id: int) -> str:
+    """Retried with backoff while the mail server or SMS provider refuses; failed after CXR_NOTIFICATION_ATTEMPTS."""
+    host = socket.gethostname()
+    try:
+        return notifications.send_notification(notification_id, worker_host=host)
+    except notifications.NotSent:
+        if self.request.retries + 1 >= settings.CXR_NOTIFICATION_ATTEMPTS:
+            notifications.fail_notification(notification_id, worker_host=host)
+            return "failed"
+        raise self.retry(countdown=notifications.backoff(self.request.retries)) from None
+
+
+@shared_task(name=queue.REQUEUE_DUE_DELIVERIES_TASK)
+def requeue_due_deliveries() -> int:
+    return (webhooks.requeue_due(late_by=settings.CXR_REAPER_INTERVAL_SECONDS)
+            + notifications.requeue_unsent(older_than=settings.CXR_REQUEUE_AFTER_SECONDS))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("cases.classification.urls")),
     path("", include("cases.reviews.urls")),
     path("", include("cases.dicom.urls")),
+    path("", include("cases.notifications.urls")),
 ]

@@ -113,6 +113,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "axes",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our own static files
     "classifier",
     "cases",
 ]
@@ -318,7 +321,11 @@ CELERY_TASK_DEFAULT_QUEUE = "classification"
 CELERY_TASK_ROUTES = {name: {"queue": "upkeep"} for name in (
     "cases.tasks.requeue_stuck_cases", "cases.tasks.refresh_planner_statistics", "cases.tasks.sweep_orphan_files",
     "cases.tasks.requeue_unsent_results", "cases.tasks.check_clinic_drift",
-    "cases.tasks.refresh_oversight")}
+    "cases.tasks.refresh_oversight", "cases.tasks.requeue_due_deliveries")}
+# Webhooks and notifications leave the site: their own queue and worker (bin/run), so a slow receiver or mail
+# server never holds up classification or the reaper.
+CELERY_TASK_ROUTES |= {name: {"queue": "integrations"} for name in (
+    "cases.tasks.deliver_webhook", "cases.tasks.send_notification")}
 # A database or storage outage is ridden out by the task: retries after 5, 10, 20, 40, 80 s.
 CXR_TASK_MAX_RETRIES = env_int("CXR_TASK_MAX_RETRIES", 5)
 CXR_TASK_RETRY_BACKOFF_SECONDS = env_int("CXR_TASK_RETRY_BACKOFF_SECONDS", 5)
@@ -364,6 +371,53 @@ CXR_DICOM_SEND_ATTEMPTS = env_int("CXR_DICOM_SEND_ATTEMPTS", 12)
 if len(CXR_DICOM_AE_TITLE) > 16 or not CXR_DICOM_AE_TITLE.strip():
     raise ImproperlyConfigured("CXR_DICOM_AE_TITLE must be 1 to 16 characters")
 
+# The integration API (cases/integrations/): tokens, idempotency, webhooks, FHIR.
+# The address people and systems reach the site at: the links in webhooks, notifications and FHIR.
+CXR_SITE_URL = env_str("CXR_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+CXR_API_RATE_LIMIT = env_int("CXR_API_RATE_LIMIT", 120)  # requests per token per minute
+CXR_API_PAGE_SIZE = env_int("CXR_API_PAGE_SIZE", 50)  # cases per page of "changed since"
+# Changes younger than this are left for the next page of "changed since": a transaction that began
+# before a later one committed is never skipped by a cursor already past it.
+CXR_API_CURSOR_SETTLE_SECONDS = env_int("CXR_API_CURSOR_SETTLE_SECONDS", 5)
+CXR_WEBHOOK_TIMEOUT_SECONDS = env_int("CXR_WEBHOOK_TIMEOUT_SECONDS", 10)
+# Retries: CXR_WEBHOOK_RETRY_SECONDS doubling up to CXR_WEBHOOK_RETRY_MAX_SECONDS, CXR_WEBHOOK_ATTEMPTS tries
+# in all (the defaults keep trying for about a day), then the event is marked failed in the admin.
+CXR_WEBHOOK_RETRY_SECONDS = env_int("CXR_WEBHOOK_RETRY_SECONDS", 30)
+CXR_WEBHOOK_RETRY_MAX_SECONDS = env_int("CXR_WEBHOOK_RETRY_MAX_SECONDS", 3600)
+CXR_WEBHOOK_ATTEMPTS = env_int("CXR_WEBHOOK_ATTEMPTS", 30)
+CXR_NOTIFICATION_ATTEMPTS = env_int("CXR_NOTIFICATION_ATTEMPTS", 5)
+# Text messages to people: the console backend logs them, the file backend writes one file each into
+# CXR_SMS_FILE_PATH; a provider's adapter is a class with the same `send_messages` (cases/notifications/sms.py).
+CXR_SMS_BACKEND = env_str("CXR_SMS_BACKEND", "cases.notifications.sms.ConsoleBackend")
+CXR_SMS_FILE_PATH = Path(env_str("CXR_SMS_FILE_PATH", str(CXR_DATA_DIR / "sms")))
+for _name in ("CXR_API_RATE_LIMIT", "CXR_WEBHOOK_TIMEOUT_SECONDS", "CXR_WEBHOOK_RETRY_SECONDS", "CXR_WEBHOOK_ATTEMPTS",
+              "CXR_NOTIFICATION_ATTEMPTS", "CXR_API_PAGE_SIZE"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cases.integrations.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browser's session, with its CSRF check
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["cases.integrations.authentication.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CXR Triage integration API",
+    "DESCRIPTION": ("Submit chest X-ray cases and read their status, AI suggestion and signed review, as FHIR R4B "
+                    "too. Research software, not a diagnostic device: every AI suggestion must be confirmed by a "
+                    "qualified radiologist."),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PUBLIC": True,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
 # Silent trials (cases/classification/trials.py): off, no version on trial classifies anything.
 CXR_TRIALS_ENABLED = env_bool("CXR_TRIALS_ENABLED", True)
 # A version whose trial failed on more than this share of the cases it tried (cases/oversight/activation.py)
@@ -391,6 +445,11 @@ if CXR_OVERSIGHT_REFRESH_SECONDS:
     CELERY_BEAT_SCHEDULE["refresh-oversight"] = {
         "task": "cases.tasks.refresh_oversight", "schedule": CXR_OVERSIGHT_REFRESH_SECONDS,
         "options": {"expires": CXR_OVERSIGHT_REFRESH_SECONDS}}
+# Webhook events and notifications whose next try is due but whose message is not in the queue (lost, or
+# the broker was down): cases/integrations/webhooks.py, cases/notifications/services.py.
+CELERY_BEAT_SCHEDULE["requeue-due-deliveries"] = {
+    "task": "cases.tasks.requeue_due_deliveries", "schedule": CXR_REAPER_INTERVAL_SECONDS,
+    "options": {"expires": CXR_REAPER_INTERVAL_SECONDS}}
 CELERY_BEAT_SCHEDULE["check-clinic-drift"] = {
     "task": "cases.tasks.check_clinic_drift", "schedule": CXR_DRIFT_CHECK_INTERVAL_SECONDS,
     "options": {"expires": CXR_DRIFT_CHECK_INTERVAL_SECONDS}}

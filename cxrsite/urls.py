@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("cases.urls")),
     # The administrators' section: the audit trail's pages and the oversight pages, one "audit"
     # namespace (their URL names are older than the two packages).
+    path("api/", include("cases.integrations.urls")),
     path("audit/", include((audit_urls.urlpatterns + oversight_urls.urlpatterns, "audit"))),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -77,3 +77,20 @@ def trial_version(name: str = "shadow-v2", **fields) -> ModelVersion:
     ModelVersion.objects.filter(pk=version.pk).update(on_trial=True, **fields)
     version.refresh_from_db()
     return version
+
+
+def integration(name: str, *clinics: Clinic, **fields) -> "Integration":
+    """An outside system scoped to these clinics (reads results unless told otherwise)."""
+    from cases.models import Integration
+
+    made = Integration.objects.create(name=name, **fields)
+    made.clinics.set(clinics)
+    return made
+
+
+def api_token(integration) -> str:
+    """A new token of the integration, as an administrator issues it in the admin."""
+    from cases.audit.actors import Actor
+    from cases.integrations.services import issue_token
+
+    return issue_token(integration=integration, actor=Actor.system())

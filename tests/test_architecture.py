@@ -260,3 +260,16 @@ def test_the_dicom_listener_imports_nothing_from_the_intake_form():
     known = modules()
     for start in ("cases.dicom.listener", "cases.management.commands.dicom_listener"):
         assert "cases.intake.forms" not in reachable(start, known), start
+
+
+# --- One rule for what outside systems see of the AI -------------------------------------------
+
+def test_the_integrations_read_a_prediction_only_through_the_one_exposure_rule():
+    """The API, FHIR and webhooks show an AI result only through `selectors.exposed_prediction` (where the
+    local-validation rule of issue 26 goes): no other module of the package reads predictions itself."""
+    for path in (ROOT / "cases" / "integrations").glob("*.py"):
+        if path.name == "selectors.py":
+            continue
+        text = path.read_text()
+        for reader in ("latest_prediction", "predictions.", "Prediction.objects", "result_for("):
+            assert reader not in text, f"{path.name} reads predictions with {reader!r}"

@@ -71,7 +71,7 @@ def test_login_page_empty_and_with_its_error_has_no_serious_violation(live_serve
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_staff_pages_in_every_state_have_no_serious_violation(live_server, staff, cases, chromium, viewport):  # noqa: F811
     urls = [reverse("cases:case_list"), reverse("cases:case_list") + "?mrn=nobody-has-this",
-            reverse("cases:case_new")]
+            reverse("cases:case_new"), reverse("cases:notifications")]
     urls += [case_url("cases:case_detail", case) for case in cases.values()]
     urls += [case_url("cases:report", cases["reviewed"]), case_url("cases:report", cases["predicted"])]
     found = audit_pages(live_server.url, viewport, chromium, staff, urls)
@@ -91,7 +91,7 @@ def test_radiologist_pages_in_every_state_have_no_serious_violation(live_server,
                                                                      viewport):
     worklist = reverse("cases:worklist")
     urls = [worklist, worklist + "?status=all", worklist + "?status=failed&label=normal",
-            worklist + "?submitted_from=not-a-date"]
+            worklist + "?submitted_from=not-a-date", reverse("cases:notifications")]
     urls += [case_url("cases:review", case) for case in cases.values()]
     urls += [case_url("cases:report", cases["reviewed"])]
     found = audit_pages(live_server.url, viewport, chromium, radiologist, urls)
@@ -116,7 +116,9 @@ def test_administrator_audit_and_admin_pages_have_no_serious_violation(live_serv
             case_url("audit:timeline", cases["reviewed"]), case_url("cases:case_detail", cases["failed"])]
     urls += [reverse(name) for name in (
         "admin:index", "admin:auth_user_changelist", "admin:auth_user_add", "admin:auth_group_changelist",
-        "admin:cases_case_changelist", "admin:cases_auditevent_changelist", "admin:cases_clinic_changelist")]
+        "admin:cases_case_changelist", "admin:cases_auditevent_changelist", "admin:cases_clinic_changelist",
+        "admin:cases_integration_changelist", "admin:cases_integration_add", "admin:cases_apitoken_changelist",
+        "admin:cases_webhookevent_changelist", "admin:cases_notification_changelist")]
     urls += [reverse("admin:auth_user_change", args=[staff.pk]),
              reverse("admin:cases_case_change", args=[cases["reviewed"].pk]),
              reverse("admin:cases_clinic_change", args=[cases["reviewed"].clinic_id])]

@@ -14,8 +14,8 @@ SYSTEM_LABEL = "system"
 
 @dataclass(frozen=True)
 class Actor:
-    user: object | None = None  # a User; None for the system, a worker or an anonymous client
-    label: str = ""  # the username, "worker@host", "system", or the username tried at login
+    user: object | None = None  # a User; None for the system, a worker, an integration or an anonymous client
+    label: str = ""  # the username, "worker@host", "api:<integration>", "system", or the username tried at login
     address: str | None = None
 
     @classmethod
@@ -27,6 +27,8 @@ class Actor:
         # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy sets it.
         address = request.META.get("REMOTE_ADDR")
         user = getattr(request, "user", None)  # authenticate() may pass a bare HttpRequest
+        if getattr(user, "is_integration", False):  # an API token's integration (cases.models.Integration)
+            return cls.integration(user, address=address)
         if user is not None and user.is_authenticated:
             return cls.of_user(user, address=address)
         return cls(address=address)
@@ -38,6 +40,11 @@ class Actor:
     @classmethod
     def dicom_node(cls, ae_title: str, address: str | None) -> "Actor":
         return cls(label=f"dicom:{ae_title}", address=address)
+
+    @classmethod
+    def integration(cls, integration, *, address: str | None = None) -> "Actor":
+        """An outside system calling the API with its token: no user, its name as the label."""
+        return cls(label=integration.actor_label, address=address)
 
     @classmethod
     def system(cls) -> "Actor":
@@ -55,6 +62,13 @@ _current: ContextVar[Actor] = ContextVar("cxr_audit_actor", default=NOBODY)
 def current_actor() -> Actor:
     """The actor of the request being served, or `NOBODY` (a shell, a command, the worker)."""
     return _current.get()
+
+
+def act_as(actor: Actor) -> None:
+    """For the rest of this request, receivers record `actor`: the API learns who calls only in the view
+    (an integration's token), after the middleware below has set the anonymous client. The middleware's
+    reset at the end of the request restores the value from before it, whatever was set in between."""
+    _current.set(actor)
 
 
 class RequestActorMiddleware:

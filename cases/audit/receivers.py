@@ -20,7 +20,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 from classifier.models import ModelVersion
 from classifier.signals import model_activated
 
-from ..models import AuditEvent, Case, Clinic, Patient
+from ..models import AuditEvent, Case, Clinic, Integration, NotificationChoice, Patient
 from .actors import Actor, current_actor
 from .guard import register_sqlite_function
 from .services import record
@@ -53,6 +53,10 @@ WATCHED = {
     # Activation has its own event (model_activated); putting a version on trial is this one.
     ModelVersion: Watch(Action.TRIAL_CHANGED, ("on_trial", "trial_sample_percent", "trial_clinics"), "name",
                         records_creation=False),
+    # Made and changed by administrators in the admin; its tokens and secret have their own events.
+    Integration: Watch(Action.INTEGRATION_CHANGED, ("name", "active", "may_submit", "may_read", "receives_webhooks",
+                                                    "webhook_url", "webhook_events"), "name"),
+    NotificationChoice: Watch(Action.USER_CHANGED, ("by_email", "by_sms", "phone", "on_duty"), "user"),
     Case: Watch(Action.CASE_EDITED, tuple(f.attname for f in Case._meta.concrete_fields
                                      if f.name not in CASE_WORKFLOW_FIELDS), "public_id", records_creation=False),
 }
@@ -74,6 +78,7 @@ MEMBERSHIPS = {
                                               ("content_type__app_label", "codename")),
     Clinic.members.through: Membership(User, "clinics", "clinics", ("code",)),
     Group.permissions.through: Membership(Group, "permissions", "permissions", ("content_type__app_label", "codename")),
+    Integration.clinics.through: Membership(Integration, "clinics", "clinics", ("code",)),
 }
 
 

@@ -28,6 +28,7 @@ from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..dicom.outbox import queue_results
+from ..integrations import webhooks
 from ..models import AuditEvent, Case, Prediction
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
@@ -192,6 +193,7 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                             "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version},
                             **({"from_trial": True} if from_trial else {})})
             queue_results(case=case, prediction=prediction)  # to a PACS that asked for AI suggestions
+            webhooks.announce(case=case, event=webhooks.Event.PREDICTED)
             written = True
             return Outcome.PREDICTED
     finally:
@@ -229,6 +231,7 @@ def fail_case(case_id: int, *, source: str, reason: str, cause: str, actor: Acto
         if case is None:
             return False
         record(Action.CLASSIFICATION_FAILED, actor=actor, case=case, details={"reason": reason, "cause": cause})
+        webhooks.announce(case=case, event=webhooks.Event.FAILED)
     return True
 
 

@@ -2,6 +2,7 @@
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -11,7 +12,8 @@ from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
-from ..models import AuditEvent, Case, Clinic, DicomNode, Patient
+from ..models import AuditEvent, Case, Clinic, DicomNode, Integration, Patient
+from ..notifications.services import announce_urgent_case
 from ..text import identifier_key
 from .checks import CaseDetails, CheckedUpload
 from .display import display_png
@@ -30,9 +32,29 @@ class DicomOrigin:
     node: DicomNode
     sop_instance_uid: str
 
+    def case_fields(self) -> dict:
+        return {"received_from": self.node, "sop_instance_uid": self.sop_instance_uid}
+
+    def record_arrival(self, *, actor: Actor, case: Case) -> None:
+        record(AuditEvent.Action.DICOM_INSTANCE_RECEIVED, actor=actor, case=case, details={
+            "node": self.node.ae_title, "sop_instance_uid": self.sop_instance_uid, "outcome": "stored"})
+
+
+@dataclass(frozen=True)
+class IntegrationOrigin:
+    """A case an outside system submitted with its API token (cases/integrations/)."""
+    integration: Integration
+
+    def case_fields(self) -> dict:
+        return {"submitted_via": self.integration}
+
+    def record_arrival(self, *, actor: Actor, case: Case) -> None:
+        pass  # its case_submitted event names the integration as the actor
+
 
 def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: CheckedUpload,
-                origin: DicomOrigin | None = None) -> Case:
+                origin: DicomOrigin | IntegrationOrigin | None = None,
+                also: Callable[[Case], None] | None = None) -> Case:
     """Create the case, its files and its audit event together, or nothing at all.
 
     1. Outside any transaction (it is the slow part, and SQLite's write lock is site-wide):
@@ -43,8 +65,10 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
        the case waits for the reaper as "submitted").
     The files are removed only if that transaction did not commit. Once it has, nothing here
     deletes them, whatever happens next (a hung broker, a request aborted mid-publish).
-    With an `origin` the case is attributed to the sending node instead of a user, and a second
-    case with the same SOP Instance UID fails on its unique constraint (IntegrityError).
+    With an `origin` the case is attributed to the sending node or integration instead of a user, and a
+    second case with the same SOP Instance UID fails on its unique constraint (IntegrityError).
+    `also(case)` makes further writes that must commit or roll back with the case (the API binds its
+    Idempotency-Key so); an urgent case tells the radiologists on duty (after the commit).
     """
     image, data = upload.image, upload.data
     display = display_png(image, data)
@@ -67,8 +91,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
         with transaction.atomic(durable=True):
             patient, returning = _patient_for(clinic=clinic, details=details)
             case = Case.objects.create(
-                clinic=clinic, patient=patient, submitted_by=actor.user if origin is None else None,
-                received_from=origin and origin.node, sop_instance_uid=origin and origin.sop_instance_uid,
+                clinic=clinic, patient=patient, **(origin.case_fields() if origin else {"submitted_by": actor.user}),
                 symptoms=details.symptoms, onset_date=details.onset_date, spo2=details.spo2,
                 notes=details.notes, view=details.view, urgent=details.urgent,
                 image_name=written[0], display_name=written[1], image_sha256=sha256,
@@ -80,8 +103,11 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
                 "sha256": sha256, "bytes": len(data), "width": image.width, "height": image.height,
             })
             if origin is not None:
-                record(AuditEvent.Action.DICOM_INSTANCE_RECEIVED, actor=actor, case=case, details={
-                    "node": origin.node.ae_title, "sop_instance_uid": origin.sop_instance_uid, "outcome": "stored"})
+                origin.record_arrival(actor=actor, case=case)
+            if also is not None:
+                also(case)
+            if case.urgent:
+                announce_urgent_case(case=case)
             transaction.on_commit(after_commit, robust=True)
     except BaseException:
         if not committed:

@@ -74,13 +74,18 @@ def show_case(request, public_id):
 
 @require_GET
 def show_image(request, public_id, kind):
-    """Patient images leave the server only here: access-checked, audited, never cached."""
     case = case_for(request, public_id)
-    name = {"display": case.display_name, "original": case.image_name}.get(kind) or (
-        heatmap_name(case) if kind == "heatmap" else None)
-    if name is None:
+    return image_response(case=case, kind=kind, heatmap=heatmap_name(case) if kind == "heatmap" else None,
+                          actor=Actor.of_request(request))
+
+
+def image_response(*, case: Case, kind: str, heatmap: str | None, actor: Actor) -> FileResponse:
+    """Patient images leave the server only here (for the pages and the API): for a case the caller may
+    see, audited, never cached. `heatmap` is the storage name of the heatmap the caller may be shown."""
+    name = {"display": case.display_name, "original": case.image_name, "heatmap": heatmap}.get(kind)
+    if not name:
         raise Http404("No such image")
-    record(AuditEvent.Action.IMAGE_VIEWED, actor=Actor.of_request(request), case=case, details={"kind": kind})
+    record(AuditEvent.Action.IMAGE_VIEWED, actor=actor, case=case, details={"kind": kind})
     suffix = name[name.rindex("."):]
     response = FileResponse(
         storage.open_file(name), content_type=IMAGE_TYPES[suffix],

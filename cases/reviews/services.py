@@ -14,6 +14,8 @@ from .. import access
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..dicom.outbox import queue_results
+from ..integrations import webhooks
+from ..notifications.services import announce_result
 from ..models import AuditEvent, Case, Prediction, Review
 from ..workflow import transition
 from .selectors import current_review, latest_prediction
@@ -80,6 +82,8 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         record(AuditEvent.Action.REVIEW_CONFIRMED if agreed else AuditEvent.Action.REVIEW_OVERRIDDEN,
                actor=actor, case=case, details=_details(review))
         queue_results(case=case, prediction=latest, review=review)  # the DICOM report, after commit
+        webhooks.announce(case=case, event=webhooks.Event.SIGNED)  # the clinic's systems, after commit
+        announce_result(case=case, review=review)  # and its staff who chose to be told
     case.status = Case.Status.REVIEWED
     return review
 
@@ -116,6 +120,8 @@ def amend_review(*, review: Review, reviewer, finding: str, note: str = "", reas
             record(AuditEvent.Action.REVIEW_AMENDED, actor=actor or Actor.of_user(reviewer), case=case,
                    details={**_details(amendment), "amends": review.pk, "reason": amendment.amendment_reason})
             queue_results(case=case, prediction=review.prediction, review=amendment)  # an amended report
+            webhooks.announce(case=case, event=webhooks.Event.AMENDED)
+            announce_result(case=case, review=amendment)
     except IntegrityError:
         raise ReviewConflict("This review was already amended by someone else; reload the case.") from None
     return amendment

@@ -169,7 +169,7 @@ class Worker:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "cxrsite", "worker", "--pool=prefork",
-             f"--concurrency={self.concurrency}", "-n", self.node, "-Q", "classification,upkeep", "--loglevel=INFO",
+             f"--concurrency={self.concurrency}", "-n", self.node, "-Q", "classification,upkeep,integrations", "--loglevel=INFO",
              "--without-gossip", "--without-mingle",
              *([f"--include={','.join(self.config.include)}"] if self.config.include else [])],
             cwd=BASE_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
