@@ -44,6 +44,9 @@ class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
     code = models.SlugField(max_length=40, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
+    read_first = models.BooleanField(
+        "read first", default=False,
+        help_text="Radiologists record their own impression of each film before the AI suggestion is shown.")
     created = models.DateTimeField(auto_now_add=True)
 
     objects = ClinicQuerySet.as_manager()
@@ -314,6 +317,7 @@ class Review(models.Model):
         NORMAL = labels.NORMAL, labels.FINDING_NAMES[labels.NORMAL]
         VIRAL = labels.VIRAL_PNEUMONIA, labels.FINDING_NAMES[labels.VIRAL_PNEUMONIA]
         OTHER = labels.OTHER, labels.FINDING_NAMES[labels.OTHER]
+        UNUSABLE = labels.UNUSABLE, labels.FINDING_NAMES[labels.UNUSABLE]
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="reviews")
@@ -324,6 +328,8 @@ class Review(models.Model):
     signed_at = models.DateTimeField(auto_now_add=True)
     amends = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by")
     amendment_reason = models.TextField(blank=True)
+    # Read-first clinics: what the radiologist recorded before the AI panel opened ("" otherwise).
+    first_impression = models.CharField(max_length=32, choices=Finding.choices, blank=True)
 
     objects = ReviewQuerySet.as_manager()
 
@@ -332,6 +338,22 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_finding_display()} by {self.reviewer}"
+
+
+class FirstImpression(models.Model):
+    """A read-first clinic's radiologist's own finding, recorded before the AI panel opened; kept
+    beside the signed review (which copies it) so both impressions stay on record."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="first_impressions")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    finding = models.CharField(max_length=32, choices=Review.Finding.choices)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "reader"], name="one_first_impression_per_reader")]
+
+    def __str__(self) -> str:
+        return f"{self.get_finding_display()} by {self.reader} (first impression)"
 
 
 class DicomResult(models.Model):
@@ -415,6 +437,7 @@ class AuditEvent(models.Model):
         REVIEW_CONFIRMED = "review_confirmed"
         REVIEW_OVERRIDDEN = "review_overridden"
         REVIEW_AMENDED = "review_amended"
+        FIRST_IMPRESSION_RECORDED = "first_impression_recorded"
         CASE_EDITED = "case_edited"
         USER_CHANGED = "user_changed"
         GROUP_CHANGED = "group_changed"

@@ -54,10 +54,19 @@ class BidiFreeNoteMixin:
 
 
 class ReviewForm(BidiFreeNoteMixin, forms.Form):
-    finding = forms.ChoiceField(label="Final finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
+    """Nothing is chosen for the radiologist: a missing finding is refused, never read as agreement."""
+
+    finding = forms.ChoiceField(label="Final finding", choices=Review.Finding.choices, widget=forms.RadioSelect,
+                                error_messages={"required": "Choose a final finding before signing."})
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
                            help_text="Required when you override the AI suggestion.")
     prediction = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class FirstImpressionForm(forms.Form):
+    finding = forms.ChoiceField(label="Your first impression", choices=Review.Finding.choices,
+                                widget=forms.RadioSelect,
+                                error_messages={"required": "Choose your first impression."})
 
 
 class AmendForm(BidiFreeNoteMixin, forms.Form):

@@ -10,9 +10,10 @@ from ..access import can_review, role_required
 from ..audit.actors import Actor
 from ..intake.selectors import earlier_cases
 from ..models import Case
-from .forms import AmendForm, ReviewForm, WorklistFilterForm
+from .forms import AmendForm, FirstImpressionForm, ReviewForm, WorklistFilterForm
 from .selectors import result_for, status_counts, with_outcome, worklist_page
-from .services import ReviewConflict, ReviewError, amend_review, sign_review
+from .services import (ReviewConflict, ReviewError, amend_review, first_impression_of, needs_first_impression,
+                       record_first_impression, sign_review)
 
 reviewer_required = role_required(can_review)
 
@@ -47,6 +48,24 @@ def review_case(request, public_id):
         if done is not None:
             return done
     return _review_page(request, case, result, form=form, status=400)
+
+
+@require_POST
+@reviewer_required
+def record_case_impression(request, public_id):
+    """Read-first clinics: keep the radiologist's own finding, then open the AI panel."""
+    case = _case(request, public_id)
+    form = FirstImpressionForm(request.POST)
+    if form.is_valid():
+        try:
+            record_first_impression(case=case, reader=request.user, finding=form.cleaned_data["finding"],
+                                    actor=Actor.of_request(request))
+        except ReviewError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "First impression recorded; the AI suggestion is now shown.")
+            return redirect("cases:review", public_id=case.public_id)
+    return _review_page(request, case, result_for(case), impression_form=form, status=400)
 
 
 @require_POST
@@ -100,22 +119,27 @@ def _case(request, public_id) -> Case:
 
 
 def _initial(result) -> dict:
-    """The form starts on the AI suggestion; a human read starts on nothing."""
-    if result.prediction is None:
-        return {}
-    if result.suggestion is None:
-        return {"prediction": result.prediction.pk}
-    return {"finding": result.suggestion.label, "prediction": result.prediction.pk}
+    """No finding is chosen in advance, the AI's least of all (automation bias): only the prediction
+    the radiologist is looking at, so a newer one arriving meanwhile is noticed."""
+    return {} if result.prediction is None else {"prediction": result.prediction.pk}
 
 
-def _review_page(request, case, result, *, form=None, amend_form=None, status: int = 200):
-    """The review page: the signing form while the case awaits review, the amend form once signed."""
-    if case.status != Case.Status.PREDICTED or result.prediction is None:
+def _review_page(request, case, result, *, form=None, amend_form=None, impression_form=None, status: int = 200):
+    """The review page: the signing form while the case awaits review, the amend form once signed.
+    In a read-first clinic, a case awaiting review first asks for the radiologist's own impression and
+    shows nothing of the AI (panel, heatmap) until it is recorded."""
+    awaiting = case.status == Case.Status.PREDICTED and result.prediction is not None
+    if not awaiting:
         form = None
+    hide_ai = awaiting and needs_first_impression(case, request.user)
+    if hide_ai:
+        form, impression_form = None, impression_form or FirstImpressionForm()
     if result.review is not None and amend_form is None:
         amend_form = AmendForm(initial={"finding": result.review.finding, "review": result.review.pk})
     return render(request, "cases/review.html", {
         "case": case, "result": result, "form": form, "amend_form": amend_form,
+        "impression_form": impression_form if hide_ai else None, "hide_ai": hide_ai,
+        "impression": first_impression_of(case, request.user) if case.clinic.read_first else None,
         "history": case.reviews.select_related("reviewer").order_by("signed_at", "id"),
         "earlier": with_outcome(earlier_cases(case, request.user)),
     }, status=status)
