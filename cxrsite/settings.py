@@ -208,6 +208,9 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 # the session for that at most once a minute, and never on a POST, so a session write can
 # never turn a case that was saved into an error page.
 CXR_SESSION_REFRESH_SECONDS = 60
+# Open pages (the staff case page and case list, the worklist) look for new results this often. Their
+# polls send X-CXR-Poll and do not count as activity: an unattended page still reaches the idle logout.
+CXR_LIVE_REFRESH_SECONDS = env_int("CXR_LIVE_REFRESH_SECONDS", 15)
 # Messages in a cookie: showing "Case submitted." writes nothing to the database after the commit.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -1,7 +1,10 @@
 """Radiologist pages: the worklist, reviewing a case, amending a review, and the printable report."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -11,7 +14,7 @@ from ..audit.actors import Actor
 from ..intake.selectors import earlier_cases
 from ..models import Case
 from .forms import AmendForm, FirstImpressionForm, ReviewForm, WorklistFilterForm
-from .selectors import result_for, status_counts, with_outcome, worklist_page
+from .selectors import outcomes_for, result_for, status_counts, with_outcome, worklist_page
 from .services import (ReviewConflict, ReviewError, amend_review, first_impression_of, needs_first_impression,
                        record_first_impression, sign_review)
 
@@ -92,11 +95,30 @@ def amend_case_review(request, public_id):
 
 
 @require_GET
+def show_outcomes(request):
+    """Polled by open case pages and case lists (static/cxr/status.js): ?id=<uuid>&id=... -> their outcomes."""
+    response = JsonResponse({"cases": outcomes_for(request.user, _uuids(request.GET.getlist("id")))})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
 def show_report(request, public_id):
     case = _case(request, public_id)
     return render(request, "cases/report.html", {
         "case": case, "result": result_for(case), "history": case.reviews.select_related("reviewer"),
     })
+
+
+def _uuids(values: list[str]) -> list[str]:
+    """The well-formed ids among those asked for (a malformed one matches no case anyway)."""
+    found = []
+    for value in values:
+        try:
+            found.append(str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return found
 
 
 def _signed(request, case, form, sign, *, message: str, then):
