@@ -290,6 +290,8 @@ CXR_STORAGE_DIR = Path(env_str("CXR_STORAGE_DIR", str(CXR_DATA_DIR / "private"))
 CXR_UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 CXR_UPLOAD_MAX_PIXELS = env_int("CXR_UPLOAD_MAX_PIXELS", 50_000_000)
 CXR_UPLOAD_MIN_SIDE = env_int("CXR_UPLOAD_MIN_SIDE", 128)
+# The same image for the same patient within this many minutes is filed again only when the person confirms.
+CXR_DUPLICATE_IMAGE_MINUTES = env_int("CXR_DUPLICATE_IMAGE_MINUTES", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -246,7 +246,7 @@ def test_an_error_of_the_whole_form_is_an_alert_inside_it(nurse, monkeypatch):
     def storage_down(**kwargs):
         raise StorageUnavailable()
 
-    monkeypatch.setattr("cases.intake.views.submit_case", storage_down)
+    monkeypatch.setattr("cases.intake.services.submit_case", storage_down)
     response = nurse.post(NEW_CASE, {"mrn": "H-3", "age": "40", "sex": "F", "view": "PA",
                                      "image": SimpleUploadedFile("chest.png", png_bytes(), content_type="image/png")})
     page = page_of(response)

@@ -5,18 +5,19 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from .. import storage
 from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
-from ..models import AuditEvent, Case, Clinic, DicomNode, Integration, Patient
+from ..models import AuditEvent, Case, Clinic, DicomNode, IdempotencyKey, Integration, Patient
 from ..notifications.services import announce_urgent_case
 from ..text import identifier_key
 from .checks import CaseDetails, CheckedUpload
 from .display import display_png
+from .selectors import FORM_KEY_PREFIX, case_filed_with, form_caller
 
 log = logging.getLogger(__name__)
 SUFFIX_BY_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "DICOM": ".dcm"}
@@ -114,6 +115,29 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
             discard(written)
         raise
     return case
+
+
+def submit_form_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: CheckedUpload,
+                     submission_key) -> tuple[Case, bool]:
+    """The new-case form's submission, at most once per form shown: (the case, whether it was filed before).
+
+    The key is bound to the case in the case's own transaction (`submit_case(also=...)`); two sends of one
+    form at the same moment both store files, the second fails on the key's unique constraint, its files
+    are removed, and it answers the first one's case.
+    """
+    caller, key = form_caller(actor.user), f"{FORM_KEY_PREFIX}{submission_key}"
+
+    def bind(case: Case) -> None:
+        IdempotencyKey.objects.create(caller=caller, key=key, fingerprint="", case=case)
+
+    try:
+        return submit_case(actor=actor, clinic=clinic, details=details, upload=upload,
+                           also=bind if submission_key else None), False
+    except IntegrityError:
+        earlier = case_filed_with(actor.user, submission_key)
+        if earlier is None:
+            raise
+        return earlier, True
 
 
 def _patient_for(*, clinic: Clinic, details: CaseDetails) -> tuple[Patient, bool]:

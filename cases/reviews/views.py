@@ -47,7 +47,8 @@ def review_case(request, public_id):
         done = _signed(request, case, form, lambda: sign_review(
             case=case, reviewer=request.user, finding=form.cleaned_data["finding"], note=form.cleaned_data["note"],
             prediction_id=form.cleaned_data["prediction"], actor=Actor.of_request(request)),
-            message=f"Review signed for patient {case.patient.mrn}.", then=redirect("cases:worklist"))
+            message=f"Review signed for patient {case.patient.mrn}.", then=redirect("cases:worklist"),
+            draft=f"review-{case.public_id}")
         if done is not None:
             return done
     return _review_page(request, case, result, form=form, status=400)
@@ -121,7 +122,7 @@ def _uuids(values: list[str]) -> list[str]:
     return found
 
 
-def _signed(request, case, form, sign, *, message: str, then):
+def _signed(request, case, form, sign, *, message: str, then, draft: str = ""):
     """Call a signing service: `then` on success, back to the case when someone signed first,
     None (show the form again with the error) when the review cannot be signed as asked."""
     try:
@@ -132,7 +133,7 @@ def _signed(request, case, form, sign, *, message: str, then):
     except ReviewError as error:
         form.add_error(None, str(error))
         return None
-    messages.success(request, message)
+    messages.success(request, message, extra_tags=f"draft:{draft}" if draft else "")  # drafts.js drops the note kept
     return then
 
 
