@@ -151,6 +151,7 @@ class Case(models.Model):
         PREDICTED = "predicted", "Awaiting review"
         FAILED = "failed", "Classification failed"
         REVIEWED = "reviewed", "Reviewed"
+        WITHDRAWN = "withdrawn", "Withdrawn by the clinic"
 
     class FailureCause(models.TextChoices):
         """Why classification did not finish: the image itself, or the environment around it.
@@ -183,6 +184,9 @@ class Case(models.Model):
     # A DICOM original's SOP Instance UID: unique, so a resent instance creates nothing new.
     sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A film the input gate refused, withdrawn because the clinic sent a better one: the case filed with it.
+    replaced_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="replaces")
 
     # Clinical context
     symptoms = models.TextField(blank=True)
@@ -438,6 +442,8 @@ class AuditEvent(models.Model):
         REVIEW_OVERRIDDEN = "review_overridden"
         REVIEW_AMENDED = "review_amended"
         FIRST_IMPRESSION_RECORDED = "first_impression_recorded"
+        CASE_WITHDRAWN = "case_withdrawn"
+        CASE_IMAGE_REPLACED = "case_image_replaced"
         CASE_EDITED = "case_edited"
         USER_CHANGED = "user_changed"
         GROUP_CHANGED = "group_changed"

@@ -14,7 +14,7 @@ from cases.models import Case
 from cxrsite.testing.images import png_bytes
 from tests.a11y import DESKTOP, blocking_violations, chromium  # noqa: F401 (a fixture)
 from tests.conftest import PASSWORD
-from tests.factories import predicted_case
+from tests.factories import predicted_case, refused_case
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NEW_CASE = reverse("cases:case_new")
@@ -168,3 +168,21 @@ def test_a_png_without_a_patient_number_is_stopped_in_the_browser_keeping_the_fi
     expect(page.locator("#mrn-needed")).to_be_hidden()
     page.get_by_role("button", name="Submit case").click()
     expect(page.get_by_text("Case submitted.")).to_be_visible()
+
+
+def test_staff_replace_a_refused_image_then_the_first_case_says_it_was_withdrawn(live_server, clinic, staff,
+                                                                                 context, film):
+    case, _ = refused_case(clinic, staff, mrn="NL-4")
+    page = context.new_page()
+    go_to_login(page, live_server.url, staff.username, reverse("cases:case_detail", args=[case.public_id]))
+    expect(page.get_by_test_id("refused-actions")).to_be_visible()
+    assert blocking_violations(page, "refused case, staff") == []
+    page.get_by_label("A better image (PNG, JPEG or DICOM)").set_input_files(film)
+    page.get_by_role("button", name="Send the new image").click()
+    expect(page.get_by_text("The new image was filed as a new case")).to_be_visible()
+    expect(page.get_by_test_id("replaces")).to_be_visible()
+    page.get_by_role("link", name="an earlier one the input check refused").click()
+    expect(page.get_by_test_id("withdrawn")).to_contain_text("Withdrawn by the clinic.")
+    expect(page.get_by_test_id("refused-actions")).to_have_count(0)
+    assert blocking_violations(page, "withdrawn case") == []
+    assert Case.objects.get(pk=case.pk).replaced_by is not None

@@ -94,3 +94,10 @@ class CaseForm(forms.Form):
         if not value and "image" not in self.errors and field not in self.errors:
             self.add_error(field, f"Enter the {what} (the file does not contain one).")
         return value
+
+
+class ReplaceImageForm(forms.Form):
+    """A better image for a case whose film the input gate refused; checked as the new-case form checks it."""
+
+    image = forms.FileField(label="A better image (PNG, JPEG or DICOM)")
+    clean_image = CaseForm.clean_image
