@@ -48,3 +48,20 @@ def test_the_activation_page_of_the_active_version_only_says_it_is_active(client
     page = client.get(reverse("audit:confirm_activation", args=[served.pk])).content.decode()
     assert f"{served.name} is the active model" in page and "there is nothing to activate" in page
     assert f"Activate {served.name}?" not in page and "instead of" not in page and 'name="evidence"' not in page
+
+
+def test_the_audit_trail_shows_words_the_patient_number_and_the_override_note_also_in_the_csv(
+        client, administrator, clinic, staff, radiologist):
+    from cases.reviews.services import sign_review
+    from tests.factories import predicted_case
+    from tests.test_audit_pages import read_csv
+
+    case, _ = predicted_case(clinic, staff, "covid", mrn="AUD-7")
+    sign_review(case=case, reviewer=radiologist, finding="normal", note="Clear lungs on second look")
+    client.force_login(administrator)
+    page = client.get(reverse("audit:events"), {"action": "review_overridden"}).content.decode()
+    assert "<td>Review overridden</td>" in page and "review_overridden</td>" not in page
+    assert ">AUD-7</a>" in page and "Clear lungs on second look" in page
+    [row] = read_csv(client.get(reverse("audit:export"), {"action": "review_overridden"}))
+    assert (row["what"], row["patient"], row["action"]) == ("Review overridden", "AUD-7", "review_overridden")
+    assert json.loads(row["details"])["note"] == "Clear lungs on second look"

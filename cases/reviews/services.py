@@ -175,5 +175,6 @@ def _details(review: Review) -> dict:
         "human_read": review.case.gate_reason or None,
         "prediction": prediction.pk if prediction else None,
         "agreed": review.agreed,
+        **({"note": review.note} if review.note else {}),  # an override's reason, for the audit trail and its CSV
         **({"first_impression": review.first_impression} if review.first_impression else {}),
     }
