@@ -65,3 +65,20 @@ def test_the_audit_trail_shows_words_the_patient_number_and_the_override_note_al
     [row] = read_csv(client.get(reverse("audit:export"), {"action": "review_overridden"}))
     assert (row["what"], row["patient"], row["action"]) == ("Review overridden", "AUD-7", "review_overridden")
     assert json.loads(row["details"])["note"] == "Clear lungs on second look"
+
+
+def test_typed_reasons_end_with_one_full_stop_and_lists_with_no_trailing_semicolon(client, clinic, staff,
+                                                                                    radiologist):
+    from cases.reviews.services import amend_review, sign_review
+    from tests.factories import predicted_case
+
+    case, _ = predicted_case(clinic, staff, "covid", mrn="DOT-1", symptoms="cough;")
+    first = sign_review(case=case, reviewer=radiologist, finding="covid")
+    amend_review(review=first, reviewer=radiologist, finding="normal", note="x", reason="Second look.")
+    client.force_login(staff)
+    for url in (reverse("cases:case_detail", args=[case.public_id]), reverse("cases:report", args=[case.public_id])):
+        page = client.get(url).content.decode()
+        assert "reason: Second look." in page and "Second look.." not in page, url
+    page = client.get(reverse("cases:report", args=[case.public_id])).content.decode()
+    assert "Earlier reviews: COVID-19 by" in page and "cough. SpO2 93 %." in page
+    assert ";<" not in page and "; <" not in page and "cough;" not in page

@@ -106,8 +106,10 @@ def show_outcomes(request):
 @require_GET
 def show_report(request, public_id):
     case = _case(request, public_id)
+    result = result_for(case)
     return render(request, "cases/report.html", {
-        "case": case, "result": result_for(case), "history": case.reviews.select_related("reviewer"),
+        "case": case, "result": result,
+        "earlier_reviews": case.reviews.select_related("reviewer").exclude(pk=getattr(result.review, "pk", None)),
     })
 
 
