@@ -82,3 +82,22 @@ def test_typed_reasons_end_with_one_full_stop_and_lists_with_no_trailing_semicol
     page = client.get(reverse("cases:report", args=[case.public_id])).content.decode()
     assert "Earlier reviews: COVID-19 by" in page and "cough. SpO2 93 %." in page
     assert ";<" not in page and "; <" not in page and "cough;" not in page
+
+
+def test_every_date_input_takes_iso_dates_as_text_not_the_browsers_locale(client, administrator, radiologist, staff):
+    import re
+
+    pages = [(radiologist, reverse("cases:worklist"), ["submitted_from", "submitted_to"]),
+             (administrator, reverse("audit:events"), ["since", "until"]),
+             (staff, reverse("cases:case_new"), ["onset_date"])]
+    for user, url, names in pages:
+        client.force_login(user)
+        page = client.get(url).content.decode()
+        assert 'type="date"' not in page, url
+        for name in names:
+            tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+            assert 'type="text"' in tag, (url, tag)
+    assert "As YYYY-MM-DD, for example 2026-03-01." in page  # the new-case form says the format in words
+    client.force_login(radiologist)
+    response = client.get(reverse("cases:worklist"), {"submitted_from": "2026-03-01"})
+    assert response.context["form"].filters().submitted_from.isoformat() == "2026-03-01"
