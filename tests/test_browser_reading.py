@@ -55,6 +55,7 @@ def test_a_human_read_signs_image_not_usable_without_a_note(live_server, clinic,
     case, _ = refused_case(clinic, staff, mrn="BR-2")
     page = open_review(chromium, live_server, radiologist, case)
     expect(page.get_by_text("confirm AI suggestion")).to_have_count(0)
+    assert blocking_violations(page, "human read, review") == []
     page.get_by_label("5. Image not usable: ask the clinic to resend").check()
     sign = page.locator("#review-form button[type=submit]")
     expect(sign).to_have_text("Sign: Image not usable: ask the clinic to resend")
@@ -93,5 +94,8 @@ def test_read_first_hides_the_ai_until_the_first_impression_is_saved(live_server
     expect(page.locator("#review-form input[name=finding]:checked")).to_have_count(0)
     found += blocking_violations(page, "read-first, after the impression")
     assert FirstImpression.objects.get(case=case).finding == "viral_pneumonia"
+    page.goto(live_server.url + reverse("cases:worklist"))
+    expect(page.get_by_test_id("read-first")).to_have_text("After your first read")
+    found += blocking_violations(page, "read-first worklist")
     assert found == []
     page.context.close()

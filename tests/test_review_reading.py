@@ -133,3 +133,13 @@ def test_the_report_puts_the_radiologists_finding_above_the_ai(client, covid_cas
     page = client.get(reverse("cases:report", args=[covid_case.public_id])).content.decode()
     finding, ai = page.index('<h2 class="h5">Radiologist\'s finding</h2>'), page.index('<h2 class="h5">AI suggestion')
     assert page.index("Viral Pneumonia") < ai and finding < ai
+
+
+def test_the_worklist_names_no_ai_answer_for_a_read_first_clinics_waiting_case(client, read_first, staff,
+                                                                               radiologist):
+    predicted_case(read_first, staff, "covid", mrn="READ-7")
+    client.force_login(radiologist)
+    page = client.get(reverse("cases:worklist")).content.decode()
+    row = page.split('data-mrn="READ-7"')[1].split("</tr>")[0]
+    assert "After your first read" in row and "AI priority" in row
+    assert "COVID-19" not in row and "91%" not in row
