@@ -44,6 +44,9 @@ class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
     code = models.SlugField(max_length=40, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
+    read_first = models.BooleanField(
+        "read first", default=False,
+        help_text="Radiologists record their own impression of each film before the AI suggestion is shown.")
     created = models.DateTimeField(auto_now_add=True)
 
     objects = ClinicQuerySet.as_manager()
@@ -148,6 +151,7 @@ class Case(models.Model):
         PREDICTED = "predicted", "Awaiting review"
         FAILED = "failed", "Classification failed"
         REVIEWED = "reviewed", "Reviewed"
+        WITHDRAWN = "withdrawn", "Withdrawn by the clinic"
 
     class FailureCause(models.TextChoices):
         """Why classification did not finish: the image itself, or the environment around it.
@@ -180,6 +184,9 @@ class Case(models.Model):
     # A DICOM original's SOP Instance UID: unique, so a resent instance creates nothing new.
     sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A film the input gate refused, withdrawn because the clinic sent a better one: the case filed with it.
+    replaced_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="replaces")
 
     # Clinical context
     symptoms = models.TextField(blank=True)
@@ -314,6 +321,7 @@ class Review(models.Model):
         NORMAL = labels.NORMAL, labels.FINDING_NAMES[labels.NORMAL]
         VIRAL = labels.VIRAL_PNEUMONIA, labels.FINDING_NAMES[labels.VIRAL_PNEUMONIA]
         OTHER = labels.OTHER, labels.FINDING_NAMES[labels.OTHER]
+        UNUSABLE = labels.UNUSABLE, labels.FINDING_NAMES[labels.UNUSABLE]
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="reviews")
@@ -324,6 +332,8 @@ class Review(models.Model):
     signed_at = models.DateTimeField(auto_now_add=True)
     amends = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by")
     amendment_reason = models.TextField(blank=True)
+    # Read-first clinics: what the radiologist recorded before the AI panel opened ("" otherwise).
+    first_impression = models.CharField(max_length=32, choices=Finding.choices, blank=True)
 
     objects = ReviewQuerySet.as_manager()
 
@@ -332,6 +342,22 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_finding_display()} by {self.reviewer}"
+
+
+class FirstImpression(models.Model):
+    """A read-first clinic's radiologist's own finding, recorded before the AI panel opened; kept
+    beside the signed review (which copies it) so both impressions stay on record."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="first_impressions")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    finding = models.CharField(max_length=32, choices=Review.Finding.choices)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "reader"], name="one_first_impression_per_reader")]
+
+    def __str__(self) -> str:
+        return f"{self.get_finding_display()} by {self.reader} (first impression)"
 
 
 class DicomResult(models.Model):
@@ -415,6 +441,9 @@ class AuditEvent(models.Model):
         REVIEW_CONFIRMED = "review_confirmed"
         REVIEW_OVERRIDDEN = "review_overridden"
         REVIEW_AMENDED = "review_amended"
+        FIRST_IMPRESSION_RECORDED = "first_impression_recorded"
+        CASE_WITHDRAWN = "case_withdrawn"
+        CASE_IMAGE_REPLACED = "case_image_replaced"
         CASE_EDITED = "case_edited"
         USER_CHANGED = "user_changed"
         GROUP_CHANGED = "group_changed"

@@ -94,3 +94,13 @@ def api_token(integration) -> str:
     from cases.integrations.services import issue_token
 
     return issue_token(integration=integration, actor=Actor.system())
+
+
+def refused_case(clinic: Clinic, submitted_by, *, reason: str = "not_radiograph", **kwargs) -> tuple[Case, Prediction]:
+    """A case whose film the input gate refused: a prediction row with no suggestion, awaiting a human read."""
+    case, prediction = predicted_case(clinic, submitted_by, "normal", **kwargs)
+    Prediction.objects.filter(pk=prediction.pk).update(gate_passed=False, gate_reason=reason)
+    Case.objects.filter(pk=case.pk).update(**Case.suggestion_fields("normal", {}, reason))
+    case.refresh_from_db()
+    prediction.refresh_from_db()
+    return case, prediction

@@ -69,6 +69,7 @@ def test_the_figures_for_each_version_equal_the_hand_computed_example(example):
         ("Normal", [0, 1, 1], 2),
         ("Viral Pneumonia", [0, 0, 1], 1),
         ("Other / indeterminate", [0, 0, 0], 0),
+        ("Image not usable: ask the clinic to resend", [0, 0, 0], 0),
     ]
     assert first.median_to_prediction == timedelta(minutes=4.5)
     assert first.median_to_review == timedelta(minutes=40)

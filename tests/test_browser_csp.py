@@ -67,7 +67,7 @@ def test_login_case_review_worklist_report_audit_and_admin_pages_render_without_
         page.get_by_label("Heatmap (h)").check()
         expect(viewer).to_have_attribute("data-heatmap-shown", "true")
         page.get_by_label("4. Other / indeterminate").check()  # the sign button's text follows the choice
-        expect(page.locator("#review-form button[type=submit]")).to_have_text("Sign: override")
+        expect(page.locator("#review-form button[type=submit]")).to_have_text("Sign: Other / indeterminate")
         watcher.assert_clean("review page")
         watcher.visit(base + reverse("cases:report", args=[case.public_id]))
         watcher.assert_clean("report")

@@ -15,9 +15,10 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
+from django.utils import timezone
 
 from classifier.gate import REASONS
-from classifier.labels import LABELS
+from classifier.labels import LABELS, display_name
 
 from ..audit.selectors import start_of_day
 from ..models import Case, Prediction, Review
@@ -113,14 +114,52 @@ def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> int 
 
 
 def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """Annotate the AI's confidence in its label and the finding of the signed review in force."""
+    """Annotate the AI's confidence in its label and the finding of the signed review in force (its id,
+    and when it was signed if it is an amendment, let an open case list notice a new one)."""
     latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
     final = Review.objects.in_force().filter(case=OuterRef("pk")).newest_first()
     highest = Greatest(*(Cast(KT(f"probabilities__{label}"), FloatField()) for label in LABELS))
     return cases.annotate(
         confidence=Subquery(latest.annotate(p=highest).values("p")[:1], output_field=FloatField()),
         final_finding=Subquery(final.values("finding")[:1]),
+        final_review=Subquery(final.values("pk")[:1]),
+        final_amended_at=Subquery(final.filter(amends__isnull=False).values("signed_at")[:1]),
     )
+
+
+MAX_OUTCOMES = 100  # a page of the case list is 25
+
+
+def outcomes_for(user, public_ids: list[str]) -> list[dict]:
+    """What an open page needs to see that a case has moved on: its status and the review in force,
+    for the asked cases this user may see (the same read rule as every case page; others are left out).
+    `key` changes whenever the page must be redrawn: a new status, prediction, signature or amendment."""
+    latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
+    cases = with_outcome(Case.objects.visible_to(user).filter(public_id__in=public_ids[:MAX_OUTCOMES])).annotate(
+        prediction_id=Subquery(latest.values("pk")[:1]),
+    ).select_related("patient").order_by()
+    return [{
+        "id": str(case.public_id),
+        "status": case.status,
+        "status_display": case.get_status_display(),
+        "review": case.final_review,
+        "key": f"{case.status}:{case.prediction_id or ''}:{case.final_review or ''}",
+        "final": display_name(case.final_finding or ""),
+        "amended_at": _local_minute(case.final_amended_at) if case.final_amended_at else "",
+        "announce": _outcome_news(case),
+    } for case in cases]
+
+
+def _local_minute(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _outcome_news(case: Case) -> str:
+    """One sentence a screen reader hears when a listed case gets its finding or an amendment."""
+    if not case.final_finding:
+        return ""
+    done = f"amended at {_local_minute(case.final_amended_at)}" if case.final_amended_at else "reviewed"
+    return f"Patient {case.patient.mrn}: {done}, final finding {display_name(case.final_finding)}."
 
 
 def status_counts(user) -> dict[str, int]:

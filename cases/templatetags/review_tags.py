@@ -45,5 +45,12 @@ def caveat(suggestion, case) -> str:
 
 
 @register.filter
+def sentence(text: str) -> str:
+    """Typed text closed with one full stop: "Rotated film." stays, "Rotated film" gets one (never "..")."""
+    text = (text or "").strip().rstrip(";,:").rstrip()
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
+@register.filter
 def gate_reason_text(reason: str) -> str:
     return REASONS.get(reason, "")
