@@ -68,7 +68,7 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         raise ReviewError("This case has no prediction to review yet.")
     if prediction_id is not None and prediction_id != latest.pk:
         raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
-    suggestion = latest if latest.gate_passed else None  # a human read answers no suggestion
+    suggestion = latest if latest.gives_suggestion else None  # a human read answers no suggestion
     agreed = _check_finding(finding=finding, note=note, prediction=suggestion)
     actor = actor or Actor.of_user(reviewer)
     with transaction.atomic():
@@ -93,7 +93,7 @@ def confirm_review(*, case: Case, reviewer, note: str = "", actor: Actor | None 
     latest = latest_prediction(case)
     if latest is None:
         raise ReviewError("This case has no prediction to review yet.")
-    if not latest.gate_passed:
+    if not latest.gives_suggestion:
         raise ReviewError("There is no AI suggestion to confirm: the image needs a human read.")
     return sign_review(case=case, reviewer=reviewer, finding=latest.label, note=note, prediction_id=latest.pk,
                        actor=actor)

@@ -2,9 +2,9 @@
 
 from django import template
 
-from classifier.gate import REASONS
 from classifier.labels import display_name
 
+from ..classification.reasons import REASONS
 from ..classification.caveats import caveat_for
 from ..classification.services import is_delayed
 

@@ -103,6 +103,17 @@ def report(data: ValidationSet, weights: list[float], margin: float) -> dict:
     }
 
 
+def previous_figures(data: ValidationSet, metadata: dict) -> dict:
+    """The validation figures of the operating point the training run chose (kept once refitted)."""
+    kept = (metadata.get("operating_point") or {}).get("previous")
+    if kept:
+        return kept
+    weights = metadata.get("decision_weights") or [1.0] * len(LABELS)
+    figures = report(data, weights, 0.0)
+    return {"covid_weight": weights[LABELS.index(COVID)],
+            **{key: figures[key] for key in ("covid_sensitivity", "cxr_accuracy", "adult_normals_called_covid")}}
+
+
 def fit(model_path: Path, *, split_file: Path) -> dict:
     """Rules 1 and 2 of SELECTION_RULES.md (issue 25) on validation: the sidecar keys to write."""
     predictor = Predictor(model_path, num_threads=1)
@@ -116,7 +127,7 @@ def fit(model_path: Path, *, split_file: Path) -> dict:
         "operating_point": {"rule": "largest COVID-19 weight <= 2.0 calling <= 15 % of the adult validation "
                                     "normals COVID-19 (SELECTION_RULES.md, issue 25)",
                             "covid_weight": weight, "fitted_on": "validation: cxr split val rows + cxr-extra val",
-                            "validation": figures},
+                            "validation": figures, "previous": previous_figures(data, predictor.metadata)},
         "uncertain_band": {"margin": margin, "rule": "ln(top / runner-up weighted score) < margin; smallest margin "
                                                      "leaving >= 97 % right outside, at most 20 % inside"},
     }
