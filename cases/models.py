@@ -288,6 +288,9 @@ class Prediction(models.Model):
     trial = models.BooleanField(default=False)
     # Inside the model's uncertain band (its sidecar, fitted on validation): no suggestion, a human read.
     uncertain = models.BooleanField(default=False)
+    # What clinic staff read instead of a percentage: "likely" / "possible" / "unlikely", from the COVID-19
+    # probability by the model's bands fitted on validation (classifier/operating_point.py); "" before them.
+    covid_word = models.CharField(max_length=16, blank=True)
 
     objects = PredictionQuerySet.as_manager()
 

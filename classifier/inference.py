@@ -19,6 +19,7 @@ from PIL import Image
 
 from classifier import operating_point
 from classifier.artifacts import ModelFileError, file_sha256, read_metadata
+from classifier.labels import COVID
 from classifier.preprocessing import to_model_input
 
 OCCLUSION_GRID = 8
@@ -35,6 +36,7 @@ class ClassificationResult:
     architecture: str
     inference_ms: float
     uncertain: bool = False  # inside the sidecar's uncertain band: no label suggestion, no priority
+    covid_word: str = ""  # "likely" / "possible" / "unlikely" by the sidecar's bands ("" without them)
 
 
 class Predictor:
@@ -55,6 +57,7 @@ class Predictor:
         # The sidecar's operating point wins over the weights baked into older graphs' decision scores.
         self.decision_weights = self.metadata.get("decision_weights")
         self.uncertain_margin = (self.metadata.get("uncertain_band") or {}).get("margin")
+        self.covid_words = self.metadata.get("covid_words")
         self._lock = threading.Lock()  # an interpreter must not run two inferences at once
 
     @cached_property
@@ -110,6 +113,7 @@ class Predictor:
             architecture=self.metadata["architecture"],
             inference_ms=(time.perf_counter() - started) * 1000,
             uncertain=bool(self.uncertain(probabilities[np.newaxis])[0]),
+            covid_word=operating_point.covid_word(float(probabilities[self.labels.index(COVID)]), self.covid_words),
         )
 
     def _occlusion_map(self, x: np.ndarray, best: int, score: float) -> np.ndarray:

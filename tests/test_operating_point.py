@@ -62,3 +62,18 @@ def test_the_sidecars_uncertain_band_is_the_narrowest_leaving_97_percent_right_o
     assert right[~narrower].mean() < 0.97
     # What the band is for: films inside it are called wrong far more often than outside.
     assert right[band].mean() < 0.80
+
+
+@pytest.mark.shared_data
+def test_the_sidecars_staff_words_bands_obey_their_rule_on_validation(validation):
+    words = SIDECAR["covid_words"]
+    p = validation.probabilities[:, 0]
+    covid = validation.y == 0
+    assert covid[p >= words["likely"]].mean() >= 0.90
+    assert covid[p >= words["likely"] - 0.01].mean() < 0.90  # the smallest such threshold
+    assert covid[p < words["unlikely"]].mean() <= 0.02
+    assert words["unlikely"] <= words["likely"]
+    counts = {word: sum(operating_point.covid_word(value, words) == word for value in p)
+              for word in ("likely", "possible", "unlikely")}
+    assert {word: n for word, n in counts.items()} == {word: figures["films"]
+                                                        for word, figures in words["validation"].items()}

@@ -11,6 +11,7 @@ from cases.oversight.clinics import weekly_figures
 from classifier.artifacts import COMMITTED_GATE, COMMITTED_MODEL
 from classifier.gate import get_gate
 from classifier.inference import get_predictor
+from classifier.operating_point import covid_word
 from classifier.preprocessing import load_grayscale
 from classifier.training.data import DEFAULT_DATA_DIR, read_split
 from cxrsite.testing.stack import running_stack
@@ -53,6 +54,7 @@ def test_a_film_in_the_uncertain_band_gets_no_label_no_priority_and_says_no_ai_s
     prediction = case.predictions.get()
     assert prediction.uncertain and prediction.gate_passed and not prediction.gives_suggestion
     assert prediction.probabilities["covid"] > 0.5 and prediction.heatmap_name == ""  # kept for audit only
+    assert prediction.covid_word == covid_word(prediction.probabilities["covid"], get_predictor(COMMITTED_MODEL).covid_words)
     assert not case.predictions.with_suggestion().exists() and covid.predictions.with_suggestion().exists()
 
     client.force_login(radiologist)

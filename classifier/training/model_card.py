@@ -194,7 +194,30 @@ is the private set's at the next release.
 {now['band_share']:.3f} of films in the band, called right {_f(now['accuracy_inside_band'])} of the time inside
 and {_f(now['accuracy_outside_band'])} outside; outside the band {_f(now['adult_normals_called_covid_outside_band'])} of
 the adult normals are called COVID-19 and the COVID-19 sensitivity is {_f(now['covid_sensitivity_outside_band'])}.
+{covid_words_text(metadata.get("covid_words"))}
+"""
 
+
+def covid_words_text(words: dict | None) -> str:
+    """Issue 27: the words clinic staff read before review instead of a percentage."""
+    if not words:
+        return ""
+    rows = "\n".join(f"| {word} | {figures['films']} | {_f(figures['covid_share'])} |"
+                     for word, figures in words["validation"].items())
+    return f"""
+**Words for clinic staff** (issue 27). Before a radiologist's review, staff read "COVID-19 pattern:
+likely / possible / unlikely" (for an adult "Viral-pattern pneumonia: ...") instead of percentages:
+likely when the calibrated COVID-19 probability is >= {words['likely']:.2f} (the smallest value at or
+above which >= 90 % of validation films are COVID-19), unlikely when it is < {words['unlikely']:.2f} (the
+largest value below which <= 2 % are), possible in between. Validation:
+
+| word | films | COVID-19 share |
+|---|---:|---:|
+{rows}
+
+The shares hold at validation's mix (about a third COVID-19), not at a clinic's. With the uncertain
+band above, every suggestion shown has a COVID-19 probability far from the middle, so "possible"
+is rare or empty: the middle is where the band gives no suggestion at all.
 """
 
 

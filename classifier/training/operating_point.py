@@ -23,6 +23,9 @@ MAX_ADULT_NORMALS_CALLED_COVID = 0.15
 MARGIN_GRID = np.round(np.arange(0.0, 3.0001, 0.05), 2)
 MIN_ACCURACY_OUTSIDE_BAND = 0.97
 MAX_SHARE_IN_BAND = 0.20
+WORD_GRID = np.round(np.arange(0.01, 0.99001, 0.01), 2)
+MIN_COVID_SHARE_LIKELY = 0.90
+MAX_COVID_SHARE_UNLIKELY = 0.02
 EXTRA_SPLIT_SEED = 42  # the classifier's --extra-data split of cxr-extra
 
 
@@ -103,6 +106,21 @@ def report(data: ValidationSet, weights: list[float], margin: float) -> dict:
     }
 
 
+def fit_covid_words(data: ValidationSet) -> dict:
+    """Rule 3 (issue 27): the COVID-19 probability bands of the words staff see, with their figures."""
+    p = data.probabilities[:, LABELS.index(COVID)]
+    covid = data.y == LABELS.index(COVID)
+    likely = min(a for a in WORD_GRID if (p >= a).any() and covid[p >= a].mean() >= MIN_COVID_SHARE_LIKELY)
+    unlikely = max(b for b in WORD_GRID if (p < b).any() and covid[p < b].mean() <= MAX_COVID_SHARE_UNLIKELY)
+    bands = {"likely": float(likely), "unlikely": float(min(unlikely, likely))}
+    words = np.array([operating_point.covid_word(value, bands) for value in p])
+    return {**bands, "rule": "likely: smallest p with >= 90 % COVID-19 films at or above it; unlikely: largest p "
+                             "with <= 2 % COVID-19 films below it (validation, SELECTION_RULES.md)",
+            "validation": {word: {"films": int((words == word).sum()),
+                                  "covid_share": float(covid[words == word].mean()) if (words == word).any() else None}
+                           for word in (operating_point.LIKELY, operating_point.POSSIBLE, operating_point.UNLIKELY)}}
+
+
 def previous_figures(data: ValidationSet, metadata: dict) -> dict:
     """The validation figures of the operating point the training run chose (kept once refitted)."""
     kept = (metadata.get("operating_point") or {}).get("previous")
@@ -130,6 +148,7 @@ def fit(model_path: Path, *, split_file: Path) -> dict:
                             "validation": figures, "previous": previous_figures(data, predictor.metadata)},
         "uncertain_band": {"margin": margin, "rule": "ln(top / runner-up weighted score) < margin; smallest margin "
                                                      "leaving >= 97 % right outside, at most 20 % inside"},
+        "covid_words": fit_covid_words(data),
     }
 
 
