@@ -77,3 +77,25 @@ def test_the_sidecars_staff_words_bands_obey_their_rule_on_validation(validation
               for word in ("likely", "possible", "unlikely")}
     assert {word: n for word, n in counts.items()} == {word: figures["films"]
                                                         for word, figures in words["validation"].items()}
+
+
+def test_classify_image_gives_no_label_for_a_film_in_the_band_and_says_why(tmp_path, capsys):
+    import shutil
+
+    from django.core.management import call_command
+
+    from cxrsite.testing.images import png_bytes
+    from cxrsite.testing.stack import permissive_gate
+
+    model = tmp_path / "banded.tflite"
+    shutil.copy(COMMITTED_MODEL, model)
+    # Every film is within e^100 of its runner-up: the whole space is the band.
+    (tmp_path / "banded.tflite.json").write_text(json.dumps({**SIDECAR, "uncertain_band": {"margin": 100.0}}))
+    film = tmp_path / "film.png"
+    film.write_bytes(png_bytes(256, seed=1))
+    gate = str(permissive_gate(tmp_path))
+    call_command("classify_image", str(film), model=str(model), gate=gate, json=True)
+    output = json.loads(capsys.readouterr().out)
+    assert (output["label"], output["uncertain"]) == (None, True) and output["probabilities"]
+    call_command("classify_image", str(film), model=str(model), gate=gate)
+    assert "no suggestion, needs a human read: the model is uncertain" in capsys.readouterr().out
