@@ -17,7 +17,7 @@ def case_page(client, user, case) -> str:
 
 
 @pytest.mark.parametrize("label", ["covid", "viral_pneumonia"])
-def test_an_adults_covid_or_viral_pneumonia_suggestion_is_named_viral_pattern_for_staff_and_carries_the_caveat_for_radiologists(
+def test_an_adults_covid_or_viral_suggestion_is_viral_pattern_for_staff_with_the_caveat_for_radiologists(
         client, staff, radiologist, clinic, label):
     case, _ = predicted_case(clinic, staff, label)
     Patient.objects.filter(pk=case.patient_id).update(birth_year=date.today().year - 60)

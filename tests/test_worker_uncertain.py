@@ -54,7 +54,8 @@ def test_a_film_in_the_uncertain_band_gets_no_label_no_priority_and_says_no_ai_s
     prediction = case.predictions.get()
     assert prediction.uncertain and prediction.gate_passed and not prediction.gives_suggestion
     assert prediction.probabilities["covid"] > 0.5 and prediction.heatmap_name == ""  # kept for audit only
-    assert prediction.covid_word == covid_word(prediction.probabilities["covid"], get_predictor(COMMITTED_MODEL).covid_words)
+    bands = get_predictor(COMMITTED_MODEL).covid_words
+    assert prediction.covid_word == covid_word(prediction.probabilities["covid"], bands)
     assert not case.predictions.with_suggestion().exists() and covid.predictions.with_suggestion().exists()
 
     client.force_login(radiologist)

@@ -177,8 +177,8 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
     heatmap_name = storage.save_bytes(heatmap, ".png") if heatmap is not None else ""
     gate_reason = "" if verdict.passed else verdict.reason
     reason = no_suggestion_reason(gate_passed=verdict.passed, gate_reason=verdict.reason, uncertain=result.uncertain)
-    fields = {"uncertain": result.uncertain, "covid_word": result.covid_word, "label": result.label, "probabilities": {k: float(v) for k, v in result.probabilities.items()},
-              "heatmap_name": heatmap_name, "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
+    fields = {"label": result.label, "probabilities": {k: float(v) for k, v in result.probabilities.items()},
+              "uncertain": result.uncertain, "covid_word": result.covid_word, "heatmap_name": heatmap_name, "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
               "worker_host": worker_host, "gate_passed": verdict.passed, "gate_reason": gate_reason,
               "gate_scores": verdict.scores, "gate_version": verdict.version}
     written = False

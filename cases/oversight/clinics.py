@@ -127,7 +127,8 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
         cases="n", predicted="predicted_n", covid_suggested="covid_n", gate_refusals="refused_n",
         uncertain="uncertain_n")
     by_reason: dict[int, dict[str, int]] = {}
-    for clinic_id, reason, n in (cases.exclude(gate_reason__in=("", UNCERTAIN)).order_by().values_list("clinic_id", "gate_reason")
+    refused = cases.exclude(gate_reason__in=("", UNCERTAIN)).order_by()
+    for clinic_id, reason, n in (refused.values_list("clinic_id", "gate_reason")
                                  .annotate(n=Count("id")).values_list("clinic_id", "gate_reason", "n")):
         by_reason.setdefault(clinic_id, {})[reason] = n
     reviews = Review.objects.filter(case__clinic__in=clinic_list, case__created__gte=since).annotate(

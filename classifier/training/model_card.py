@@ -170,10 +170,11 @@ def band_held_out(metrics: dict, external: dict | None) -> str:
                        f"{_f(band['accuracy_inside'])} | {_f(band['called_covid_outside'])} |" for name, band in rows)
     note = ""
     if external and "AP" in external.get("normals_by_view", {}):
-        note = (f"\ncxr-external is all adult normals: \"right\" is \"called Normal\". At this operating point it calls "
-                f"{external['accuracy']:.3f} of them Normal\nand {external['normals_by_view']['AP']['called_covid']:.3f} of "
-                "its AP films COVID-19 (issue 25's table, at x1.50: 0.686 and 0.41): the weight the rule allows\nmakes "
-                f"it worse there, and the band withholds {external['uncertain_band']['share']:.3f} of these films.\n")
+        ap_covid = external["normals_by_view"]["AP"]["called_covid"]
+        note = ("\ncxr-external is all adult normals: \"right\" is \"called Normal\". At this operating point it "
+                f"calls {external['accuracy']:.3f} of them Normal\nand {ap_covid:.3f} of its AP films COVID-19 "
+                "(issue 25's table, at x1.50: 0.686 and 0.41): the weight the rule allows\nmakes it worse there, "
+                f"and the band withholds {external['uncertain_band']['share']:.3f} of these films.\n")
     return f"""
 Held out, looked at once after the sidecar was final:
 
@@ -201,7 +202,8 @@ adults of the `cxr` split and every `cxr-extra` film).
 
 | validation | x{before['covid_weight']:.2f} (the training run's) | x{point['covid_weight']:.2f} (served) |
 |---|---:|---:|
-| adult normals called COVID-19 (rule: <= 0.15) | {_f(before['adult_normals_called_covid'])} | {_f(now['adult_normals_called_covid'])} |
+| adult normals called COVID-19 (rule: <= 0.15) | {_f(before['adult_normals_called_covid'])} | {
+    _f(now['adult_normals_called_covid'])} |
 | COVID-19 sensitivity, `cxr` validation | {_f(before['covid_sensitivity'])} | {_f(now['covid_sensitivity'])} |
 | accuracy, `cxr` validation | {_f(before['cxr_accuracy'])} | {_f(now['cxr_accuracy'])} |
 
