@@ -5,12 +5,19 @@ import json
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
+from cases.classification.services import enqueue_case
 from classifier.artifacts import COMMITTED_GATE
 from classifier.gate import REASONS, decide, orientation_features
+from classifier.preprocessing import load_grayscale
+from classifier.training.data import DEFAULT_DATA_DIR, read_split
 from classifier.training.gate.data import CXR_EXTRA_DIR, chest_split
 from classifier.training.gate.orientation import measure
+from cxrsite.testing.images import encode
+from cxrsite.testing.stack import running_stack
 from tests.conftest import require_shared
+from tests.test_worker_pipeline import stored_case, wait_until_finished
 
 SIDECAR = json.loads(COMMITTED_GATE.with_name(COMMITTED_GATE.name + ".json").read_text())
 
@@ -48,3 +55,28 @@ def test_validation_films_turned_upside_down_are_refused_and_upright_ones_pass_a
         assert figures[turned]["passed"] <= 0.02 and figures[turned]["refused_as_rotated_or_flipped"] >= 0.95
     # Mirror images are not caught (GATE_CARD.md says so): they pass about as often as upright films.
     assert figures["mirrored_left_to_right"]["passed"] >= 0.98
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup):
+    with running_stack(gate=COMMITTED_GATE) as running:
+        yield running
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker_storage")
+def test_an_upside_down_film_in_the_product_gets_no_suggestion_and_the_reason_rotated_or_flipped(
+        stack, client, staff, clinic):
+    require_shared(DEFAULT_DATA_DIR / "manifest.csv")
+    first = sorted(read_split(COMMITTED_GATE.parent / "split.csv")["val"], key=lambda r: r.file)[0]
+    upside_down = np.ascontiguousarray(np.rot90(load_grayscale(DEFAULT_DATA_DIR / first.file), 2))
+    case = stored_case(staff, clinic, encode(upside_down))
+    enqueue_case(case.pk)
+    case = wait_until_finished(case)
+    assert (case.gate_reason, case.predicted_label, case.covid_probability) == ("rotated_or_flipped", "", None)
+    client.force_login(staff)
+    page = client.get(reverse("cases:case_detail", args=[case.public_id])).content.decode()
+    assert "Needs a human read:" in page and "rotated or flipped" in page
+    assert 'data-testid="ai-suggestion"' not in page
