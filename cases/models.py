@@ -209,7 +209,8 @@ class Case(models.Model):
     # worklist orders and filters 100,000 cases from this table alone.
     predicted_label = models.CharField(max_length=32, blank=True)
     covid_probability = models.FloatField(null=True, blank=True)
-    # The input gate's reason when the image is not a frontal chest film: no AI suggestion, a human read.
+    # Why there is no AI suggestion, a human read (cases/classification/reasons.py): the input gate's
+    # reason when the image is not a frontal chest film, or "uncertain" (the model's uncertain band).
     gate_reason = models.CharField(max_length=32, blank=True)
 
     # The image: stored under server-generated names in private storage.
@@ -251,7 +252,8 @@ class Case(models.Model):
     @staticmethod
     def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "") -> dict:
         """The worklist columns for a new prediction; pass them to the update that marks it predicted.
-        An image the input gate refused gets no suggestion and no COVID-19 priority."""
+        An image the input gate refused, or one in the model's uncertain band, gets no suggestion and no
+        COVID-19 priority (`gate_reason`: cases/classification/reasons.py)."""
         if gate_reason:
             return {"predicted_label": "", "covid_probability": None, "gate_reason": gate_reason}
         return {"predicted_label": label, "covid_probability": float(probabilities.get("covid", 0.0)),
@@ -266,6 +268,10 @@ class PredictionQuerySet(models.QuerySet):
     def shown(self) -> "PredictionQuerySet":
         """The predictions people see: the served version's, never a silent trial's."""
         return self.filter(trial=False)
+
+    def with_suggestion(self) -> "PredictionQuerySet":
+        """The predictions that are an AI suggestion (`Prediction.gives_suggestion`, in SQL)."""
+        return self.filter(gate_passed=True, uncertain=False)
 
 
 class Prediction(models.Model):
@@ -287,6 +293,11 @@ class Prediction(models.Model):
     gate_version = models.CharField(max_length=100, blank=True)
     # Written by a version on silent trial: compared on the oversight page, shown to nobody else.
     trial = models.BooleanField(default=False)
+    # Inside the model's uncertain band (its sidecar, fitted on validation): no suggestion, a human read.
+    uncertain = models.BooleanField(default=False)
+    # What clinic staff read instead of a percentage: "likely" / "possible" / "unlikely", from the COVID-19
+    # probability by the model's bands fitted on validation (classifier/operating_point.py); "" before them.
+    covid_word = models.CharField(max_length=16, blank=True)
 
     objects = PredictionQuerySet.as_manager()
 
@@ -298,6 +309,12 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{labels.display_name(self.label)} by {self.model_version.name}"
+
+    @property
+    def gives_suggestion(self) -> bool:
+        """The one rule (with `PredictionQuerySet.with_suggestion`): the gate passed the image and the
+        model was outside its uncertain band. Otherwise the label is kept for audit, never suggested."""
+        return bool(self.gate_passed) and not self.uncertain
 
     @property
     def gate_text(self) -> str:

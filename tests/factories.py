@@ -6,7 +6,9 @@ from django.utils import timezone
 
 from cases import storage
 from cases.models import Case, Clinic, Patient, Prediction
+from classifier.artifacts import COMMITTED_MODEL, read_metadata
 from classifier.models import ModelVersion
+from classifier.operating_point import covid_word
 from cxrsite.testing.images import chest_like_array, encode
 
 PROBABILITIES = {
@@ -14,6 +16,10 @@ PROBABILITIES = {
     "normal": {"covid": 0.03, "normal": 0.90, "viral_pneumonia": 0.07},
     "viral_pneumonia": {"covid": 0.10, "normal": 0.15, "viral_pneumonia": 0.75},
 }
+
+
+# The words staff read, by the committed model's bands, as the worker writes them.
+COVID_WORDS = read_metadata(COMMITTED_MODEL).get("covid_words")
 
 
 def model_version(name: str = "tiny-test-model") -> ModelVersion:
@@ -45,6 +51,7 @@ def predict(case: Case, label: str = "covid", probabilities: dict | None = None,
     prediction = Prediction.objects.create(
         case=case, model_version=version or model_version(), label=label,
         probabilities=probabilities or PROBABILITIES[label], heatmap_name=heatmap, inference_ms=3.0,
+        covid_word=covid_word((probabilities or PROBABILITIES[label])["covid"], COVID_WORDS),
     )
     Case.objects.filter(pk=case.pk).update(status=Case.Status.PREDICTED,
                                            **Case.suggestion_fields(label, prediction.probabilities))

@@ -49,6 +49,6 @@ def earlier_cases(case: Case, user) -> QuerySet[Case]:
 
 
 def heatmap_name(case: Case) -> str | None:
-    """The storage name of the latest prediction's heatmap, if it drew one."""
-    prediction = case.predictions.shown().exclude(heatmap_name="").newest_first().first()
+    """The storage name of the latest suggestion's heatmap, if it drew one."""
+    prediction = case.predictions.shown().with_suggestion().exclude(heatmap_name="").newest_first().first()
     return prediction.heatmap_name if prediction is not None else None

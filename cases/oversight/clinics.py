@@ -5,7 +5,8 @@ final finding (the review in force) against the suggestion that review answered;
 rate is the share of first signatures that disagreed with the suggestion; the COVID-19
 suggestion rate is the share of predicted cases the served model called COVID-19; turnaround
 is submission to first signature. Gate refusals are the cases whose image the input gate
-refused (no suggestion, a human read), counted per week and, over the window, per reason.
+refused (no suggestion, a human read), counted per week and, over the window, per reason; cases in
+the model's uncertain band (no suggestion either, a human read) are counted apart.
 """
 
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from classifier.labels import COVID
 
+from ..classification.reasons import UNCERTAIN
 from ..models import Case, Clinic, Review
 from .versions import Seconds, duration_text, percent
 
@@ -41,6 +43,7 @@ class Week:
     overridden: int = 0
     turnaround: timedelta | None = None
     gate_refusals: int = 0
+    uncertain: int = 0  # no suggestion: the model's uncertain band
     flagged: set[str] = field(default_factory=set)  # metrics out of their usual range this week
 
     def counts(self, metric: str) -> tuple[int, int]:
@@ -118,10 +121,14 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
     cases = Case.objects.filter(clinic__in=clinic_list, created__gte=since)
     add(cases.annotate(week=week_of("created")).values("week", clinic_key=F("clinic_id")).annotate(
         n=Count("id"), predicted_n=Count("id", filter=~Q(predicted_label="")),
-        covid_n=Count("id", filter=Q(predicted_label=COVID)), refused_n=Count("id", filter=~Q(gate_reason=""))),
-        cases="n", predicted="predicted_n", covid_suggested="covid_n", gate_refusals="refused_n")
+        covid_n=Count("id", filter=Q(predicted_label=COVID)),
+        refused_n=Count("id", filter=~Q(gate_reason__in=("", UNCERTAIN))),
+        uncertain_n=Count("id", filter=Q(gate_reason=UNCERTAIN))),
+        cases="n", predicted="predicted_n", covid_suggested="covid_n", gate_refusals="refused_n",
+        uncertain="uncertain_n")
     by_reason: dict[int, dict[str, int]] = {}
-    for clinic_id, reason, n in (cases.exclude(gate_reason="").order_by().values_list("clinic_id", "gate_reason")
+    refused = cases.exclude(gate_reason__in=("", UNCERTAIN)).order_by()
+    for clinic_id, reason, n in (refused.values_list("clinic_id", "gate_reason")
                                  .annotate(n=Count("id")).values_list("clinic_id", "gate_reason", "n")):
         by_reason.setdefault(clinic_id, {})[reason] = n
     reviews = Review.objects.filter(case__clinic__in=clinic_list, case__created__gte=since).annotate(

@@ -44,6 +44,7 @@ class VersionOversight:
     override_count: int
     median_to_prediction: timedelta | None
     median_to_review: timedelta | None
+    uncertain: int = 0  # predictions in the model's uncertain band: no suggestion, a human read
 
     @property
     def agreement_percent(self) -> str:
@@ -125,13 +126,15 @@ def oversight_by_version(clinics=None) -> list[VersionOversight]:
                      .filter(agreed=False, prediction__isnull=False)
                      .values("prediction__model_version_id").annotate(n=Count("id"))
                      .values_list("prediction__model_version_id", "n"))
+    uncertain = dict(in_clinics(Prediction.objects.filter(uncertain=True), "case__", clinics)
+                     .values("model_version_id").annotate(n=Count("id")).values_list("model_version_id", "n"))
     versions = ModelVersion.objects.filter(pk__in=predictions).order_by("created", "id")
     return [summarise(version, predictions[version.pk], pairs.get(version.pk, {}), overrides.get(version.pk, 0),
-                      clinics=clinics) for version in versions]
+                      clinics=clinics, uncertain=uncertain.get(version.pk, 0)) for version in versions]
 
 
 def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, str], int],
-              override_count: int, *, clinics=None) -> VersionOversight:
+              override_count: int, *, clinics=None, uncertain: int = 0) -> VersionOversight:
     compared = sum(pairs.values())
     covid_cases = sum(n for (finding, _), n in pairs.items() if finding == "covid")
     # Turnarounds are the served predictions': a trial's, often written by re-scoring weeks later, have none.
@@ -150,6 +153,7 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
         override_count=override_count,
         median_to_prediction=median_of(own, "created", "case__created"),
         median_to_review=median_of(reviewed, "reviews__signed_at", "created"),
+        uncertain=uncertain,
     )
 
 

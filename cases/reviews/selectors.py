@@ -17,10 +17,10 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
 
-from classifier.gate import REASONS
 from classifier.labels import LABELS, display_name
 
 from ..audit.selectors import start_of_day
+from ..classification.reasons import REASONS, UNCERTAIN
 from ..models import Case, Prediction, Review
 
 PAGE_SIZE = 25
@@ -40,12 +40,14 @@ class CaseResult:
 
     @property
     def suggestion(self) -> Prediction | None:
-        return self.prediction if self.prediction is not None and self.prediction.gate_passed else None
+        return self.prediction if self.prediction is not None and self.prediction.gives_suggestion else None
 
     @property
     def human_read(self) -> str:
-        if self.prediction is None or self.prediction.gate_passed:
+        if self.prediction is None or self.prediction.gives_suggestion:
             return ""
+        if self.prediction.gate_passed:
+            return REASONS[UNCERTAIN]
         return REASONS.get(self.prediction.gate_reason, "The image did not pass the input check.")
 
 

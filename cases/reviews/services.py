@@ -94,7 +94,7 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         raise ReviewError("This case has no prediction to review yet.")
     if prediction_id is not None and prediction_id != latest.pk:
         raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
-    suggestion = latest if latest.gate_passed else None  # a human read answers no suggestion
+    suggestion = latest if latest.gives_suggestion else None  # a human read answers no suggestion
     if needs_first_impression(case, reviewer):
         raise ReviewError("Record your first impression before signing.")
     impression = first_impression_of(case, reviewer) if case.clinic.read_first else None
@@ -123,7 +123,7 @@ def confirm_review(*, case: Case, reviewer, note: str = "", actor: Actor | None 
     latest = latest_prediction(case)
     if latest is None:
         raise ReviewError("This case has no prediction to review yet.")
-    if not latest.gate_passed:
+    if not latest.gives_suggestion:
         raise ReviewError("There is no AI suggestion to confirm: the image needs a human read.")
     return sign_review(case=case, reviewer=reviewer, finding=latest.label, note=note, prediction_id=latest.pk,
                        actor=actor)
