@@ -15,7 +15,7 @@ def result_section(page: str) -> str:
     """The case page's result card, or the report's AI part."""
     if '<section class="card mb-3" id="case-result"' in page:
         return page.split('<section class="card mb-3" id="case-result"')[1].split("</section>")[0]
-    return page.split('<h2 class="h5">AI suggestion</h2>')[1].split("<h2")[0]
+    return page.split('<h2 class="h5">AI suggestion')[1].split("</h2>", 1)[1].split("<h2")[0]
 
 
 def test_staff_see_the_covid_pattern_in_words_with_no_percentage_before_review(client, staff, clinic):
