@@ -266,7 +266,10 @@ class Prediction(models.Model):
     model_version = models.ForeignKey("classifier.ModelVersion", on_delete=models.PROTECT, related_name="+")
     label = models.CharField(max_length=32)
     probabilities = models.JSONField()
+    # The class map at the network's resolution (grayscale PNG); before issue 31, the burned-in composite.
     heatmap_name = models.CharField(max_length=200, blank=True)
+    # The film with the heatmap burned in, made on first need (cases/classification/composites.py).
+    composite_name = models.CharField(max_length=200, blank=True)
     inference_ms = models.FloatField()
     queue_wait_ms = models.FloatField(null=True)
     worker_host = models.CharField(max_length=255, blank=True)

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from ..models import Case
+from ..models import Case, Prediction
 from ..text import identifier_key
 
 
@@ -21,7 +21,12 @@ def earlier_cases(case: Case, user) -> QuerySet[Case]:
     return Case.objects.visible_to(user).filter(patient=case.patient).exclude(pk=case.pk).newest_first()
 
 
+def heatmap_prediction(case: Case) -> Prediction | None:
+    """The latest shown prediction that drew a heatmap, if any."""
+    return case.predictions.shown().exclude(heatmap_name="").newest_first().first()
+
+
 def heatmap_name(case: Case) -> str | None:
-    """The storage name of the latest prediction's heatmap, if it drew one."""
-    prediction = case.predictions.shown().exclude(heatmap_name="").newest_first().first()
+    """The storage name of the latest prediction's heatmap (its class map), if it drew one."""
+    prediction = heatmap_prediction(case)
     return prediction.heatmap_name if prediction is not None else None
