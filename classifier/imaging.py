@@ -131,7 +131,9 @@ def _decode_raster(data: bytes, kind: str, max_pixels: int | None, min_side: int
         raise ImageRejected("The image has too many pixels to be decoded safely.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise _damaged(kind, error) from None
-    image = ImageOps.exif_transpose(image)  # phones store JPEGs sideways with an EXIF rotation tag
+    # Phones store JPEGs sideways with an EXIF rotation tag. In place: otherwise every upright film is
+    # copied whole (about 2 ms at 2048 px, on each upload and each classification).
+    ImageOps.exif_transpose(image, in_place=True)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return to_8bit(np.asarray(image))  # 16-bit: stretch the range actually used onto 8 bits
     if image.mode != "L":
