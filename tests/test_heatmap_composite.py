@@ -26,7 +26,7 @@ from classifier.preprocessing import load_grayscale, to_model_input
 from classifier.validation import fixture_films
 from cxrsite.testing.dicoms import dicom_bytes
 from cxrsite.testing.images import chest_like_array, encode
-from tests.factories import predict, predicted_case
+from tests.factories import api_token, integration, predict, predicted_case
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +94,17 @@ def test_the_viewer_gets_the_small_class_map_and_the_report_page_the_composite(c
     client.force_login(staff)
     report = client.get(reverse("cases:report", args=[case.public_id])).content.decode()
     assert reverse("cases:image", args=[case.public_id, "heatmap"]) in report
+
+
+def test_the_api_heatmap_is_the_burned_in_composite_and_the_api_has_no_class_map_kind(client, clinic, staff,
+                                                                                      radiologist):
+    case, prediction = predicted_case(clinic, staff, "covid")
+    sign_review(case=case, reviewer=radiologist, finding="covid")
+    token = {"HTTP_AUTHORIZATION": f"Bearer {api_token(integration('Hillside EMR', clinic))}"}
+    shown = client.get(reverse("api:case_image", args=[case.public_id, "heatmap"]), **token)
+    prediction.refresh_from_db()
+    assert np.array_equal(png_pixels(b"".join(shown.streaming_content)), stored_pixels(prediction.composite_name))
+    assert client.get(reverse("api:case_image", args=[case.public_id, "class-map"]), **token).status_code == 404
 
 
 def test_two_requests_racing_to_make_the_composite_keep_one_file_and_both_serve_it(clinic, staff):
