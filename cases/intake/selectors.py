@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..models import Case, IdempotencyKey
+from ..models import Case, IdempotencyKey, Prediction
 from ..text import identifier_key
 
 FORM_KEY_PREFIX = "form:"  # the new-case form's submission keys, beside the API's Idempotency-Keys
@@ -48,7 +48,12 @@ def earlier_cases(case: Case, user) -> QuerySet[Case]:
     return Case.objects.visible_to(user).filter(patient=case.patient).exclude(pk=case.pk).newest_first()
 
 
+def heatmap_prediction(case: Case) -> Prediction | None:
+    """The latest shown suggestion that drew a heatmap, if any (a refused or uncertain film has none to show)."""
+    return case.predictions.shown().with_suggestion().exclude(heatmap_name="").newest_first().first()
+
+
 def heatmap_name(case: Case) -> str | None:
-    """The storage name of the latest suggestion's heatmap, if it drew one."""
-    prediction = case.predictions.shown().with_suggestion().exclude(heatmap_name="").newest_first().first()
+    """The storage name of the latest suggestion's heatmap (its class map), if it drew one."""
+    prediction = heatmap_prediction(case)
     return prediction.heatmap_name if prediction is not None else None
