@@ -287,6 +287,9 @@ CXR_STORAGE_DIR = Path(env_str("CXR_STORAGE_DIR", str(CXR_DATA_DIR / "private"))
 CXR_UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 CXR_UPLOAD_MAX_PIXELS = env_int("CXR_UPLOAD_MAX_PIXELS", 50_000_000)
 CXR_UPLOAD_MIN_SIDE = env_int("CXR_UPLOAD_MIN_SIDE", 128)
+# A resumable upload (tus) left unfinished this long after its last chunk is removed by the orphan sweep:
+# long enough for a clinic's link to be down over a weekend.
+CXR_UPLOAD_EXPIRY_SECONDS = env_int("CXR_UPLOAD_EXPIRY_SECONDS", 4 * 24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

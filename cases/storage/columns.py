@@ -14,7 +14,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 
 from .. import storage
-from ..models import Case, DicomResult, Prediction
+from ..models import Case, DicomResult, Prediction, Upload
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ STORED_FILE_COLUMNS = {
     Case: ("image_name", "display_name"),  # the original as uploaded, and the display PNG
     Prediction: ("heatmap_name",),  # the film with the model's heatmap (none for a gate refusal or a trial)
     DicomResult: ("report_name", "capture_name"),  # the Structured Report and Secondary Capture sent to the PACS
+    Upload: ("partial_name",),  # a resumable upload's bytes so far; the sweep removes it once the upload expires
 }
 
 
