@@ -8,6 +8,7 @@ caller's own: another's answers 404. Left out of the OpenAPI schema: tus is its 
 """
 
 from django.conf import settings
+from django.contrib import messages
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from ..audit.actors import Actor
 from ..integrations.permissions import MaySubmit
 from ..integrations.views import NotStored
+from ..models import Integration
 from .services import StorageUnavailable
 from .uploads import CHECKSUMS, EXTENSIONS, VERSION, UploadError, append, create_upload, metadata_of, terminate, \
     upload_for
@@ -90,6 +92,8 @@ class UploadView(TusView):
             raise UploadError("Send Upload-Offset and Content-Length as whole numbers.")
         upload = append(upload=upload, viewer=request.user, actor=Actor.of_request(request), offset=int(offset),
                         stream=request.stream, size=int(size), checksum=request.headers.get("Upload-Checksum"))
+        if upload.case_id is not None and not isinstance(request.user, Integration):
+            messages.success(request._request, "Case submitted.")  # on the case page the browser goes to, as from the form
         return Response(status=status.HTTP_204_NO_CONTENT, headers=upload_headers(upload))
 
     def delete(self, request, public_id):

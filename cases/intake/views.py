@@ -60,7 +60,18 @@ def new_case(request):
         else:
             messages.success(request, "Case submitted.")
             return redirect("cases:case_detail", public_id=case.public_id)
-    return render(request, "cases/case_new.html", {"form": form, "has_clinic": clinics.exists()}, status=status)
+    return render(request, "cases/case_new.html", {
+        "form": form, "has_clinic": clinics.exists(),
+        # The resumable upload names the clinic by its code, as the API does (SubmissionForm).
+        "clinic_codes": {str(clinic.pk): clinic.code for clinic in clinics},
+    }, status=status)
+
+
+@require_GET
+@role_required(can_submit)
+def show_outbox(request):
+    """This browser's submissions (kept in the browser itself, static/cxr/outbox_store.js): the page is a frame."""
+    return render(request, "cases/outbox.html")
 
 
 @require_GET
