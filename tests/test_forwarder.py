@@ -1,5 +1,5 @@
 """The folder forwarder (bin/forward) against a real gunicorn: films dropped in a folder are filed once
-each, across a restart of the forwarder and of the server, and moved aside."""
+each, across a restart of the forwarder and of the server (killed mid-film), and moved aside."""
 
 import json
 import os
@@ -47,12 +47,12 @@ def answers(port: int) -> bool:
         return False
 
 
-def forwarder(port: int, folder: Path, token: str, *extra: str) -> subprocess.Popen:
+def forwarder(port: int, folder: Path, token: str, *extra: str, stdout=subprocess.PIPE) -> subprocess.Popen:
     # Only the standard library: run by the system's Python, with no project package importable.
     env = {"PATH": os.environ["PATH"], "CXR_FORWARD_TOKEN": token}
     return subprocess.Popen(["/usr/bin/python3", "-I", str(REPO / "bin" / "forward"), "--server",
                              f"http://127.0.0.1:{port}", "--folder", str(folder), "--chunk-kb", "8",
-                             "--interval", "0.2", *extra], env=env, cwd="/", stdout=subprocess.PIPE,
+                             "--interval", "0.2", *extra], env=env, cwd="/", stdout=stdout,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -73,11 +73,17 @@ def test_films_dropped_in_a_folder_are_filed_once_each_across_restarts_of_the_fo
     drop(folder, "third.png", large, mrn="FW-3", age=32, sex="F", view="PA")
     journal = folder / ".forward-journal.json"
 
-    with gunicorn(port, settings, tmp_path):
-        running = forwarder(port, folder, token)
-        # Killed once the large film is partly sent: after its upload exists and has some bytes.
+    log = tmp_path / "forward.log"
+    with gunicorn(port, settings, tmp_path) as server, log.open("w") as output:
+        running = forwarder(port, folder, token, stdout=output)
+        # The server is killed mid-film (after some of the large film's chunks, in the middle of others),
+        # and the forwarder, once it has found the server gone, is killed too.
         wait_for(lambda: Upload.objects.filter(metadata__filename="third.png", offset__gt=0).exists(),
                  timeout=60, interval=0.01, what="the third film to be partly sent")
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        wait_for(lambda: "third.png: no answer from the server" in log.read_text(), timeout=30,
+                 what="the forwarder to find the server gone")
         os.killpg(running.pid, signal.SIGKILL)
         running.wait(timeout=10)
     partly = Upload.objects.get(metadata__filename="third.png")
