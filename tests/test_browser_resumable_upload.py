@@ -121,3 +121,32 @@ def test_a_reload_mid_upload_resumes_from_the_servers_offset_when_the_same_file_
     expect(page.get_by_text("Case submitted.")).to_be_visible(timeout=60_000)
     assert patches and patches[0] >= kept > 0  # from where the server was, not from the start
     assert Case.objects.count() == 1 and Upload.objects.count() == 1
+
+
+def stored_keys(page) -> list[str]:
+    return page.evaluate("() => Object.keys(window.localStorage).filter(k => k === 'cxr-outbox' || k.startsWith('tus::'))")
+
+
+def test_logging_out_with_an_unsent_film_warns_and_then_removes_it_from_the_browser(
+        live_server, clinic, staff, film, browser):
+    page = browser.new_page()
+    log_in(page, live_server.url, staff.username)
+    fill_in(page, live_server, film, "LINK-3")
+    session = slow_link(page)
+    page.get_by_role("button", name="Submit case").click()
+    wait_until(lambda: percent_sent(page) >= 20, timeout=60, what="20 % sent")
+    link(session, up=False)
+    expect(page.locator("#upload-text")).to_contain_text("the upload goes on by itself", timeout=30_000)
+    link(session, up=True)  # the link is back for the logout itself; the upload waits a few seconds more
+    assert sorted(stored_keys(page))[0] == "cxr-outbox" and len(stored_keys(page)) == 2  # the outbox and tus's entry
+    warnings = []
+
+    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Log out").click()
+    assert warnings and "1 film has not been sent yet" in warnings[0]
+    assert page.url.endswith(reverse("cases:case_new")) and len(stored_keys(page)) == 2  # staying: nothing removed
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out").click()
+    assert stored_keys(page) == []

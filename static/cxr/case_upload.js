@@ -91,6 +91,10 @@
         waitAndResume(upload);
       },
     });
+    window.addEventListener("cxr-outbox-closed", function () {
+      window.clearTimeout(waiting);
+      upload.abort();
+    });
     cxrOutbox.put(upload.options.metadata.submission, {state: "sending", name: chosen.name, total: chosen.size,
                                                         sent: 0, created: new Date().toISOString()});
     upload.findPreviousUploads().then(function (previous) {

@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   const KEY = "cxr-outbox";
+  let closed = false;  // after logout began: an upload still running on the page writes nothing more
 
   function all() {
     try {
@@ -14,16 +15,23 @@
   }
 
   function put(id, fields) {
+    if (closed) return;
     const entries = all();
     entries[id] = Object.assign({}, entries[id] || {}, fields, {updated: new Date().toISOString()});
     window.localStorage.setItem(KEY, JSON.stringify(entries));
   }
 
   function remove(id) {
+    if (closed) return;
     const entries = all();
     delete entries[id];
     window.localStorage.setItem(KEY, JSON.stringify(entries));
   }
 
-  window.cxrOutbox = {all: all, put: put, remove: remove};
+  function close() {
+    closed = true;
+    window.dispatchEvent(new Event("cxr-outbox-closed"));  // the new-case page stops its upload
+  }
+
+  window.cxrOutbox = {all: all, put: put, remove: remove, close: close};
 })();
