@@ -16,7 +16,6 @@ import argparse
 import importlib.machinery
 import importlib.util
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,10 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import Web, configure, descendants  # noqa: E402
+from cxrsite.testing.link import Link  # noqa: E402
 from bench.report import stamp, table, write_section  # noqa: E402
-
-PIECE = 1460
-
 
 def load_forwarder():
     loader = importlib.machinery.SourceFileLoader("forward", str(ROOT / "bin" / "forward"))
@@ -43,69 +40,6 @@ def load_forwarder():
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
-
-
-class Link:
-    """A relay to `target` at `rate` bytes/s each way, that can be cut (`drop`) for a while."""
-
-    def __init__(self, target: int, rate: float):
-        self.target, self.rate = target, rate
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.up_bytes = 0
-        self.down_until = 0.0
-        self.lock = threading.Lock()
-        self.sockets: set[socket.socket] = set()
-        self.next_free = {"up": 0.0, "down": 0.0}
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def drop(self, seconds: float) -> None:
-        with self.lock:
-            self.down_until = time.monotonic() + seconds
-            for sock in list(self.sockets):
-                _close(sock)
-            self.sockets.clear()
-
-    def _accept(self):
-        while True:
-            client, _ = self.listener.accept()
-            if time.monotonic() < self.down_until:
-                _close(client)
-                continue
-            try:
-                server = socket.create_connection(("127.0.0.1", self.target))
-            except OSError:
-                _close(client)
-                continue
-            with self.lock:
-                self.sockets |= {client, server}
-            threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
-
-    def _pump(self, source, sink, direction):
-        try:
-            while data := source.recv(PIECE):
-                if direction == "up":
-                    with self.lock:
-                        self.up_bytes += len(data)
-                with self.lock:  # one link: the pieces of every connection one way share its rate
-                    start = max(time.monotonic(), self.next_free[direction])
-                    self.next_free[direction] = start + len(data) / self.rate
-                time.sleep(max(0.0, start + len(data) / self.rate - time.monotonic()))
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            _close(source)
-            _close(sink)
-
-
-def _close(sock):
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
 
 
 def schedule_drops(link: Link, *, at: list[float], seconds: float) -> threading.Thread:

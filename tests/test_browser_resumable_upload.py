@@ -10,6 +10,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from cases.models import Case, Upload
 from cxrsite.testing.images import png_bytes
+from cxrsite.testing.link import Link
 from tests.test_browser_journey import CHROMIUM_ARGS, Watcher, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -150,3 +151,47 @@ def test_logging_out_with_an_unsent_film_warns_and_then_removes_it_from_the_brow
     with page.expect_navigation():
         page.get_by_role("button", name="Log out").click()
     assert stored_keys(page) == []
+
+
+def test_a_case_captured_with_no_link_waits_in_the_browser_and_is_filed_once_when_the_link_is_back(
+        live_server, clinic, staff, tmp_path, browser):
+    # The link is a relay to the server that can be cut: the browser then reaches nothing, as at a clinic
+    # whose line is down (DevTools' offline mode would also hide the server from the service worker's tests).
+    link = Link(int(live_server.url.rsplit(":", 1)[1]))
+    site = f"http://localhost:{link.port}"
+    small = tmp_path / "small.png"
+    small.write_bytes(png_bytes(300, seed=9))
+    context = browser.new_context()
+    page = context.new_page()
+    watcher = Watcher(page)
+    log_in(page, site, staff.username)
+    page.goto(site + reverse("cases:case_new"))
+    kept_form = ("async () => { const kept = await caches.match('%s'); return !!navigator.serviceWorker.controller "
+                 "&& !!kept && (await kept.text()).includes('data-case-form'); }" % reverse("cases:case_new"))
+    wait_until(lambda: page.evaluate(kept_form), timeout=30, what="the service worker to keep the form")
+    link.cut()
+    page.goto(site + reverse("cases:case_new"))  # the form opens with no link, from the kept copy
+    page.get_by_label("Patient number (MRN)").fill("OFFLINE-1")
+    page.get_by_label("Age (years)").fill("33")
+    page.get_by_label("View").select_option("PA")
+    page.get_by_label("Chest X-ray (PNG, JPEG or DICOM)").set_input_files(str(small))
+    page.get_by_role("button", name="Submit case").click()
+    expect(page.locator("#upload-text")).to_contain_text("kept in this browser", timeout=30_000)
+    expect(page.get_by_label("Patient number (MRN)")).to_have_value("")  # ready for the next case
+    page.goto(site + reverse("cases:outbox"))
+    expect(page.locator("[data-outbox] tbody tr")).to_have_attribute("data-state", "queued")
+    assert Case.objects.count() == 0
+
+    link.restore()
+    page.goto(site + reverse("cases:case_new"))  # the page sends what waits
+    wait_until(lambda: page.evaluate("() => Object.values(cxrOutbox.all()).every(entry => entry.state === 'filed')"),
+               timeout=30, what="the captured case to be filed")
+    page.goto(site + reverse("cases:outbox"))
+    expect(page.locator("[data-outbox] tbody tr")).to_have_attribute("data-state", "filed")
+    assert page.evaluate("() => window.cxrOffline.all()") == []
+    page.goto(site + reverse("cases:case_new"))
+    page.wait_for_timeout(1000)  # a second page open with the link up finds nothing left to send
+    case = Case.objects.get()
+    assert (case.patient.mrn, case.submitted_by) == ("OFFLINE-1", staff)
+    assert [problem for problem in watcher.problems if "ERR_" not in problem] == []
+    context.close()

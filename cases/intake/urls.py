@@ -8,6 +8,7 @@ urlpatterns = [
     path("cases/", views.list_cases, name="case_list"),
     path("cases/new/", views.new_case, name="case_new"),
     path("cases/outbox/", views.show_outbox, name="outbox"),
+    path("cases/offline-worker.js", views.offline_worker, name="offline_worker"),
     path("cases/<uuid:public_id>/", views.show_case, name="case_detail"),
     path("cases/<uuid:public_id>/image/<slug:kind>", views.show_image, name="image"),
     # tus: a token or a session, answered by the views themselves (a 401, never the login page).

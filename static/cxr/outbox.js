@@ -7,6 +7,8 @@
   const empty = document.querySelector("[data-outbox-empty]");
   const clear = document.querySelector("[data-outbox-clear]");
   const STATES = {
+    queued: ["Kept in this browser", "Captured with no link. Open New case when the link is back: it is sent from " +
+             "there by itself. Do not log out before: that removes it."],
     sending: ["Sending", "Keep the new-case page open until it says the case is submitted. If it was closed, open " +
               "New case, fill it in and choose the same file again: it goes on from where it stopped."],
     waiting: ["Waiting for the link", "Nothing to do: it goes on by itself when the link is back, while its page is open. " +
@@ -43,7 +45,7 @@
         link.textContent = "Open the case";
         cell(row, link);
       } else {
-        cell(row, state[1]);
+        cell(row, entry.reason ? state[1] + " The server said: " + entry.reason : state[1]);
       }
       body.appendChild(row);
     });
