@@ -7,7 +7,7 @@ pause after each piece it carries), and a drop closes every connection and refus
 length. "Bytes sent" are the bytes the relay carried from the client, the lost ones included: the
 link's cost to the clinic. Nobody acts during the run: the forwarder is started once with --once.
 CPU: gunicorn's processes (utime+stime from /proc) around each upload over loopback with no relay,
-median of the runs.
+median of the runs (every tus upload with the forwarder's SHA-1 checksum on each piece).
 
     .venv/bin/python bench/poor_link.py [--mb 20] [--kbit 256] [--drop-seconds 30] [--runs 3]
 """
@@ -137,7 +137,7 @@ def main() -> None:
         ratio = link.up_bytes / size
 
         # 3. Server CPU per case over loopback: one POST, the browser's 1 MB pieces, the forwarder's.
-        cpu = {"one POST": [], "tus, 1 MB pieces": [], "tus, forwarder's pieces": []}
+        cpu = {"one POST": [], "tus, 1 MB pieces": [], "tus, forwarder's pieces": [], "tus, the whole film in one PATCH": []}
         base = f"http://127.0.0.1:{web.port}"
         for run in range(args.runs):
             for number, label in enumerate(cpu):
@@ -148,7 +148,8 @@ def main() -> None:
                 if label == "one POST":
                     assert one_post(base, token, path, timeout=600).startswith("filed"), label
                 else:
-                    chunk = 1024 * 1024 if "1 MB" in label else forward.CHUNK
+                    chunk = {"tus, 1 MB pieces": 1024 * 1024, "tus, forwarder's pieces": forward.CHUNK}.get(
+                        label, path.stat().st_size)
                     forward.forward(path, server=forward.Server(base, token),
                                     journal=forward.Journal(loopback / "journal.json"), clinic="",
                                     chunk_size=chunk, log=lambda message: None)
