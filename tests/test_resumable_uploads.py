@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -185,7 +186,6 @@ def test_the_same_submission_id_through_the_multipart_api_makes_no_second_case(c
     headers = as_token(token)
     url = create(client, headers, length=len(film), submission=submission)["Location"]
     send(client, url, headers, film, offset=0)
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     fields = {key: value for key, value in DETAILS.items() if key != "filename"}
     response = client.post(reverse("api:cases"), {**fields, "image": SimpleUploadedFile("chest.png", film)},
