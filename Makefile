@@ -64,6 +64,7 @@ bench: setup dicom-tools
 	$(if $(BENCH_DATABASE_URL),$(MAKE) --no-print-directory bench-database)
 	$(BIN)/python bench/model_quality.py $(if $(QUICK),--quick)
 	$(BIN)/python bench/dicom.py $(if $(QUICK),--paced 20 --burst 40)
+	$(BIN)/python bench/poor_link.py $(if $(QUICK),--mb 2 --kbit 2000 --drop-seconds 2 --runs 1)
 
 bench-database: setup
 	$(BIN)/python bench/pipeline.py $(if $(QUICK),--cases 50 --repeats 1)

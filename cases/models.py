@@ -737,3 +737,26 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} to {self.user} by {self.get_channel_display()}"
+
+
+class Upload(models.Model):
+    """A resumable upload (tus 1.0, cases/intake/uploads.py): the bytes received so far sit in a partial
+    file of private storage until the last one arrives and the film is filed as a case.
+
+    `offset` reaches `length` only in the step that files the case (the bytes may all be on disk before,
+    while the checks run): a client that finds the offset at the length knows its case exists. `caller`
+    is whose upload it is ("user:<id>" or "integration:<id>"); nobody else can find it.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    caller = models.CharField(max_length=40)
+    length = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)  # the decoded Upload-Metadata: the case's details
+    partial_name = models.CharField(max_length=64, blank=True)  # "" once filed
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()  # moved on by every chunk; then the sweep removes it and its bytes
+
+    class Meta:
+        ordering = ["-created", "-id"]

@@ -292,6 +292,9 @@ CXR_UPLOAD_MAX_PIXELS = env_int("CXR_UPLOAD_MAX_PIXELS", 50_000_000)
 CXR_UPLOAD_MIN_SIDE = env_int("CXR_UPLOAD_MIN_SIDE", 128)
 # The same image for the same patient within this many minutes is filed again only when the person confirms.
 CXR_DUPLICATE_IMAGE_MINUTES = env_int("CXR_DUPLICATE_IMAGE_MINUTES", 30)
+# A resumable upload (tus) left unfinished this long after its last chunk is removed by the orphan sweep:
+# long enough for a clinic's link to be down over a weekend.
+CXR_UPLOAD_EXPIRY_SECONDS = env_int("CXR_UPLOAD_EXPIRY_SECONDS", 4 * 24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

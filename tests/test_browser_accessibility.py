@@ -71,7 +71,7 @@ def test_login_page_empty_and_with_its_error_has_no_serious_violation(live_serve
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_staff_pages_in_every_state_have_no_serious_violation(live_server, staff, cases, chromium, viewport):  # noqa: F811
     urls = [reverse("cases:case_list"), reverse("cases:case_list") + "?mrn=nobody-has-this",
-            reverse("cases:case_new"), reverse("cases:notifications")]
+            reverse("cases:case_new"), reverse("cases:notifications"), reverse("cases:outbox")]
     urls += [case_url("cases:case_detail", case) for case in cases.values()]
     urls += [case_url("cases:report", cases["reviewed"]), case_url("cases:report", cases["predicted"])]
     found = audit_pages(live_server.url, viewport, chromium, staff, urls)

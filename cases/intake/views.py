@@ -25,6 +25,7 @@ STORAGE_DOWN = ("The image could not be stored just now, so nothing was saved. T
                 "if it keeps happening, tell your administrator.")
 
 CASES_PER_PAGE = 25
+OFFLINE_VERSION = "1"  # change with the service worker's behaviour: the old cache is dropped
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom"}
 # "heatmap": the film with the heatmap burned in (the printed report, the API); "class-map": the map
 # the review page's viewer colours and scales itself (before issue 31: that same composite).
@@ -83,6 +84,8 @@ def new_case(request):
                 return redirect("cases:case_detail", public_id=case.public_id)
     return render(request, "cases/case_new.html", {
         "form": form, "has_clinic": clinics.exists(), "duplicate": duplicate, "submission_key": key,
+        # The resumable upload names the clinic by its code, as the API does (SubmissionForm).
+        "clinic_codes": {str(clinic.pk): clinic.code for clinic in clinics},
     }, status=status)
 
 
@@ -92,6 +95,28 @@ def _key(value) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return ""
+
+
+OFFLINE_ASSETS = ("bootstrap/css/bootstrap.min.css", "cxr/site.css", "cxr/favicon.svg", "bootstrap/js/bootstrap.bundle.min.js",
+                  "cxr/idle.js", "cxr/drafts.js", "cxr/forms.js", "cxr/outbox_store.js", "cxr/logout.js", "cxr/case_new.js",
+                  "vendor/tus-js-client/tus.min.js", "cxr/offline_store.js", "cxr/case_upload.js", "cxr/outbox.js")
+
+
+@require_GET
+@role_required(can_submit)
+def offline_worker(request):
+    """The service worker that keeps the new-case form and the outbox usable offline (its scope is /cases/)."""
+    response = render(request, "cases/offline_sw.js", {"assets": OFFLINE_ASSETS, "version": OFFLINE_VERSION},
+                      content_type="text/javascript")
+    response["Cache-Control"] = "no-cache"  # a new version is picked up at the next visit
+    return response
+
+
+@require_GET
+@role_required(can_submit)
+def show_outbox(request):
+    """This browser's submissions (kept in the browser itself, static/cxr/outbox_store.js): the page is a frame."""
+    return render(request, "cases/outbox.html")
 
 
 @require_GET

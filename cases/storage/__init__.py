@@ -8,18 +8,21 @@ becomes part of a path. Files are served only by access-checked views. Every wri
 read-only) leaves no file behind, and a file under its final name is always complete.
 """
 
+import fcntl
 import hashlib
 import os
 import re
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 
 ALLOWED_SUFFIXES = {".png", ".jpg", ".dcm"}
 TEMPORARY_SUFFIX = ".part"
+PARTIAL_SUFFIX = ".tus"  # the bytes of a resumable upload received so far (cases.models.Upload.partial_name)
 _STEM = re.compile(r"[0-9a-f]{32}")
 
 
@@ -64,9 +67,37 @@ def _fsync_folder(folder: Path) -> None:
 
 def path_of(name: str) -> Path:
     stem, suffix = os.path.splitext(name)
-    if not _STEM.fullmatch(stem) or suffix not in ALLOWED_SUFFIXES:
+    if not _STEM.fullmatch(stem) or suffix not in ALLOWED_SUFFIXES | {PARTIAL_SUFFIX}:
         raise ValueError(f"not a storage name: {name!r}")  # never a path a caller made up
     return root() / stem[:2] / name
+
+
+class PartialBusy(Exception):
+    """Another request is writing this partial file just now."""
+
+
+def create_partial() -> str:
+    """A new, empty partial file for a resumable upload; return its name."""
+    name = f"{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+    path = path_of(name)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    _fsync_folder(path.parent)
+    return name
+
+
+@contextmanager
+def writing_partial(name: str):
+    """The partial file open for writing, held with an exclusive lock for the whole block (one writer per
+    upload across every web process); PartialBusy at once when another request holds it."""
+    if not name.endswith(PARTIAL_SUFFIX):
+        raise ValueError(f"not a partial file: {name!r}")
+    with path_of(name).open("r+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PartialBusy from None
+        yield handle  # the lock goes with the file's closing
 
 
 def open_file(name: str):

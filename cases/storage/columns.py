@@ -14,7 +14,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 
 from .. import storage
-from ..models import Case, DicomResult, Prediction
+from ..models import Case, DicomResult, Prediction, Upload
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ STORED_FILE_COLUMNS = {
     # trial), and the film with the heatmap burned in, made on first need.
     Prediction: ("heatmap_name", "composite_name"),
     DicomResult: ("report_name", "capture_name"),  # the Structured Report and Secondary Capture sent to the PACS
+    Upload: ("partial_name",),  # a resumable upload's bytes so far; the sweep removes it once the upload expires
 }
 
 
