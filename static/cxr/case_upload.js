@@ -21,6 +21,14 @@
   const RETRY_SECONDS = 5;
   const sending = {};  // submission id -> its upload, while this page sends it
   let plainPost = false;
+  // A page reached with Back whose one-time key was sent already (static/cxr/case_new.js put it back):
+  // posted plainly, so the server's answer names the case already filed instead of a silent replay.
+  try {
+    const navigation = window.performance.getEntriesByType("navigation")[0];
+    const key = form.querySelector("input[name=submission_key]");
+    if (navigation && navigation.type === "back_forward" && key &&
+        window.sessionStorage.getItem("cxr-sent-submission-key") === key.value) plainPost = true;
+  } catch (error) { /* no storage: the resumable path still files one case per key */ }
   let waiting = null;
 
   function newId() {
@@ -119,6 +127,8 @@
       },
       filed: function (page) {
         say("Case submitted.");
+        // The draft kept of this form (static/cxr/drafts.js) is done with, as after a plain post.
+        try { window.sessionStorage.removeItem("cxr-draft:" + (form.dataset.keepDraft || "")); } catch (error) { /* none kept */ }
         if (page) window.location.assign(page);
       },
       refused: function () {
