@@ -251,7 +251,18 @@ class Case(models.Model):
                 "gate_reason": ""}
 
 
+def gave_suggestion(path: str = "") -> models.Q:
+    """THE rule for whether a prediction gave people a suggestion, as a condition on the prediction at
+    `path` ("" for Prediction itself, "prediction__" from a review). A film the input gate refused got
+    none (nor will one in the uncertain band): reading it is neither agreeing nor overriding."""
+    return models.Q(**{f"{path}gate_passed": True})
+
+
 class PredictionQuerySet(models.QuerySet):
+    def with_suggestion(self) -> "PredictionQuerySet":
+        """The predictions that gave a suggestion (`gave_suggestion`)."""
+        return self.filter(gave_suggestion())
+
     def newest_first(self) -> "PredictionQuerySet":
         """Newest first, the id breaking ties between rows written in the same instant."""
         return self.order_by("-created", "-id")
@@ -278,7 +289,9 @@ class Prediction(models.Model):
     gate_reason = models.CharField(max_length=32, blank=True)
     gate_scores = models.JSONField(default=dict, blank=True)
     gate_version = models.CharField(max_length=100, blank=True)
-    # Written by a version on silent trial: compared on the oversight page, shown to nobody else.
+    # The role the version had when it wrote this row, kept as written: True for a silent trial's row
+    # (compared on the oversight page, shown to nobody else), so a version's trial rows are never counted
+    # as served after it is activated. Only `served_prediction` turns one into a served row, rewriting it.
     trial = models.BooleanField(default=False)
 
     objects = PredictionQuerySet.as_manager()
