@@ -268,8 +268,15 @@ class PredictionQuerySet(models.QuerySet):
         return self.order_by("-created", "-id")
 
     def shown(self) -> "PredictionQuerySet":
-        """The predictions people see: the served version's, never a silent trial's."""
+        """The served version's predictions, never a silent trial's. Whether people may see one is the
+        local-validation rule on top of this (`exposed()`, cases/validation/selectors.py)."""
         return self.filter(trial=False)
+
+    def exposed(self) -> "PredictionQuerySet":
+        """Shown predictions of versions that are live at the case's clinic (cases/validation)."""
+        live = ClinicAIState.objects.live().filter(clinic=models.OuterRef("case__clinic_id"),
+                                                   model_version=models.OuterRef("model_version_id"))
+        return self.shown().filter(models.Exists(live))
 
 
 class Prediction(models.Model):
@@ -310,6 +317,43 @@ class Prediction(models.Model):
         if self.gate_passed is None:
             return "not run"
         return "passed" if self.gate_passed else f"refused: {self.gate_reason}"
+
+
+class ClinicAIStateQuerySet(models.QuerySet):
+    def live(self) -> "ClinicAIStateQuerySet":
+        return self.filter(state=ClinicAIState.State.LIVE)
+
+
+class ClinicAIState(models.Model):
+    """Whether a clinic sees one model version's suggestions (cases/validation): one row per clinic and
+    version once anyone decided; no row is `silent`, so a new clinic and a newly activated version start
+    silent. Changed only by cases/validation/services.py, compare-and-set with its audit row."""
+
+    class State(models.TextChoices):
+        SILENT = "silent", "Silent: suggestions are being validated"
+        LIVE = "live", "Live: staff and radiologists see suggestions"
+        PAUSED = "paused", "Paused: suggestions are hidden again"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="ai_states")
+    model_version = models.ForeignKey("classifier.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.SILENT)
+    # The COVID-19 threshold chosen at go-live: None is the global CXR_COVID_PRIORITY_THRESHOLD.
+    covid_threshold = models.FloatField(null=True, blank=True)
+    changed = models.DateTimeField(auto_now=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+
+    objects = ClinicAIStateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["clinic", "model_version"]
+        verbose_name = "clinic AI state"
+        constraints = [models.UniqueConstraint(fields=["clinic", "model_version"],
+                                               name="one_ai_state_per_clinic_and_version")]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.get_state_display()}"
 
 
 class ReviewQuerySet(models.QuerySet):
@@ -365,7 +409,8 @@ class DicomResult(models.Model):
     key = models.CharField(max_length=40, unique=True)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="dicom_results")
     review = models.ForeignKey(Review, on_delete=models.PROTECT, null=True, related_name="+")
-    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="+")
+    # The suggestion the objects carry; None when people may not see one (a blind read, a human read).
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="+")
     node = models.ForeignKey(DicomNode, on_delete=models.PROTECT, null=True, related_name="results")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -427,6 +472,7 @@ class AuditEvent(models.Model):
         CASE_RETRIED = "case_retried"
         REVIEW_CONFIRMED = "review_confirmed"
         REVIEW_OVERRIDDEN = "review_overridden"
+        REVIEW_SIGNED = "review_signed"  # a finding that answered no suggestion: a human read, or a blind read
         REVIEW_AMENDED = "review_amended"
         CASE_EDITED = "case_edited"
         USER_CHANGED = "user_changed"
@@ -449,6 +495,7 @@ class AuditEvent(models.Model):
         TRIAL_FAILED = "trial_failed"
         TRIAL_RESCORING_STARTED = "trial_rescoring_started"
         MODEL_FAULT = "model_fault"  # a worker could not load the model version it serves
+        CLINIC_AI_STATE_CHANGED = "clinic_ai_state_changed"  # silent, live or paused (cases/validation)
         CLINIC_FLAGGED = "clinic_flagged"
         INTEGRATION_CHANGED = "integration_changed"
         API_TOKEN_ISSUED = "api_token_issued"

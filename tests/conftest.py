@@ -19,6 +19,44 @@ def _private_storage(settings, tmp_path):
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
+@pytest.fixture(autouse=True)
+def _clinics_live(request):
+    """Suggestions visible, as before local validation: every clinic is live for every model version, as
+    they are created. A test marked `local_validation` gets production's start instead (silent)."""
+    if request.node.get_closest_marker("local_validation"):
+        yield
+        return
+    from django.db.models.signals import post_save
+
+    from cases.models import ClinicAIState
+    from classifier.models import ModelVersion
+
+    worker = "stack" in request.fixturenames
+
+    def make_live(sender, instance, created, **kwargs):
+        if not created:
+            return
+        if worker and sender is Clinic:
+            # A real worker registers the served version in its own process, where this receiver is not
+            # connected: register it here first, so the clinic is live for the version the worker serves.
+            from classifier.registry import served_version
+
+            served_version()
+        clinics = [instance] if sender is Clinic else Clinic.objects.all()
+        versions = [instance] if sender is ModelVersion else ModelVersion.objects.all()
+        ClinicAIState.objects.bulk_create(
+            [ClinicAIState(clinic=clinic, model_version=version, state=ClinicAIState.State.LIVE)
+             for clinic in clinics for version in versions], ignore_conflicts=True)
+
+    for sender in (Clinic, ModelVersion):
+        post_save.connect(make_live, sender=sender, dispatch_uid=f"test-live-{sender.__name__}")
+    try:
+        yield
+    finally:
+        for sender in (Clinic, ModelVersion):
+            post_save.disconnect(sender=sender, dispatch_uid=f"test-live-{sender.__name__}")
+
+
 def make_user(username: str, group: str, *clinics: Clinic, is_staff: bool = False) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD, is_staff=is_staff)
     user.groups.add(Group.objects.get(name=group))

@@ -30,6 +30,7 @@ from ..audit.services import record
 from ..dicom.outbox import queue_results
 from ..integrations import webhooks
 from ..models import AuditEvent, Case, Prediction
+from ..validation.selectors import is_exposed, suggestion_columns
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
@@ -182,7 +183,8 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
     try:
         with transaction.atomic():
             if transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor=actor,
-                          **Case.suggestion_fields(result.label, result.probabilities, gate_reason)) is None:
+                          **suggestion_columns(case, version, result.label, result.probabilities,
+                                               gate_reason)) is None:
                 return Outcome.SKIPPED
             prediction, from_trial = served_prediction(case, version, fields)
             if prediction is None:
@@ -192,7 +194,8 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                             "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2),
                             "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version},
                             **({"from_trial": True} if from_trial else {})})
-            queue_results(case=case, prediction=prediction)  # to a PACS that asked for AI suggestions
+            if is_exposed(prediction):  # to a PACS that asked for AI suggestions, once the clinic is live
+                queue_results(case=case, prediction=prediction)
             webhooks.announce(case=case, event=webhooks.Event.PREDICTED)
             written = True
             return Outcome.PREDICTED

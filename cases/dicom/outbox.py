@@ -31,7 +31,7 @@ Status = DicomResult.Status
 NotDelivered = sending.NotDelivered
 
 
-def queue_results(*, case: Case, prediction: Prediction, review: Review | None = None) -> DicomResult | None:
+def queue_results(*, case: Case, prediction: Prediction | None, review: Review | None = None) -> DicomResult | None:
     """Call inside the transaction that signs `review` (or writes `prediction`); sends after commit.
 
     Only a case whose original is DICOM has a study to answer; an AI suggestion is sent only to a
@@ -119,7 +119,7 @@ def build_objects(result: DicomResult) -> DicomResult:
     with storage.open_file(case.image_name) as original:
         source = results.source_header(original.read())
     # The heatmap the worker drew; a model that draws none leaves the plain film.
-    with storage.open_file(result.prediction.heatmap_name or case.display_name) as heatmap:
+    with storage.open_file(result.prediction and result.prediction.heatmap_name or case.display_name) as heatmap:
         capture = results.secondary_capture(source=source, heatmap_png=heatmap.read(), series_uid=generate_uid())
     report = results.structured_report(source=source, prediction=result.prediction, review=result.review,
                                        series_uid=generate_uid(), previous=_previous_report(result))

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 
 from ..models import Case
 from ..text import identifier_key
+from ..validation.selectors import exposed_prediction
 
 
 def case_list_for(user, *, mrn: str = "", status: str = "") -> QuerySet[Case]:
@@ -22,6 +23,6 @@ def earlier_cases(case: Case, user) -> QuerySet[Case]:
 
 
 def heatmap_name(case: Case) -> str | None:
-    """The storage name of the latest prediction's heatmap, if it drew one."""
-    prediction = case.predictions.shown().exclude(heatmap_name="").newest_first().first()
-    return prediction.heatmap_name if prediction is not None else None
+    """The storage name of the heatmap of the prediction people may see, if it drew one."""
+    prediction = exposed_prediction(case)
+    return prediction.heatmap_name or None if prediction is not None and prediction.gate_passed else None

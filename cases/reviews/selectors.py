@@ -21,6 +21,7 @@ from classifier.labels import LABELS
 
 from ..audit.selectors import start_of_day
 from ..models import Case, Prediction, Review
+from ..validation.selectors import is_exposed, latest_prediction  # noqa: F401  (latest_prediction re-exported)
 
 PAGE_SIZE = 25
 HUMAN_READ = "human_read"  # the worklist filter for images the input gate refused
@@ -28,14 +29,19 @@ HUMAN_READ = "human_read"  # the worklist filter for images the input gate refus
 
 @dataclass(frozen=True)
 class CaseResult:
-    """What a case page shows: the prediction being answered and the review in force, if any.
+    """What a case page shows: the prediction people may see (`validation.selectors.exposed_prediction`) and
+    the review in force, if any.
 
     A prediction whose image the input gate refused is no suggestion: `suggestion` is None and
-    `human_read` says why the image needs a radiologist's read without one.
+    `human_read` says why the image needs a radiologist's read without one. At a clinic that is validating
+    the AI, `prediction` is None, `validating` is True and `latest_id` is what the signing form answers.
     """
 
     prediction: Prediction | None
     review: Review | None
+    validating: bool = False
+    latest_id: int | None = None
+    refused_reason: str = ""  # the input gate's, even while validating: it is about the image, not a suggestion
 
     @property
     def suggestion(self) -> Prediction | None:
@@ -43,13 +49,10 @@ class CaseResult:
 
     @property
     def human_read(self) -> str:
-        if self.prediction is None or self.prediction.gate_passed:
-            return ""
-        return REASONS.get(self.prediction.gate_reason, "The image did not pass the input check.")
-
-
-def latest_prediction(case: Case) -> Prediction | None:
-    return case.predictions.shown().select_related("model_version").newest_first().first()
+        reason = self.refused_reason
+        if not reason and self.prediction is not None and self.prediction.gate_passed is False:
+            reason = self.prediction.gate_reason
+        return REASONS.get(reason, "The image did not pass the input check.") if reason else ""
 
 
 def current_review(case: Case) -> Review | None:
@@ -58,7 +61,12 @@ def current_review(case: Case) -> Review | None:
 
 
 def result_for(case: Case) -> CaseResult:
-    return CaseResult(prediction=latest_prediction(case), review=current_review(case))
+    latest = latest_prediction(case)
+    exposed = latest if latest is not None and is_exposed(latest) else None
+    return CaseResult(prediction=exposed, review=current_review(case),
+                      validating=latest is not None and exposed is None,
+                      latest_id=latest.pk if latest is not None else None,
+                      refused_reason=latest.gate_reason if latest is not None and latest.gate_passed is False else "")
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> int 
 
 def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
     """Annotate the AI's confidence in its label and the finding of the signed review in force."""
-    latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
+    latest = Prediction.objects.exposed().filter(case=OuterRef("pk")).newest_first()
     final = Review.objects.in_force().filter(case=OuterRef("pk")).newest_first()
     highest = Greatest(*(Cast(KT(f"probabilities__{label}"), FloatField()) for label in LABELS))
     return cases.annotate(

@@ -100,17 +100,17 @@ def _case(request, public_id) -> Case:
 
 
 def _initial(result) -> dict:
-    """The form starts on the AI suggestion; a human read starts on nothing."""
-    if result.prediction is None:
+    """The form starts on the AI suggestion; a human read, or a blind read while validating, on nothing."""
+    if result.latest_id is None:
         return {}
     if result.suggestion is None:
-        return {"prediction": result.prediction.pk}
-    return {"finding": result.suggestion.label, "prediction": result.prediction.pk}
+        return {"prediction": result.latest_id}
+    return {"finding": result.suggestion.label, "prediction": result.latest_id}
 
 
 def _review_page(request, case, result, *, form=None, amend_form=None, status: int = 200):
     """The review page: the signing form while the case awaits review, the amend form once signed."""
-    if case.status != Case.Status.PREDICTED or result.prediction is None:
+    if case.status != Case.Status.PREDICTED or result.latest_id is None:
         form = None
     if result.review is not None and amend_form is None:
         amend_form = AmendForm(initial={"finding": result.review.finding, "review": result.review.pk})

@@ -1,0 +1,79 @@
+"""Changing a clinic's AI state for a model version: silent -> live -> paused -> live, each change a
+compare-and-set on `ClinicAIState` with its audit row in the same transaction (the one audit path).
+
+The worklist reads the suggestion from columns of Case (`suggestion_columns`), so a change of state also
+rewrites the clinic's columns in that transaction: going live fills them from the version's exposed
+predictions, pausing empties them. The next page and the next case follow the new state.
+"""
+
+from django.db import transaction
+from django.db.models import FloatField, OuterRef, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from classifier.models import ModelVersion
+
+from ..audit.actors import Actor
+from ..audit.services import record
+from ..models import AuditEvent, Case, ClinicAIState, Clinic, Prediction
+
+State = ClinicAIState.State
+
+
+class StateChangeRefused(Exception):
+    """The change cannot be made as asked; the message is for the person who asked."""
+
+
+def change_state(*, clinic: Clinic, version: ModelVersion, state: str, actor: Actor, user=None,
+                 covid_threshold: float | None = None, reason: str = "", details: dict | None = None) -> ClinicAIState:
+    """Set the clinic's state for the version, audited, and bring its worklist columns in line.
+    Steps, in one transaction: 1) lock (or create) the row, 2) refuse a change to the state it has,
+    3) write the new state, 4) fill or empty the columns, 5) one `clinic_ai_state_changed` event."""
+    with transaction.atomic():
+        row, _ = ClinicAIState.objects.select_for_update().get_or_create(clinic=clinic, model_version=version)
+        if row.state == state and (state != State.LIVE or row.covid_threshold == covid_threshold):
+            raise StateChangeRefused(f"{clinic.name} is already {row.get_state_display().split(':')[0].lower()} "
+                                     f"for {version.name}.")
+        before = row.state
+        row.state, row.changed_by, row.reason = state, user, reason[:200]
+        row.covid_threshold = covid_threshold if state == State.LIVE else row.covid_threshold
+        row.save()
+        if state == State.LIVE:
+            expose_columns(clinic, version)
+        else:
+            hide_columns(clinic, version)
+        record(AuditEvent.Action.CLINIC_AI_STATE_CHANGED, actor=actor, clinic=clinic, details={
+            "model_version": version.name, "from": before, "to": state, "covid_threshold": row.covid_threshold,
+            "reason": reason, **(details or {})})
+    return row
+
+
+def pause_clinic(*, clinic: Clinic, actor: Actor, user=None, reason: str = "", details: dict | None = None) -> int:
+    """Pause every version the clinic is live for; how many were paused."""
+    versions = ModelVersion.objects.filter(pk__in=clinic.ai_states.live().values("model_version_id"))
+    for version in versions:
+        change_state(clinic=clinic, version=version, state=State.PAUSED, actor=actor, user=user, reason=reason,
+                     details=details)
+    return len(versions)
+
+
+def latest_shown(field: str):
+    return Subquery(Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first().values(field)[:1])
+
+
+def expose_columns(clinic: Clinic, version: ModelVersion) -> int:
+    """The columns of the clinic's cases whose latest shown prediction is this version's, with a suggestion."""
+    cases = Case.objects.filter(clinic=clinic, gate_reason="").annotate(
+        latest_version=latest_shown("model_version_id")).filter(latest_version=version.pk)
+    latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
+    return Case.objects.filter(pk__in=cases.values("pk")).update(
+        predicted_label=Subquery(latest.values("label")[:1]),
+        covid_probability=Subquery(latest.annotate(p=Cast(KT("probabilities__covid"), FloatField()))
+                                   .values("p")[:1]))
+
+
+def hide_columns(clinic: Clinic, version: ModelVersion) -> int:
+    """Empty the suggestion columns of the clinic's cases whose latest shown prediction is this version's."""
+    cases = Case.objects.filter(clinic=clinic).exclude(predicted_label="", covid_probability=None).annotate(
+        latest_version=latest_shown("model_version_id")).filter(latest_version=version.pk)
+    return Case.objects.filter(pk__in=cases.values("pk")).update(predicted_label="", covid_probability=None)

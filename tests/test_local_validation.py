@@ -1,0 +1,148 @@
+"""Local validation: a clinic that is silent or paused for the served model version shows its suggestion
+nowhere a staff member or radiologist can look (pages, report, worklist columns and order, DICOM result,
+CSV, API), says instead that AI suggestions are being validated, and radiologists read blind."""
+
+import io
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pydicom
+import pytest
+from django.urls import reverse
+
+from cases import storage
+from cases.audit.actors import Actor
+from cases.classification.services import write_prediction
+from cases.dicom import outbox
+from cases.dicom.services import receive_instance
+from cases.models import AuditEvent, Case, ClinicAIState, DicomNode, DicomResult, Review
+from cases.reviews.selectors import WorklistFilters, worklist_for
+from cases.reviews.services import sign_review
+from cases.validation import selectors as validation
+from cases.validation.services import change_state, pause_clinic
+from cxrsite.testing.dicoms import dicom_bytes
+from cxrsite.testing.images import chest_like_array, encode
+from tests.factories import make_case, served_model_version
+
+pytestmark = [pytest.mark.django_db, pytest.mark.local_validation]
+
+LIVE, PAUSED = ClinicAIState.State.LIVE, ClinicAIState.State.PAUSED
+COVID = {"covid": 0.87, "normal": 0.08, "viral_pneumonia": 0.05}
+NORMAL = {"covid": 0.04, "normal": 0.90, "viral_pneumonia": 0.06}
+NOTICE = 'data-testid="ai-validating"'
+
+
+def classified(case: Case, version, probabilities: dict) -> Case:
+    """The worker's write-back (`write_prediction`) of a finished classification, gate passed."""
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.CLASSIFYING)
+    result = SimpleNamespace(label=max(probabilities, key=probabilities.get), probabilities=probabilities,
+                             inference_ms=3.0, heatmap=None)
+    verdict = SimpleNamespace(passed=True, reason="", scores={}, version="gate-test")
+    write_prediction(case, version, result, verdict, encode(chest_like_array(64, seed=2)), queue_wait_ms=1.0,
+                     worker_host="test", actor=Actor.worker("test"))
+    case.refresh_from_db()
+    return case
+
+
+@pytest.fixture
+def version(db):
+    return served_model_version("served-v1")
+
+
+@pytest.fixture
+def three_cases(clinic, staff, version):
+    """Oldest first: a normal film, an urgent normal film, and a COVID-19 suggestion (the newest)."""
+    oldest = classified(make_case(clinic, staff, mrn="OLD", age=timedelta(hours=3)), version, NORMAL)
+    urgent = classified(make_case(clinic, staff, mrn="URG", urgent=True, age=timedelta(hours=2)), version, NORMAL)
+    covid = classified(make_case(clinic, staff, mrn="COV", age=timedelta(hours=1)), version, COVID)
+    return oldest, urgent, covid
+
+
+def order(radiologist) -> list[str]:
+    return [case.patient.mrn for case in worklist_for(radiologist, filters=WorklistFilters())]
+
+
+def pages(client, user, case) -> dict[str, str]:
+    client.force_login(user)
+    urls = {"case": reverse("cases:case_detail", args=[case.public_id]),
+            "report": reverse("cases:report", args=[case.public_id]),
+            "list": reverse("cases:case_list")}
+    if user.has_perm("cases.add_review"):
+        urls |= {"review": reverse("cases:review", args=[case.public_id]), "worklist": reverse("cases:worklist")}
+    return {name: client.get(url).content.decode() for name, url in urls.items()}
+
+
+def assert_hidden(client, staff, radiologist, covid_case):
+    for user in (staff, radiologist):
+        for name, page in pages(client, user, covid_case).items():
+            assert 'data-testid="ai-suggestion"' not in page and "87%" not in page, (user, name)
+            assert "COVID-19 priority" not in page, (user, name)
+        case_page = pages(client, user, covid_case)["case"]
+        assert NOTICE in case_page and "AI suggestions are being validated at this clinic" in case_page
+        heatmap = client.get(reverse("cases:image", args=[covid_case.public_id, "heatmap"]))
+        assert heatmap.status_code == 404
+        api = client.get(reverse("api:case", args=[covid_case.public_id]))
+        assert api.status_code == 200 and api.json()["ai_result"] is None and api.json()["links"]["heatmap"] is None
+        assert client.get(reverse("audit:export")).status_code == 403  # the audit CSV holds the labels
+    assert (covid_case.predicted_label, covid_case.covid_probability) == ("", None)
+
+
+def test_a_new_clinic_is_silent_and_its_suggestion_appears_nowhere(client, clinic, staff, radiologist, version,
+                                                                   three_cases):
+    oldest, urgent, covid = three_cases
+    assert validation.ai_state(clinic, version) == ClinicAIState.State.SILENT
+    assert_hidden(client, staff, radiologist, covid)
+    assert order(radiologist) == ["URG", "OLD", "COV"]  # the urgency flag, then arrival: no COVID-19 priority
+    review_page = pages(client, radiologist, covid)["review"]
+    assert NOTICE in review_page and 'id="review-form"' in review_page and 'data-predicted=""' in review_page
+
+
+def test_a_live_clinic_sees_the_suggestion_and_its_order(client, clinic, staff, radiologist, version, three_cases):
+    change_state(clinic=clinic, version=version, state=LIVE, actor=Actor.system())
+    covid = Case.objects.get(patient__mrn="COV")
+    assert (covid.predicted_label, covid.covid_probability) == ("covid", 0.87)
+    assert order(radiologist) == ["COV", "URG", "OLD"]
+    page = pages(client, staff, covid)["case"]
+    assert 'data-testid="ai-suggestion"' in page and NOTICE not in page
+    client.force_login(staff)
+    assert client.get(reverse("api:case", args=[covid.public_id])).json()["ai_result"]["label"] == "covid"
+
+
+def test_pausing_a_live_clinic_hides_the_suggestion_from_the_next_page_and_is_audited(
+        client, clinic, staff, radiologist, version, three_cases):
+    change_state(clinic=clinic, version=version, state=LIVE, actor=Actor.system())
+    covid = Case.objects.get(patient__mrn="COV")
+    assert 'data-testid="ai-suggestion"' in pages(client, staff, covid)["case"]
+    assert pause_clinic(clinic=clinic, actor=Actor.of_user(radiologist), reason="checking drift") == 1
+    covid.refresh_from_db()
+    assert_hidden(client, staff, radiologist, covid)
+    assert order(radiologist) == ["URG", "OLD", "COV"]
+    changes = AuditEvent.objects.filter(action=AuditEvent.Action.CLINIC_AI_STATE_CHANGED).order_by("id")
+    assert [(e.details["from"], e.details["to"]) for e in changes] == [("silent", "live"), ("live", "paused")]
+    # And the next case of the paused clinic gets no columns either.
+    later = classified(make_case(clinic, staff, mrn="NEXT"), version, COVID)
+    assert (later.predicted_label, later.covid_probability) == ("", None)
+
+
+def test_a_radiologist_at_a_silent_clinic_reads_blind_and_the_read_is_no_override(clinic, staff, radiologist,
+                                                                                  version, three_cases):
+    _, _, covid = three_cases
+    review = sign_review(case=covid, reviewer=radiologist, finding="normal")  # no note needed: nothing to override
+    assert (review.prediction, review.agreed) == (None, False)
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REVIEW_OVERRIDDEN).exists()
+
+
+def test_a_silent_clinics_dicom_result_carries_no_suggestion(clinic, radiologist, version):
+    unit = DicomNode.objects.create(name="X-ray room 1", ae_title="XRAY1", host="127.0.0.1", clinic=clinic,
+                                    receives_results=True, port=4242, wants_suggestions=True)
+    case = receive_instance(node=unit, data=dicom_bytes(chest_like_array(256)), address="127.0.0.1").case
+    classified(case, version, COVID)
+    assert not DicomResult.objects.exists()  # no preliminary suggestion for the PACS that asked for them
+    sign_review(case=case, reviewer=radiologist, finding="covid")
+    result = outbox.build_objects(DicomResult.objects.get())
+    with storage.open_file(result.report_name) as handle:
+        report = pydicom.dcmread(io.BytesIO(handle.read()))
+    codes = {item.ConceptNameCodeSequence[0].CodeValue for item in report.ContentSequence}
+    assert "121071" in codes  # the radiologist's finding
+    assert not codes & {"ai-suggestion", "p-covid", "111003"}
+    assert Review.objects.get().prediction is None
