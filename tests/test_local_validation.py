@@ -93,6 +93,7 @@ def test_a_new_clinic_is_silent_and_its_suggestion_appears_nowhere(client, clini
     assert validation.ai_state(clinic, version) == ClinicAIState.State.SILENT
     assert_hidden(client, staff, radiologist, covid)
     assert order(radiologist) == ["URG", "OLD", "COV"]  # the urgency flag, then arrival: no COVID-19 priority
+    assert "AI suggestions are being validated at Hillside Clinic" in pages(client, radiologist, covid)["worklist"]
     review_page = pages(client, radiologist, covid)["review"]
     assert NOTICE in review_page and 'id="review-form"' in review_page and 'data-predicted=""' in review_page
 

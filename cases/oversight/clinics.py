@@ -119,9 +119,12 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
 
     cases = Case.objects.filter(clinic__in=clinic_list, created__gte=since)
     add(cases.annotate(week=week_of("created")).values("week", clinic_key=F("clinic_id")).annotate(
-        n=Count("id"), predicted_n=Count("id", filter=~Q(predicted_label="")),
-        covid_n=Count("id", filter=Q(predicted_label=COVID)), refused_n=Count("id", filter=~Q(gate_reason=""))),
-        cases="n", predicted="predicted_n", covid_suggested="covid_n", gate_refusals="refused_n")
+        n=Count("id"), refused_n=Count("id", filter=~Q(gate_reason=""))), cases="n", gate_refusals="refused_n")
+    # From the served predictions, not the worklist columns: a clinic validating the AI has none shown.
+    suggestions = Prediction.objects.shown().with_suggestion().filter(case__in=cases)
+    add(suggestions.annotate(week=week_of("case__created")).values("week", clinic_key=F("case__clinic_id")).annotate(
+        predicted_n=Count("case_id", distinct=True), covid_n=Count("case_id", distinct=True, filter=Q(label=COVID))),
+        predicted="predicted_n", covid_suggested="covid_n")
     by_reason: dict[int, dict[str, int]] = {}
     for clinic_id, reason, n in (cases.exclude(gate_reason="").order_by().values_list("clinic_id", "gate_reason")
                                  .annotate(n=Count("id")).values_list("clinic_id", "gate_reason", "n")):

@@ -10,6 +10,7 @@ from ..access import can_review, role_required
 from ..audit.actors import Actor
 from ..intake.selectors import earlier_cases
 from ..models import Case
+from ..validation.selectors import validating_clinics
 from .forms import AmendForm, ReviewForm, WorklistFilterForm
 from .selectors import result_for, status_counts, with_outcome, worklist_page
 from .services import ReviewConflict, ReviewError, amend_review, sign_review
@@ -28,6 +29,7 @@ def show_worklist(request):
     return render(request, "cases/worklist.html", {
         "form": form, "page": page, "filters": filters, "threshold": settings.CXR_COVID_PRIORITY_THRESHOLD,
         "counts": [(status, name, counts[status]) for status, name in Case.Status.choices],
+        "validating": validating_clinics(access.clinics_for(request.user)),
     })
 
 

@@ -61,3 +61,12 @@ def suggestion_columns(case: Case, version: ModelVersion, label: str, probabilit
     if not is_live(case.clinic_id, version.pk):
         return {"predicted_label": "", "covid_probability": None, "gate_reason": gate_reason}
     return Case.suggestion_fields(label, probabilities, gate_reason)
+
+
+def validating_clinics(clinics):
+    """Of these clinics (a queryset), those not live for the served version: their staff and radiologists
+    see no suggestion of its new cases."""
+    from classifier.registry import served_version  # imported here: it may register the committed model
+
+    return clinics.exclude(pk__in=ClinicAIState.objects.live().filter(model_version=served_version())
+                           .values("clinic_id"))
