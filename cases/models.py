@@ -12,7 +12,6 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F
-from django.db.models.expressions import RawSQL
 
 from classifier import labels
 
@@ -114,17 +113,6 @@ class Patient(models.Model):
         super().save(*args, **kwargs)
 
 
-def covid_first(threshold: float) -> RawSQL:
-    """The worklist's first sort key: 0 when the COVID-19 probability is above the threshold.
-
-    Written as SQL text because an index on an expression serves only a query with the very same
-    expression, constants included, and Django would send the threshold as a bound parameter.
-    With a threshold other than the index's (0.5) the order is still right, only sorted unindexed.
-    """
-    return RawSQL(f"CASE WHEN covid_probability > {float(threshold)!r} THEN 0 ELSE 1 END", [],
-                  output_field=models.IntegerField())
-
-
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, viewer) -> "CaseQuerySet":
         """The cases this user (or integration) may open: those of the clinics `Clinic.objects.visible_to` gives."""
@@ -135,9 +123,10 @@ class CaseQuerySet(models.QuerySet):
     def newest_first(self) -> "CaseQuerySet":
         return self.order_by("-created", "-id")
 
-    def in_worklist_order(self, threshold: float) -> "CaseQuerySet":
-        """COVID-19 probability above the threshold first, then "urgent", then the longest wait."""
-        return self.annotate(priority=covid_first(threshold)).order_by("priority", "-urgent", "created", "id")
+    def in_worklist_order(self) -> "CaseQuerySet":
+        """COVID-19 priority first (probability above its clinic's threshold: `Case.covid_priority`), then
+        "urgent", then the longest wait."""
+        return self.order_by("-covid_priority", "-urgent", "created", "id")
 
 
 class Case(models.Model):
@@ -202,6 +191,9 @@ class Case(models.Model):
     # worklist orders and filters 100,000 cases from this table alone.
     predicted_label = models.CharField(max_length=32, blank=True)
     covid_probability = models.FloatField(null=True, blank=True)
+    # The probability above the threshold in force at the clinic when the prediction was written (the clinic's own,
+    # chosen at go-live, or CXR_COVID_PRIORITY_THRESHOLD): stored, so one index orders every clinic's worklist.
+    covid_priority = models.BooleanField(default=False)
     # The input gate's reason when the image is not a frontal chest film: no AI suggestion, a human read.
     gate_reason = models.CharField(max_length=32, blank=True)
 
@@ -222,11 +214,12 @@ class Case(models.Model):
             models.Index(fields=["clinic", "status", "-created"], name="case_clinic_status_created"),
             # Covers the worklist's filters and ordering, so sorting 20,000 waiting cases reads
             # only this index (measured in bench/pages.py).
-            models.Index(fields=["status", "clinic", "predicted_label", "covid_probability", "urgent", "created"],
+            models.Index(fields=["status", "clinic", "predicted_label", "covid_priority", "urgent", "created"],
                          name="case_worklist"),
             # The worklist's whole order, so a page without a selective filter ("all statuses")
-            # reads 25 index entries instead of sorting every case. Built for the default threshold.
-            models.Index(covid_first(0.5), F("urgent").desc(), F("created"), F("id"), name="case_worklist_priority"),
+            # reads 25 index entries instead of sorting every case.
+            models.Index(F("covid_priority").desc(), F("urgent").desc(), F("created"), F("id"),
+                         name="case_worklist_priority"),
         ]
         permissions = [("view_all_clinics", "Can open the cases of every clinic"),
                        ("retry_case", "Can send a failed case back to the classifier")]
@@ -242,12 +235,17 @@ class Case(models.Model):
         return f"Case {self.public_id} ({self.patient.mrn})"
 
     @staticmethod
-    def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "") -> dict:
+    def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "", threshold: float | None = None
+                          ) -> dict:
         """The worklist columns for a new prediction; pass them to the update that marks it predicted.
-        An image the input gate refused gets no suggestion and no COVID-19 priority."""
+        An image the input gate refused gets no suggestion and no COVID-19 priority. `threshold`: the one in
+        force at the clinic (default CXR_COVID_PRIORITY_THRESHOLD)."""
         if gate_reason:
-            return {"predicted_label": "", "covid_probability": None, "gate_reason": gate_reason}
-        return {"predicted_label": label, "covid_probability": float(probabilities.get("covid", 0.0)),
+            return {"predicted_label": "", "covid_probability": None, "covid_priority": False,
+                    "gate_reason": gate_reason}
+        covid = float(probabilities.get("covid", 0.0))
+        limit = settings.CXR_COVID_PRIORITY_THRESHOLD if threshold is None else threshold
+        return {"predicted_label": label, "covid_probability": covid, "covid_priority": covid > limit,
                 "gate_reason": ""}
 
 
@@ -296,6 +294,9 @@ class Prediction(models.Model):
     gate_reason = models.CharField(max_length=32, blank=True)
     gate_scores = models.JSONField(default=dict, blank=True)
     gate_version = models.CharField(max_length=100, blank=True)
+    # The COVID-19 threshold in force at the case's clinic when a served row was written: it decided the label
+    # (a clinic's own threshold) and the priority. None on trial rows and rows written before it was kept.
+    covid_threshold = models.FloatField(null=True, blank=True)
     # The role the version had when it wrote this row, kept as written: True for a silent trial's row
     # (compared on the oversight page, shown to nobody else), so a version's trial rows are never counted
     # as served after it is activated. Only `served_prediction` turns one into a served row, rewriting it.

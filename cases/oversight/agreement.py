@@ -25,14 +25,16 @@ FIRST_ANSWERED = Q(amends__isnull=True) & ANSWERED
 OVERRIDDEN = Q(amends__isnull=True) & DISAGREED
 
 
-def compared_reviews(clinics=None, *, trial: bool | None = None) -> QuerySet[Review]:
+def compared_reviews(clinics=None, *, trial: bool | None = None, version=None) -> QuerySet[Review]:
     """One row per (review in force, prediction of its case that gave a suggestion): the prediction is
     `suggestion` (its `label`, `model_version_id`, `trial`), and the row agrees when it matches `AGREES`.
-    `trial` keeps only one role's predictions (False: served). Read `suggestion__*` in values() or
+    `trial` keeps only one role's predictions (False: served), `version` one version's. Read `suggestion__*` in values() or
     annotate(): a further filter() on it would join the predictions a second time."""
     condition = gave_suggestion("case__predictions__")
     if trial is not None:
         condition &= Q(case__predictions__trial=trial)
+    if version is not None:
+        condition &= Q(case__predictions__model_version=version)
     reviews = Review.objects.in_force()
     if clinics is not None:
         reviews = reviews.filter(case__clinic__in=clinics)

@@ -1,8 +1,9 @@
 """Reads for radiologists: the worklist (which cases, in which order, how many of each
 status) and a case's result (the latest prediction and the review in force).
 
-Ordering (`Case.objects.in_worklist_order`): latest COVID-19 probability above
-settings.CXR_COVID_PRIORITY_THRESHOLD first, then the staff "urgent" flag, then the longest wait.
+Ordering (`Case.objects.in_worklist_order`): COVID-19 priority (the latest probability above the threshold in
+force at the clinic when it was written, `Case.covid_priority`) first, then the staff "urgent" flag, then the
+longest wait.
 The latest prediction's label and COVID-19 probability are columns of Case (written with the
 prediction), so a page is one query over one table plus a count, whatever the number of cases.
 """
@@ -92,7 +93,7 @@ def worklist_for(user, *, filters: WorklistFilters) -> QuerySet[Case]:
         cases = cases.filter(created__gte=start_of_day(filters.submitted_from))
     if filters.submitted_to:
         cases = cases.filter(created__lt=start_of_day(filters.submitted_to + timedelta(days=1)))
-    return cases.in_worklist_order(settings.CXR_COVID_PRIORITY_THRESHOLD)
+    return cases.in_worklist_order()
 
 
 def worklist_page(user, *, filters: WorklistFilters, page_number, counts: dict[str, int] | None = None) -> Page:

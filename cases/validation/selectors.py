@@ -10,6 +10,7 @@ be seen asks here: the staff and radiologist pages and the report (`reviews.sele
 
 from django.conf import settings
 
+from classifier.labels import COVID
 from classifier.models import ModelVersion
 
 from ..models import Case, ClinicAIState, Clinic, Prediction
@@ -46,21 +47,32 @@ def exposed_prediction(case: Case) -> Prediction | None:
     return latest if latest is not None and is_exposed(latest) else None
 
 
-def covid_threshold(clinic_id: int, version_id: int) -> float:
-    """The COVID-19 threshold a live clinic chose for this version; the global one otherwise."""
+def threshold_in_force(clinic_id: int, version_id: int) -> tuple[float, bool]:
+    """The COVID-19 threshold for a new case of the clinic, and whether it is the clinic's own (chosen at
+    go-live for this version); the global CXR_COVID_PRIORITY_THRESHOLD otherwise."""
     row = ClinicAIState.objects.live().filter(clinic_id=clinic_id, model_version_id=version_id).first()
     if row is None or row.covid_threshold is None:
-        return settings.CXR_COVID_PRIORITY_THRESHOLD
-    return row.covid_threshold
+        return settings.CXR_COVID_PRIORITY_THRESHOLD, False
+    return row.covid_threshold, True
 
 
-def suggestion_columns(case: Case, version: ModelVersion, label: str, probabilities: dict, gate_reason: str) -> dict:
+def label_at(label: str, probabilities: dict, threshold: float) -> str:
+    """The label at a clinic's own COVID-19 threshold: COVID-19 above it; otherwise the likelier other label."""
+    if float(probabilities.get(COVID, 0.0)) > threshold:
+        return COVID
+    if label != COVID:
+        return label
+    return max((name for name in probabilities if name != COVID), key=lambda name: probabilities[name])
+
+
+def suggestion_columns(case: Case, version: ModelVersion, label: str, probabilities: dict, gate_reason: str,
+                       threshold: float) -> dict:
     """The worklist columns for a new served prediction (`Case.suggestion_fields`), empty unless the clinic is
     live for the version: a silent clinic's worklist orders by arrival and the urgency flag only. The input
     gate's refusal is kept: it is about the image, and sends it to a human read either way."""
     if not is_live(case.clinic_id, version.pk):
-        return {"predicted_label": "", "covid_probability": None, "gate_reason": gate_reason}
-    return Case.suggestion_fields(label, probabilities, gate_reason)
+        return {"predicted_label": "", "covid_probability": None, "covid_priority": False, "gate_reason": gate_reason}
+    return Case.suggestion_fields(label, probabilities, gate_reason, threshold)
 
 
 def validating_clinics(clinics):
@@ -70,3 +82,4 @@ def validating_clinics(clinics):
 
     return clinics.exclude(pk__in=ClinicAIState.objects.live().filter(model_version=served_version())
                            .values("clinic_id"))
+

@@ -7,15 +7,18 @@ predictions, pausing empties them. The next page and the next case follow the ne
 """
 
 from django.db import transaction
-from django.db.models import FloatField, OuterRef, Subquery
+from django.conf import settings
+from django.db.models import BooleanField, FloatField, OuterRef, Q, Subquery, Value
+from django.db.models.expressions import ExpressionWrapper
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 
 from classifier.models import ModelVersion
 
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..models import AuditEvent, Case, ClinicAIState, Clinic, Prediction
+from .evidence import CLINIC, GLOBAL, evidence_for
 
 State = ClinicAIState.State
 
@@ -66,14 +69,40 @@ def expose_columns(clinic: Clinic, version: ModelVersion) -> int:
     cases = Case.objects.filter(clinic=clinic, gate_reason="").annotate(
         latest_version=latest_shown("model_version_id")).filter(latest_version=version.pk)
     latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
-    return Case.objects.filter(pk__in=cases.values("pk")).update(
-        predicted_label=Subquery(latest.values("label")[:1]),
-        covid_probability=Subquery(latest.annotate(p=Cast(KT("probabilities__covid"), FloatField()))
-                                   .values("p")[:1]))
+    chosen = Case.objects.filter(pk__in=cases.values("pk"))
+    count = chosen.update(predicted_label=Subquery(latest.values("label")[:1]),
+                          covid_probability=Subquery(latest.annotate(p=Cast(KT("probabilities__covid"), FloatField()))
+                                                     .values("p")[:1]))
+    # Cases already scored keep the priority of the threshold they were scored under (the prediction's own).
+    threshold = Coalesce(Subquery(latest.values("covid_threshold")[:1]), Value(settings.CXR_COVID_PRIORITY_THRESHOLD))
+    chosen.update(covid_priority=ExpressionWrapper(Q(covid_probability__gt=threshold), output_field=BooleanField()))
+    return count
 
 
 def hide_columns(clinic: Clinic, version: ModelVersion) -> int:
     """Empty the suggestion columns of the clinic's cases whose latest shown prediction is this version's."""
     cases = Case.objects.filter(clinic=clinic).exclude(predicted_label="", covid_probability=None).annotate(
         latest_version=latest_shown("model_version_id")).filter(latest_version=version.pk)
-    return Case.objects.filter(pk__in=cases.values("pk")).update(predicted_label="", covid_probability=None)
+    return Case.objects.filter(pk__in=cases.values("pk")).update(predicted_label="", covid_probability=None,
+                                                                 covid_priority=False)
+
+
+CHANGED = ("The evidence changed since you opened this page (a review was signed or amended, or cases were "
+           "scored): read it again before you decide.")
+
+
+def go_live(*, clinic: Clinic, version: ModelVersion, choice: str, shown_digest: str, actor: Actor,
+            user=None) -> ClinicAIState:
+    """Switch the clinic live for the version at the chosen threshold ("global" or "clinic"), if the evidence
+    passes the go-live rule at that threshold and is still what the page showed; audited with that evidence."""
+    if choice not in (GLOBAL, CLINIC):
+        raise StateChangeRefused("Choose the global threshold or the clinic's own.")
+    evidence = evidence_for(clinic, version)
+    if evidence.digest != shown_digest:
+        raise StateChangeRefused(CHANGED)
+    if not evidence.ready(choice):
+        raise StateChangeRefused("Not ready: " + "; ".join(evidence.missing_by_choice[choice]) + ".")
+    threshold = evidence.at_clinic.threshold if choice == CLINIC else None
+    return change_state(clinic=clinic, version=version, state=State.LIVE, actor=actor, user=user,
+                        covid_threshold=threshold, reason=f"go-live at the {choice} threshold",
+                        details={"threshold_choice": choice, "evidence": evidence.as_details()})
