@@ -4,7 +4,6 @@ CSV, API), says instead that AI suggestions are being validated, and radiologist
 
 import io
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pydicom
 import pytest
@@ -12,7 +11,6 @@ from django.urls import reverse
 
 from cases import storage
 from cases.audit.actors import Actor
-from cases.classification.services import write_prediction
 from cases.dicom import outbox
 from cases.dicom.services import receive_instance
 from cases.models import AuditEvent, Case, ClinicAIState, DicomNode, DicomResult, Review
@@ -21,8 +19,8 @@ from cases.reviews.services import sign_review
 from cases.validation import selectors as validation
 from cases.validation.services import change_state, pause_clinic
 from cxrsite.testing.dicoms import dicom_bytes
-from cxrsite.testing.images import chest_like_array, encode
-from tests.factories import make_case, served_model_version
+from cxrsite.testing.images import chest_like_array
+from tests.factories import classified, make_case, served_model_version
 
 pytestmark = [pytest.mark.django_db, pytest.mark.local_validation]
 
@@ -30,18 +28,6 @@ LIVE, PAUSED = ClinicAIState.State.LIVE, ClinicAIState.State.PAUSED
 COVID = {"covid": 0.87, "normal": 0.08, "viral_pneumonia": 0.05}
 NORMAL = {"covid": 0.04, "normal": 0.90, "viral_pneumonia": 0.06}
 NOTICE = 'data-testid="ai-validating"'
-
-
-def classified(case: Case, version, probabilities: dict) -> Case:
-    """The worker's write-back (`write_prediction`) of a finished classification, gate passed."""
-    Case.objects.filter(pk=case.pk).update(status=Case.Status.CLASSIFYING)
-    result = SimpleNamespace(label=max(probabilities, key=probabilities.get), probabilities=probabilities,
-                             inference_ms=3.0, heatmap=None)
-    verdict = SimpleNamespace(passed=True, reason="", scores={}, version="gate-test")
-    write_prediction(case, version, result, verdict, encode(chest_like_array(64, seed=2)), queue_wait_ms=1.0,
-                     worker_host="test", actor=Actor.worker("test"))
-    case.refresh_from_db()
-    return case
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 
 from classifier.models import ModelVersion
+from classifier.signals import model_activated
 
 from ..audit.actors import Actor
 from ..audit.services import record
@@ -106,3 +107,32 @@ def go_live(*, clinic: Clinic, version: ModelVersion, choice: str, shown_digest:
     return change_state(clinic=clinic, version=version, state=State.LIVE, actor=actor, user=user,
                         covid_threshold=threshold, reason=f"go-live at the {choice} threshold",
                         details={"threshold_choice": choice, "evidence": evidence.as_details()})
+
+
+def start_version(*, version: ModelVersion, user=None) -> list[Clinic]:
+    """On activation: every clinic starts silent for the new version (it has no state row), except those whose
+    evidence for it (its silent trial's re-scored cases count) already passes the go-live rule, which go live at
+    the global threshold if it passes there, else at their own. Audited per clinic; the clinics made live."""
+    actor = Actor.of_user(user) if user is not None else Actor.system()
+    made_live = []
+    live = ClinicAIState.objects.live().filter(model_version=version).values("clinic_id")
+    for clinic in Clinic.objects.exclude(pk__in=live):
+        evidence = evidence_for(clinic, version)
+        if not evidence.ready_choices:
+            continue
+        choice = evidence.ready_choices[0]
+        change_state(clinic=clinic, version=version, state=State.LIVE, actor=actor, user=user,
+                     covid_threshold=evidence.at_clinic.threshold if choice == CLINIC else None,
+                     reason="activated: its evidence for this version passes the go-live rule",
+                     details={"threshold_choice": choice, "evidence": evidence.as_details()})
+        made_live.append(clinic)
+    return made_live
+
+
+def start_version_on_activation(sender, version, user=None, **kwargs) -> None:
+    start_version(version=version, user=user)
+
+
+def connect() -> None:
+    model_activated.connect(start_version_on_activation, sender=ModelVersion,
+                            dispatch_uid="cases.validation.start_version")
