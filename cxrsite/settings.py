@@ -467,6 +467,9 @@ CXR_LOCAL_MIN_POSITIVES = env_int("CXR_LOCAL_MIN_POSITIVES", 15)
 CXR_LOCAL_MIN_NEGATIVES = env_int("CXR_LOCAL_MIN_NEGATIVES", 50)
 CXR_LOCAL_MIN_SENSITIVITY = env_float("CXR_LOCAL_MIN_SENSITIVITY", 0.80)
 CXR_LOCAL_MIN_SPECIFICITY = env_float("CXR_LOCAL_MIN_SPECIFICITY", 0.70)
+# A live clinic pauses by itself when, over its latest this many reads, even the upper bound of sensitivity or
+# specificity is below its floor (cases/validation/drift.py, with the drift check).
+CXR_LOCAL_ROLLING_CASES = env_int("CXR_LOCAL_ROLLING_CASES", 100)
 for _floor in ("CXR_LOCAL_MIN_SENSITIVITY", "CXR_LOCAL_MIN_SPECIFICITY"):
     if not 0 <= globals()[_floor] < 1:
         raise ImproperlyConfigured(f"{_floor} must be at least 0 and below 1")

@@ -9,7 +9,9 @@ from django.urls import reverse
 
 from cases.audit.actors import Actor
 from cases.models import AuditEvent, Case, ClinicAIState, Prediction, Review
+from cases.reviews.services import sign_review
 from cases.validation import services
+from cases.validation.drift import pause_falling_clinics
 from cases.validation.evidence import CLINIC, GLOBAL, evidence_for
 from tests.factories import classified, make_case, predict, served_model_version
 
@@ -182,3 +184,37 @@ def test_a_new_version_starts_silent_where_its_evidence_does_not_pass_and_live_w
     event = AuditEvent.objects.filter(action=AuditEvent.Action.CLINIC_AI_STATE_CHANGED, clinic=clinic).latest("id")
     assert (event.actor, event.details["model_version"], event.details["threshold_choice"]) == (
         administrator, "served-v2", CLINIC)
+
+
+def test_a_live_clinic_whose_rolling_sensitivity_falls_below_its_floor_pauses_itself_once(
+        clinic, staff, radiologist, version, administrator, settings, mailoutbox):
+    administrator.email = "admin@example.org"
+    administrator.save()
+    settings.CXR_LOCAL_MIN_SENSITIVITY, settings.CXR_LOCAL_ROLLING_CASES = 0.80, 20
+    services.change_state(clinic=clinic, version=version, state="live", actor=Actor.system())
+    # Ten COVID-19 findings the model called normal (0/10: upper bound 30.8% < 80%), ten normals it got right.
+    for number in range(20):
+        case = classified(make_case(clinic, staff, mrn=f"D-{number}"), version,
+                          {"covid": 0.1, "normal": 0.85, "viral_pneumonia": 0.05})
+        finding = "covid" if number < 10 else "normal"
+        sign_review(case=case, reviewer=radiologist, finding=finding, note="missed" if finding == "covid" else "")
+    assert pause_falling_clinics() == 1
+    assert ClinicAIState.objects.get().state == "paused"
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.CLINIC_AI_STATE_CHANGED).latest("id")
+    assert (event.actor_label, event.details["automatic"], event.details["figure"], event.details["k"],
+            event.details["n"]) == ("system", True, "sensitivity", 0, 10)
+    assert len(mailoutbox) == 1 and "Hillside Clinic" in mailoutbox[0].body
+    assert pause_falling_clinics() == 0 and len(mailoutbox) == 1  # paused: not again
+
+
+def test_a_live_clinic_within_its_floors_stays_live(clinic, staff, radiologist, version, settings):
+
+    settings.CXR_LOCAL_ROLLING_CASES = 20
+    services.change_state(clinic=clinic, version=version, state="live", actor=Actor.system())
+    for number in range(4):
+        covid = number < 2
+        case = classified(make_case(clinic, staff, mrn=f"K-{number}"), version,
+                          {"covid": 0.9, "normal": 0.05, "viral_pneumonia": 0.05} if covid else
+                          {"covid": 0.1, "normal": 0.85, "viral_pneumonia": 0.05})
+        sign_review(case=case, reviewer=radiologist, finding="covid" if covid else "normal")
+    assert pause_falling_clinics() == 0 and ClinicAIState.objects.get().state == "live"
