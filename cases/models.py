@@ -461,6 +461,15 @@ class ModelFault(models.Model):
         return f"{self.worker_host}: {self.model}"
 
 
+class AuditEventQuerySet(AppendOnlyQuerySet):
+    def visible_to(self, viewer) -> "AuditEventQuerySet":
+        """Every event for those who see every clinic; otherwise only the events of the viewer's clinics
+        (a clinic auditor): events of no clinic (logins, users, model versions) are not theirs."""
+        if sees_every_clinic(viewer):
+            return self
+        return self.filter(clinic__in=Clinic.objects.visible_to(viewer))
+
+
 class AuditEvent(models.Model):
     """Append-only. Written in the same transaction as the change it records, once per change."""
 
@@ -520,7 +529,7 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True)
     details = models.JSONField(default=dict)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-time", "-id"]

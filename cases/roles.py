@@ -10,8 +10,12 @@ from django.contrib.auth.management import create_permissions
 STAFF_GROUP = "Clinic staff"
 RADIOLOGIST_GROUP = "Radiologists"
 ADMIN_GROUP = "Administrators"
+# A clinic's medical lead: its audit trail, oversight and local validation, nothing of other clinics (an
+# administrator adds the user to this group and to the clinic in the admin).
+CLINIC_AUDITOR_GROUP = "Clinic auditors"
 
 ROLES = {
+    CLINIC_AUDITOR_GROUP: [("cases", "view_auditevent")],
     STAFF_GROUP: [
         ("cases", "add_case"), ("cases", "view_case"), ("cases", "add_patient"), ("cases", "view_patient"),
     ],

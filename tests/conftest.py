@@ -1,9 +1,10 @@
 """Shared fixtures: two clinics, a user of each role, and private storage in a temp folder."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
+from cases.roles import CLINIC_AUDITOR_GROUP
 from cases.models import Clinic
 from cxrsite.testing.images import write_synthetic_dataset
 
@@ -135,7 +136,6 @@ def require_shared(path, what: str = "the shared dataset") -> None:
 
 @pytest.fixture
 def one_clinic_auditor(clinic):
-    """Someone who may read the audit pages of one clinic only (not every clinic, as administrators)."""
-    group = Group.objects.create(name="Clinic auditors")
-    group.permissions.add(Permission.objects.get(codename="view_auditevent"))
-    return make_user("clinic_auditor", group.name, clinic)
+    """A clinic auditor: the audit pages, oversight and validation of one clinic only (not every clinic, as
+    administrators). The role is one of cases.roles.ROLES, as an administrator assigns it in the admin."""
+    return make_user("clinic_auditor", CLINIC_AUDITOR_GROUP, clinic)
