@@ -1,4 +1,5 @@
-"""A COVID-19 threshold per clinic, fitted to its radiologists' findings: proposed, never applied.
+"""A COVID-19 threshold per clinic, fitted to its radiologists' findings: proposed here; applied only when the
+clinic goes live at it (cases/validation), to its new cases.
 
 The worklist puts a case first when the served model's COVID-19 probability is above
 CXR_COVID_PRIORITY_THRESHOLD, one value for every clinic. A clinic whose X-ray unit shifts the
@@ -6,8 +7,7 @@ model's scores may need another value to keep the same sensitivity. For each cli
 least CXR_OPERATING_POINT_MIN_CASES reviewed cases the radiologists found COVID-19, and as many
 they did not, this proposes the highest threshold that keeps the target sensitivity
 (CXR_OPERATING_POINT_SENSITIVITY) on those cases, with the specificity it gives. Nothing here
-changes the worklist: an administrator reads the proposal and decides (a per-clinic threshold
-would also lose the worklist's index, which is built for one constant).
+changes the worklist: an administrator (or the clinic's auditor) decides on the validation page.
 """
 
 import math
