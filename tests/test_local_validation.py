@@ -133,3 +133,19 @@ def test_a_silent_clinics_dicom_result_carries_no_suggestion(clinic, radiologist
     assert "121071" in codes  # the radiologist's finding
     assert not codes & {"ai-suggestion", "p-covid", "111003"}
     assert Review.objects.get().prediction is None
+
+
+def test_a_silent_clinics_integrations_get_no_predicted_webhook_and_no_ai_result(client, clinic, staff, version):
+    from cases.models import WebhookEvent
+    from tests.factories import api_token, integration
+
+    emr = integration("Hillside EMR", clinic, receives_webhooks=True, webhook_url="https://emr.example.org/hook",
+                      webhook_events=["case.predicted"], webhook_secret="s" * 32)
+    token = api_token(emr)
+    case = classified(make_case(clinic, staff, mrn="HOOK"), version, COVID)
+    assert not WebhookEvent.objects.filter(event="case.predicted").exists()
+    answer = client.get(reverse("api:case", args=[case.public_id]), HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert answer["ai_result"] is None and "0.87" not in str(answer)
+    change_state(clinic=clinic, version=version, state=LIVE, actor=Actor.system())
+    later = classified(make_case(clinic, staff, mrn="HOOK-2"), version, COVID)
+    assert WebhookEvent.objects.filter(event="case.predicted", case=later).count() == 1
