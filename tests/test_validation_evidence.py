@@ -152,6 +152,9 @@ def test_the_confirmation_page_switches_live_and_pauses_for_the_clinics_auditor_
     assert page.status_code == 200 and page["Cache-Control"] == "private, no-store"
     text = page.content.decode()
     assert "is <span data-testid=\"state\">silent</span>" in text and "66.7% (2/3; 95% CI 9.4–99.2%)" in text
+    chart = client.get(reverse("audit:validation_reliability", args=[clinic.pk]))
+    assert chart["Content-Type"] == "image/png" and chart.content.startswith(b"\x89PNG") and len(chart.content) > 5000
+    assert client.get(reverse("audit:validation_reliability", args=[other_clinic.pk])).status_code == 404
     assert client.post(page_url, {"choice": GLOBAL, "evidence": page.context["evidence"].digest}).status_code == 409
     client.post(page_url, {"choice": CLINIC, "evidence": page.context["evidence"].digest})
     assert ClinicAIState.objects.get().state == "live"

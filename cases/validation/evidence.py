@@ -14,6 +14,7 @@ CXR_LOCAL_MIN_SPECIFICITY.
 
 import bisect
 import hashlib
+import io
 import json
 import math
 import statistics
@@ -213,3 +214,25 @@ def missing(evidence: Evidence, point: OperatingPoint | None, *, own: bool = Fal
             needs.append(f"COVID-19 {name}'s lower 95% bound {100 * low:.1f}% is not above the floor "
                          f"{100 * floor:.0f}% ({proportion.k}/{proportion.n})")
     return needs
+
+
+def reliability_png(evidence: Evidence) -> bytes:
+    """The reliability plot: each bin's mean COVID-19 probability against the share found COVID-19, with the
+    diagonal of perfect calibration; a point's size is its number of cases."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: only this view needs it
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.5, 4.5), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    shown = [b for b in evidence.reliability if b.n]
+    axes.scatter([b.mean_probability for b in shown], [b.observed.value for b in shown],
+                 s=[20 + 10 * b.n for b in shown], label="cases in the bin")
+    ece = "–" if evidence.ece is None else f"{evidence.ece:.3f}"
+    axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean COVID-19 probability", ylabel="share found COVID-19",
+             title=f"{evidence.clinic.name}: ECE {ece} ({evidence.reviewed} cases)")
+    axes.legend(fontsize="small", loc="upper left")
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -3,6 +3,7 @@ go-live confirmation and the pause. Administrators and a clinic's own auditor (`
 among those they may see: others get 404)."""
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -11,7 +12,7 @@ from classifier.registry import served_version
 from ..access import can_audit, clinics_for, role_required
 from ..audit.actors import Actor
 from . import selectors, services
-from .evidence import CLINIC, GLOBAL, evidence_for
+from .evidence import CLINIC, GLOBAL, evidence_for, reliability_png
 
 audit_required = role_required(can_audit)
 
@@ -57,4 +58,12 @@ def confirm_clinic(request, clinic_id):
         "clinic": clinic, "version": version, "state": selectors.ai_state(clinic, version),
         "row": selectors.state_row(clinic.pk, version.pk), "evidence": evidence_for(clinic, version),
         "error": error, "GLOBAL": GLOBAL, "CLINIC": CLINIC}, status=status)
+    return private(response)
+
+
+@require_GET
+@audit_required
+def draw_reliability(request, clinic_id):
+    clinic = get_object_or_404(clinics_for(request.user), pk=clinic_id)
+    response = HttpResponse(reliability_png(evidence_for(clinic, served_version())), content_type="image/png")
     return private(response)
