@@ -30,7 +30,7 @@ from ..audit.services import record
 from ..dicom.outbox import queue_results
 from ..integrations import webhooks
 from ..models import AuditEvent, Case, Prediction
-from ..validation.selectors import is_exposed, label_at, suggestion_columns, threshold_in_force
+from ..validation.selectors import is_exposed, new_suggestion
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
@@ -175,18 +175,17 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                      queue_wait_ms: float, worker_host: str, actor: Actor) -> str:
     heatmap_name = storage.save_bytes(heatmap, ".png") if heatmap is not None else ""
     gate_reason = "" if verdict.passed else verdict.reason
-    threshold, own = threshold_in_force(case.clinic_id, version.pk)
-    label = label_at(result.label, result.probabilities, threshold) if own else result.label
-    fields = {"label": label, "covid_threshold": threshold, "probabilities": {k: float(v) for k, v in result.probabilities.items()},
+    fields = {"probabilities": {k: float(v) for k, v in result.probabilities.items()},
               "heatmap_name": heatmap_name, "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
               "worker_host": worker_host, "gate_passed": verdict.passed, "gate_reason": gate_reason,
               "gate_scores": verdict.scores, "gate_version": verdict.version}
     written = False
     try:
         with transaction.atomic():
+            new = new_suggestion(case, version, result.label, result.probabilities, gate_reason)
+            label, fields = new.label, {**fields, "label": new.label, "covid_threshold": new.threshold}
             if transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor=actor,
-                          **suggestion_columns(case, version, label, result.probabilities, gate_reason,
-                                               threshold)) is None:
+                          **new.columns) is None:
                 return Outcome.SKIPPED
             prediction, from_trial = served_prediction(case, version, fields)
             if prediction is None:

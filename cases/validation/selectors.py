@@ -4,9 +4,11 @@ A prediction is exposed when it is the latest shown (served, not silent-trial) p
 clinic is live for the version that wrote it (`ClinicAIState`; no row is silent). Every place a suggestion can
 be seen asks here: the staff and radiologist pages and the report (`reviews.selectors.result_for`), signing
 (`reviews.services`), the worklist's columns and order (written by `classification.services` through
-`suggestion_columns`), the DICOM SR/SC (`dicom.outbox`), and the API, FHIR and webhooks
+`new_suggestion`), the DICOM SR/SC (`dicom.outbox`), and the API, FHIR and webhooks
 (`integrations.selectors`). Pausing a clinic pauses every version it was live for.
 """
+
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -47,13 +49,34 @@ def exposed_prediction(case: Case) -> Prediction | None:
     return latest if latest is not None and is_exposed(latest) else None
 
 
-def threshold_in_force(clinic_id: int, version_id: int) -> tuple[float, bool]:
-    """The COVID-19 threshold for a new case of the clinic, and whether it is the clinic's own (chosen at
-    go-live for this version); the global CXR_COVID_PRIORITY_THRESHOLD otherwise."""
-    row = ClinicAIState.objects.live().filter(clinic_id=clinic_id, model_version_id=version_id).first()
-    if row is None or row.covid_threshold is None:
-        return settings.CXR_COVID_PRIORITY_THRESHOLD, False
-    return row.covid_threshold, True
+@dataclass(frozen=True)
+class NewSuggestion:
+    label: str  # at the clinic's own threshold if it chose one, else the model's
+    threshold: float  # in force at the clinic: its own, or CXR_COVID_PRIORITY_THRESHOLD
+    columns: dict  # the worklist columns (`Case.suggestion_fields`): empty unless the clinic is live
+
+
+def new_suggestion(case: Case, version: ModelVersion, label: str, probabilities: dict,
+                   gate_reason: str) -> NewSuggestion:
+    """What a new served prediction of this case stores: its label and threshold, and the worklist columns.
+
+    Call inside the write-back's transaction. It locks the clinic's live state row, so a pause that commits
+    meanwhile waits for this write and then empties this case's columns too; without the lock a case written
+    just after the pause read its cases would keep its suggestion in the worklist. A silent clinic's columns stay
+    empty (its worklist orders by urgency and arrival only); the input gate's refusal is kept (it is about the
+    image, and sends it to a human read either way).
+    """
+    row = (ClinicAIState.objects.live().select_for_update()
+           .filter(clinic_id=case.clinic_id, model_version_id=version.pk).first())
+    own = row is not None and row.covid_threshold is not None
+    threshold = row.covid_threshold if own else settings.CXR_COVID_PRIORITY_THRESHOLD
+    label = label_at(label, probabilities, threshold) if own else label
+    if row is None:
+        columns = {"predicted_label": "", "covid_probability": None, "covid_priority": False,
+                   "gate_reason": gate_reason}
+    else:
+        columns = Case.suggestion_fields(label, probabilities, gate_reason, threshold)
+    return NewSuggestion(label, threshold, columns)
 
 
 def label_at(label: str, probabilities: dict, threshold: float) -> str:
@@ -63,16 +86,6 @@ def label_at(label: str, probabilities: dict, threshold: float) -> str:
     if label != COVID:
         return label
     return max((name for name in probabilities if name != COVID), key=lambda name: probabilities[name])
-
-
-def suggestion_columns(case: Case, version: ModelVersion, label: str, probabilities: dict, gate_reason: str,
-                       threshold: float) -> dict:
-    """The worklist columns for a new served prediction (`Case.suggestion_fields`), empty unless the clinic is
-    live for the version: a silent clinic's worklist orders by arrival and the urgency flag only. The input
-    gate's refusal is kept: it is about the image, and sends it to a human read either way."""
-    if not is_live(case.clinic_id, version.pk):
-        return {"predicted_label": "", "covid_probability": None, "covid_priority": False, "gate_reason": gate_reason}
-    return Case.suggestion_fields(label, probabilities, gate_reason, threshold)
 
 
 def validating_clinics(clinics):

@@ -1,13 +1,13 @@
 """Changing a clinic's AI state for a model version: silent -> live -> paused -> live, each change a
 compare-and-set on `ClinicAIState` with its audit row in the same transaction (the one audit path).
 
-The worklist reads the suggestion from columns of Case (`suggestion_columns`), so a change of state also
+The worklist reads the suggestion from columns of Case (`selectors.new_suggestion`), so a change of state also
 rewrites the clinic's columns in that transaction: going live fills them from the version's exposed
 predictions, pausing empties them. The next page and the next case follow the new state.
 """
 
-from django.db import transaction
 from django.conf import settings
+from django.db import transaction
 from django.db.models import BooleanField, FloatField, OuterRef, Q, Subquery, Value
 from django.db.models.expressions import ExpressionWrapper
 from django.db.models.fields.json import KT
