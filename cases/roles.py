@@ -26,6 +26,7 @@ ROLES = {
     ADMIN_GROUP: [
         ("cases", "view_case"), ("cases", "view_patient"), ("cases", "view_review"), ("cases", "view_prediction"),
         ("cases", "view_all_clinics"), ("cases", "view_auditevent"), ("cases", "view_clinic"),
+        ("cases", "view_clinicaistate"),
         ("cases", "add_clinic"), ("cases", "change_clinic"), ("auth", "view_user"), ("auth", "add_user"),
         ("auth", "change_user"), ("auth", "view_group"), ("classifier", "view_modelversion"),
         ("classifier", "change_modelversion"), ("cases", "view_dicomnode"), ("cases", "add_dicomnode"),

@@ -149,3 +149,11 @@ def test_a_silent_clinics_integrations_get_no_predicted_webhook_and_no_ai_result
     change_state(clinic=clinic, version=version, state=LIVE, actor=Actor.system())
     later = classified(make_case(clinic, staff, mrn="HOOK-2"), version, COVID)
     assert WebhookEvent.objects.filter(event="case.predicted", case=later).count() == 1
+
+
+def test_the_admin_lists_each_clinics_ai_state_read_only(client, administrator, clinic, version):
+    change_state(clinic=clinic, version=version, state=LIVE, actor=Actor.system(), reason="evidence passed")
+    client.force_login(administrator)
+    listing = client.get(reverse("admin:cases_clinicaistate_changelist"))
+    assert listing.status_code == 200 and "Hillside Clinic" in listing.content.decode()
+    assert client.get(reverse("admin:cases_clinicaistate_add")).status_code == 403
