@@ -157,3 +157,9 @@ def test_the_admin_lists_each_clinics_ai_state_read_only(client, administrator, 
     listing = client.get(reverse("admin:cases_clinicaistate_changelist"))
     assert listing.status_code == 200 and "Hillside Clinic" in listing.content.decode()
     assert client.get(reverse("admin:cases_clinicaistate_add")).status_code == 403
+
+
+def test_the_worklist_still_opens_when_the_pinned_model_file_is_missing(client, radiologist, settings, tmp_path):
+    settings.CXR_MODEL_PATH = str(tmp_path / "gone.tflite")
+    client.force_login(radiologist)
+    assert client.get(reverse("cases:worklist")).status_code == 200

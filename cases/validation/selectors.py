@@ -90,9 +90,14 @@ def label_at(label: str, probabilities: dict, threshold: float) -> str:
 
 def validating_clinics(clinics):
     """Of these clinics (a queryset), those not live for the served version: their staff and radiologists
-    see no suggestion of its new cases."""
+    see no suggestion of its new cases. No clinic when the served version cannot be told (a pinned file that is
+    missing: a model fault, reported on /healthz; the worklist must still open)."""
+    from classifier.artifacts import ModelFileError
     from classifier.registry import served_version  # imported here: it may register the committed model
 
-    return clinics.exclude(pk__in=ClinicAIState.objects.live().filter(model_version=served_version())
-                           .values("clinic_id"))
+    try:
+        version = served_version()
+    except ModelFileError:
+        return clinics.none()
+    return clinics.exclude(pk__in=ClinicAIState.objects.live().filter(model_version=version).values("clinic_id"))
 
