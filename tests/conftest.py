@@ -32,22 +32,30 @@ def _clinics_live(request):
     from cases.models import ClinicAIState
     from classifier.models import ModelVersion
 
-    worker = "stack" in request.fixturenames
-
     def make_live(sender, instance, created, **kwargs):
         if not created:
             return
-        if worker and sender is Clinic:
-            # A real worker registers the served version in its own process, where this receiver is not
-            # connected: register it here first, so the clinic is live for the version the worker serves.
-            from classifier.registry import served_version
-
-            served_version()
         clinics = [instance] if sender is Clinic else Clinic.objects.all()
         versions = [instance] if sender is ModelVersion else ModelVersion.objects.all()
         ClinicAIState.objects.bulk_create(
             [ClinicAIState(clinic=clinic, model_version=version, state=ClinicAIState.State.LIVE)
              for clinic in clinics for version in versions], ignore_conflicts=True)
+
+    if "stack" in request.fixturenames:
+        # A real worker registers the served version in its own process, where the receiver is not connected:
+        # before a case is sent to it, the served version is registered here and every clinic made live for it.
+        from cases import queue
+        from classifier.registry import served_version
+
+        publish = queue.publish
+
+        def publish_to_live_clinics(task, *args, **kwargs):
+            if task == queue.CLASSIFY_TASK:
+                make_live(ModelVersion, served_version(), created=True)
+            return publish(task, *args, **kwargs)
+
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setattr(queue, "publish", publish_to_live_clinics)
 
     for sender in (Clinic, ModelVersion):
         post_save.connect(make_live, sender=sender, dispatch_uid=f"test-live-{sender.__name__}")
