@@ -11,7 +11,6 @@ prediction), so a page is one query over one table plus a count, whatever the nu
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
