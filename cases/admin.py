@@ -38,7 +38,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "member_count", "created"]
+    list_display = ["name", "code", "member_count", "read_first", "created"]
     search_fields = ["name", "code"]
     filter_horizontal = ["members"]
     prepopulated_fields = {"code": ["name"]}

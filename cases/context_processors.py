@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from . import access
 
 
@@ -10,4 +12,5 @@ def roles(request):
         "can_review": access.can_review(user),
         "can_audit": access.can_audit(user),
         "can_retry": access.can_retry(user),
+        "live_refresh_ms": settings.CXR_LIVE_REFRESH_SECONDS * 1000,
     }

@@ -43,6 +43,9 @@ class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
     code = models.SlugField(max_length=40, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
+    read_first = models.BooleanField(
+        "read first", default=False,
+        help_text="Radiologists record their own impression of each film before the AI suggestion is shown.")
     created = models.DateTimeField(auto_now_add=True)
 
     objects = ClinicQuerySet.as_manager()
@@ -137,6 +140,7 @@ class Case(models.Model):
         PREDICTED = "predicted", "Awaiting review"
         FAILED = "failed", "Classification failed"
         REVIEWED = "reviewed", "Reviewed"
+        WITHDRAWN = "withdrawn", "Withdrawn by the clinic"
 
     class FailureCause(models.TextChoices):
         """Why classification did not finish: the image itself, or the environment around it.
@@ -169,6 +173,9 @@ class Case(models.Model):
     # A DICOM original's SOP Instance UID: unique, so a resent instance creates nothing new.
     sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A film the input gate refused, withdrawn because the clinic sent a better one: the case filed with it.
+    replaced_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="replaces")
 
     # Clinical context
     symptoms = models.TextField(blank=True)
@@ -194,7 +201,8 @@ class Case(models.Model):
     # The probability above the threshold in force at the clinic when the prediction was written (the clinic's own,
     # chosen at go-live, or CXR_COVID_PRIORITY_THRESHOLD): stored, so one index orders every clinic's worklist.
     covid_priority = models.BooleanField(default=False)
-    # The input gate's reason when the image is not a frontal chest film: no AI suggestion, a human read.
+    # Why there is no AI suggestion, a human read (cases/classification/reasons.py): the input gate's
+    # reason when the image is not a frontal chest film, or "uncertain" (the model's uncertain band).
     gate_reason = models.CharField(max_length=32, blank=True)
 
     # The image: stored under server-generated names in private storage.
@@ -238,8 +246,9 @@ class Case(models.Model):
     def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "", threshold: float | None = None
                           ) -> dict:
         """The worklist columns for a new prediction; pass them to the update that marks it predicted.
-        An image the input gate refused gets no suggestion and no COVID-19 priority. `threshold`: the one in
-        force at the clinic (default CXR_COVID_PRIORITY_THRESHOLD)."""
+        An image the input gate refused, or one in the model's uncertain band, gets no suggestion and no
+        COVID-19 priority (`gate_reason`: cases/classification/reasons.py). `threshold`: the one in force at
+        the clinic (default CXR_COVID_PRIORITY_THRESHOLD)."""
         if gate_reason:
             return {"predicted_label": "", "covid_probability": None, "covid_priority": False,
                     "gate_reason": gate_reason}
@@ -249,17 +258,18 @@ class Case(models.Model):
                 "gate_reason": ""}
 
 
-def gave_suggestion(path: str = "") -> models.Q:
-    """THE rule for whether a prediction gave people a suggestion, as a condition on the prediction at
-    `path` ("" for Prediction itself, "prediction__" from a review). A film the input gate refused got
-    none (nor will one in the uncertain band): reading it is neither agreeing nor overriding."""
-    return models.Q(**{f"{path}gate_passed": True})
-
-
 class PredictionQuerySet(models.QuerySet):
+    @staticmethod
+    def suggestion_condition(path: str = "") -> models.Q:
+        """THE rule for whether a prediction is an AI suggestion (`Prediction.gives_suggestion`, in SQL), as a
+        condition on the prediction at `path` ("" for Prediction itself, "prediction__" from a review): the
+        input gate passed and the model was outside its uncertain band. Reading a film that got none is
+        neither agreeing nor overriding."""
+        return models.Q(**{f"{path}gate_passed": True, f"{path}uncertain": False})
+
     def with_suggestion(self) -> "PredictionQuerySet":
-        """The predictions that gave a suggestion (`gave_suggestion`)."""
-        return self.filter(gave_suggestion())
+        """The predictions that are an AI suggestion (`suggestion_condition`)."""
+        return self.filter(self.suggestion_condition())
 
     def newest_first(self) -> "PredictionQuerySet":
         """Newest first, the id breaking ties between rows written in the same instant."""
@@ -301,6 +311,11 @@ class Prediction(models.Model):
     # (compared on the oversight page, shown to nobody else), so a version's trial rows are never counted
     # as served after it is activated. Only `served_prediction` turns one into a served row, rewriting it.
     trial = models.BooleanField(default=False)
+    # Inside the model's uncertain band (its sidecar, fitted on validation): no suggestion, a human read.
+    uncertain = models.BooleanField(default=False)
+    # What clinic staff read instead of a percentage: "likely" / "possible" / "unlikely", from the COVID-19
+    # probability by the model's bands fitted on validation (classifier/operating_point.py); "" before them.
+    covid_word = models.CharField(max_length=16, blank=True)
 
     objects = PredictionQuerySet.as_manager()
 
@@ -312,6 +327,12 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{labels.display_name(self.label)} by {self.model_version.name}"
+
+    @property
+    def gives_suggestion(self) -> bool:
+        """The one rule (with `PredictionQuerySet.with_suggestion`): the gate passed the image and the
+        model was outside its uncertain band. Otherwise the label is kept for audit, never suggested."""
+        return bool(self.gate_passed) and not self.uncertain
 
     @property
     def gate_text(self) -> str:
@@ -372,6 +393,7 @@ class Review(models.Model):
         NORMAL = labels.NORMAL, labels.FINDING_NAMES[labels.NORMAL]
         VIRAL = labels.VIRAL_PNEUMONIA, labels.FINDING_NAMES[labels.VIRAL_PNEUMONIA]
         OTHER = labels.OTHER, labels.FINDING_NAMES[labels.OTHER]
+        UNUSABLE = labels.UNUSABLE, labels.FINDING_NAMES[labels.UNUSABLE]
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="reviews")
@@ -382,6 +404,8 @@ class Review(models.Model):
     signed_at = models.DateTimeField(auto_now_add=True)
     amends = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by")
     amendment_reason = models.TextField(blank=True)
+    # Read-first clinics: what the radiologist recorded before the AI panel opened ("" otherwise).
+    first_impression = models.CharField(max_length=32, choices=Finding.choices, blank=True)
 
     objects = ReviewQuerySet.as_manager()
 
@@ -390,6 +414,22 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_finding_display()} by {self.reviewer}"
+
+
+class FirstImpression(models.Model):
+    """A read-first clinic's radiologist's own finding, recorded before the AI panel opened; kept
+    beside the signed review (which copies it) so both impressions stay on record."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="first_impressions")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    finding = models.CharField(max_length=32, choices=Review.Finding.choices)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "reader"], name="one_first_impression_per_reader")]
+
+    def __str__(self) -> str:
+        return f"{self.get_finding_display()} by {self.reader} (first impression)"
 
 
 class DicomResult(models.Model):
@@ -484,6 +524,9 @@ class AuditEvent(models.Model):
         REVIEW_OVERRIDDEN = "review_overridden"
         REVIEW_SIGNED = "review_signed"  # a finding that answered no suggestion: a human read, or a blind read
         REVIEW_AMENDED = "review_amended"
+        FIRST_IMPRESSION_RECORDED = "first_impression_recorded"
+        CASE_WITHDRAWN = "case_withdrawn"
+        CASE_IMAGE_REPLACED = "case_image_replaced"
         CASE_EDITED = "case_edited"
         USER_CHANGED = "user_changed"
         GROUP_CHANGED = "group_changed"

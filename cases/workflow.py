@@ -25,6 +25,7 @@ MOVES = {
     (Status.QUEUED, Status.FAILED): "the reaper gives up after too many rounds of environmental faults",
     (Status.FAILED, Status.QUEUED): "an administrator retries it",
     (Status.PREDICTED, Status.REVIEWED): "a radiologist signs the review",
+    (Status.PREDICTED, Status.WITHDRAWN): "the clinic withdraws a film the input gate refused, or sends a better one",
 }
 
 

@@ -7,13 +7,27 @@ served version; that page belongs to the clinical app (it needs case data), so t
 only redirects to it by URL name. Re-scoring past cases is asked of the app by a signal.
 """
 
+from pathlib import PurePath
+
 from django.contrib import admin, messages
 from django.shortcuts import redirect
+from django.utils.html import format_html, format_html_join
 
+from classifier.labels import display_name
 from classifier.models import ModelVersion
 from classifier.signals import rescoring_requested
 
 CONFIRM_ACTIVATION_URL = "audit:confirm_activation"
+OVERALL = [("cases", "n"), ("accuracy", "accuracy"), ("macro F1", "macro_f1"), ("macro AUC", "macro_auc"),
+           ("calibration error (ECE)", "ece")]
+PER_CLASS = [("cases", "n"), ("sensitivity", "sensitivity"), ("specificity", "specificity"),
+             ("precision", "precision"), ("AUC", "auc")]
+
+
+def _figure(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return "–"
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 @admin.register(ModelVersion)
@@ -21,7 +35,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("name", "architecture", "active", "on_trial", "accuracy", "covid_sensitivity", "short_sha256",
                     "created")
     list_filter = ("active", "on_trial", "architecture")
-    readonly_fields = ("name", "architecture", "file", "sha256", "metrics", "training_data", "created", "active")
+    # The metrics as a table, the file by its name: the raw JSON ran to kilobytes and named a developer's path.
+    readonly_fields = ("name", "architecture", "model_file", "sha256", "metrics_table", "training_data", "created",
+                       "active")
     actions = ["activate", "start_trial", "end_trial", "rescore_past_cases"]
 
     def has_add_permission(self, request):
@@ -33,6 +49,27 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="SHA-256")
     def short_sha256(self, version):
         return version.sha256[:12]
+
+    @admin.display(description="model file")
+    def model_file(self, version):
+        return PurePath(version.file).name
+
+    @admin.display(description="metrics (test split)")
+    def metrics_table(self, version):
+        metrics = version.metrics or {}
+        overall = [(name, _figure(metrics.get(key))) for name, key in OVERALL if key in metrics]
+        per_class = metrics.get("per_class", {})
+        if not overall and not per_class:
+            return "none recorded"
+        rows = format_html_join("", "<tr><th scope=\"row\">{}</th><td>{}</td></tr>", overall)
+        classes = format_html_join("", "<tr><th scope=\"row\">{}</th>" + "<td>{}</td>" * len(PER_CLASS) + "</tr>", (
+            (display_name(label), *(_figure(figures.get(key)) for _, key in PER_CLASS))
+            for label, figures in per_class.items()))
+        heads = format_html_join("", "<th scope=\"col\">{}</th>", ((name,) for name, _ in PER_CLASS))
+        return format_html(
+            '<table class="metrics-table"><caption>Overall</caption><tbody>{}</tbody></table>'
+            '<table class="metrics-table"><caption>Per class</caption><thead><tr><th scope="col">Class</th>{}</tr>'
+            "</thead><tbody>{}</tbody></table>", rows, heads, classes)
 
     @admin.display(description="test accuracy")
     def accuracy(self, version):
@@ -54,6 +91,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Put the selected versions on silent trial", permissions=["change"])
     def start_trial(self, request, queryset):
+        for version in queryset.filter(active=True):
+            self.message_user(request, f"{version.name} was not put on trial: it is the active version, "
+                                       "already served to everyone.", messages.WARNING)
         self.set_trial(request, queryset.filter(active=False), on_trial=True)
 
     @admin.action(description="End the silent trial of the selected versions", permissions=["change"])
@@ -65,8 +105,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         for version in queryset:
             version.on_trial = on_trial
             version.save(update_fields=["on_trial"])
-        state = "on trial" if on_trial else "off trial"
-        self.message_user(request, f"{len(queryset)} version(s) {state}.", messages.SUCCESS)
+        if queryset:
+            state = "on trial" if on_trial else "off trial"
+            names = ", ".join(version.name for version in queryset)
+            self.message_user(request, f"{len(queryset)} version(s) {state}: {names}.", messages.SUCCESS)
 
     @admin.action(description="Score the reviewed past cases with the selected trial versions (in the background)",
                   permissions=["change"])

@@ -5,7 +5,8 @@ noise images were each called COVID-19 at 99.9 % before it existed. Three kinds 
 cheapest first, each with its threshold in the gate file's sidecar JSON (`<gate>.json`,
 fitted on validation data at training time, so the gate served is the gate evaluated):
 
-1. rules on the pixels: too small, blank (one flat shade), per-pixel noise;
+1. rules on the pixels: too small, blank (one flat shade), per-pixel noise; then whether the film
+   is upside down (a logistic regression on a thumbnail, weights in the sidecar's `orientation`);
 2. a small network that tells frontal chest films from the refused kinds (its classes are
    the reasons below), refusing when its chest probability is under the threshold;
 3. a distance score: the Mahalanobis distance of the network's embedding from the chest
@@ -39,6 +40,8 @@ REASONS = {
                       "not a chest radiograph.",
     "inverted": "The image looks inverted (bones dark, lungs light); upload it in its original grey scale.",
     "lungs_cut_off": "The lungs look cut off: upload the whole film, both lungs from top to bottom.",
+    "rotated_or_flipped": "The image looks rotated or flipped (upside down): upload the film upright, as it is "
+                          "read, neck at the top.",
     "out_of_distribution": "This image is unlike the chest films the classifier was trained on, so it gives "
                            "no suggestion.",
 }
@@ -99,11 +102,34 @@ RULES = {
 }
 
 
+ORIENTATION_CELL = 4  # block size on the gate's input: 96 px -> a 24 x 24 thumbnail
+
+
+def orientation_features(x: np.ndarray) -> np.ndarray:
+    """The upside-down check's features from the gate's input x (size, size, 1): 4 x 4 block means,
+    standardised per film, so exposure and contrast do not count, only where bright and dark lie."""
+    image = np.asarray(x, dtype=np.float64)[..., 0]
+    cells = image.shape[0] // ORIENTATION_CELL
+    blocks = image[:cells * ORIENTATION_CELL, :cells * ORIENTATION_CELL].reshape(
+        cells, ORIENTATION_CELL, cells, ORIENTATION_CELL).mean(axis=(1, 3)).ravel()
+    return (blocks - blocks.mean()) / (blocks.std() + 1e-6)
+
+
+def upside_down_probability(features: np.ndarray, orientation: dict) -> float:
+    logit = float(np.dot(features, np.asarray(orientation["weights"], dtype=np.float64)) + orientation["bias"])
+    return float(1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50))))
+
+
 def decide(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[bool, str | None]:
     """Passed or not, and the first reason, in REASONS order; the same function fits thresholds."""
     for reason, refuses in RULES.items():
         if refuses(scores, thresholds):
             return False, reason
+    # Before the network: an upside-down chest film is told so, not called "not a chest film"; but only
+    # when, turned back, the network sees a chest (a document is told it is not a radiograph).
+    if (scores.get("upside_down", 0.0) > thresholds.get("upside_down", float("inf"))
+            and scores.get("turned_back_chest", 0.0) >= thresholds["chest_probability"]):
+        return False, "rotated_or_flipped"
     if scores[CHEST] < thresholds["chest_probability"]:
         return False, max(NETWORK_CLASSES[1:], key=lambda name: scores[name])
     if scores["ood_distance"] > thresholds["ood_distance"]:
@@ -126,6 +152,7 @@ class Gate:
         self.version = self.metadata["version"]
         self.thresholds = self.metadata["thresholds"]
         self.classes = tuple(self.metadata["classes"])
+        self.orientation = self.metadata.get("orientation")  # older gate files: no upside-down check
         # One thread: the network costs well under a millisecond, and the classifier needs the cores.
         self._runner = Interpreter(model_path=str(self.path), num_threads=1).get_signature_runner()
         self.input_size = int(self.metadata["input_size"])
@@ -139,7 +166,19 @@ class Gate:
         x = gate_input(pixels, self.input_size)
         outputs = self.run(x[np.newaxis])
         network = {name: float(p) for name, p in zip(self.classes, outputs["probabilities"][0])}
-        return {**rule_scores(pixels, x), **network, "ood_distance": float(outputs["ood_distance"][0])}
+        return {**rule_scores(pixels, x), **self._orientation_scores(x), **network,
+                "ood_distance": float(outputs["ood_distance"][0])}
+
+    def _orientation_scores(self, x: np.ndarray) -> dict[str, float]:
+        """How likely the film is upside down and, only if it may be (a second run of the network,
+        on about 1 % of chest films), how much of a chest it is once turned back."""
+        if not self.orientation:
+            return {}
+        upside_down = upside_down_probability(orientation_features(x), self.orientation)
+        if upside_down <= self.thresholds.get("upside_down", float("inf")):
+            return {"upside_down": upside_down}
+        turned = self.run(np.rot90(x, 2)[np.newaxis])["probabilities"][0][self.classes.index(CHEST)]
+        return {"upside_down": upside_down, "turned_back_chest": float(turned)}
 
     def check(self, pixels: np.ndarray) -> GateResult:
         scores = self.scores(pixels)

@@ -3,7 +3,9 @@
 A library with no Django: the caller says which model file to run
 (`classify(pixels, model_path=...)`; the worker asks `classifier.registry.served_version()`).
 Each model file has a sidecar `<file>.json` (name, architecture, labels, temperature) written
-at training time; the temperature is also baked into the LiteRT graph.
+at training time; the temperature is also baked into the LiteRT graph. The operating point
+(`decision_weights`) and the uncertain band (`uncertain_band`) are read from the sidecar, so they
+can be refitted on validation without retraining (`fit_operating_point`).
 """
 
 import threading
@@ -15,7 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from classifier import operating_point
 from classifier.artifacts import ModelFileError, file_sha256, read_metadata
+from classifier.labels import COVID
 from classifier.preprocessing import to_model_input
 
 OCCLUSION_GRID = 8
@@ -31,6 +35,8 @@ class ClassificationResult:
     model_file: str
     architecture: str
     inference_ms: float
+    uncertain: bool = False  # inside the sidecar's uncertain band: no label suggestion, no priority
+    covid_word: str = ""  # "likely" / "possible" / "unlikely" by the sidecar's bands ("" without them)
 
 
 class Predictor:
@@ -48,6 +54,10 @@ class Predictor:
         self.has_cam = "cams" in self._runner.get_output_details()
         # Part of the model: trained with it, served with it (older sidecars: without).
         self.equalise = bool(self.metadata.get("histogram_equalisation", False))
+        # The sidecar's operating point wins over the weights baked into older graphs' decision scores.
+        self.decision_weights = self.metadata.get("decision_weights")
+        self.uncertain_margin = (self.metadata.get("uncertain_band") or {}).get("margin")
+        self.covid_words = self.metadata.get("covid_words")
         self._lock = threading.Lock()  # an interpreter must not run two inferences at once
 
     @cached_property
@@ -75,10 +85,16 @@ class Predictor:
         parts = [self.run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
-    @staticmethod
-    def decide(outputs: dict[str, np.ndarray]) -> np.ndarray:
+    def decide(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
         """The label indices of the model's operating point, from its outputs."""
+        if self.decision_weights is not None:
+            return operating_point.decide(outputs["probabilities"], self.decision_weights)
         return outputs.get("decision_scores", outputs["probabilities"]).argmax(axis=-1)
+
+    def uncertain(self, probabilities: np.ndarray) -> np.ndarray:
+        """Per row: inside the sidecar's uncertain band (never, for a sidecar without one)."""
+        return operating_point.in_band(probabilities, self.decision_weights or [1.0] * len(self.labels),
+                                       self.uncertain_margin)
 
     def classify(self, pixels: np.ndarray) -> ClassificationResult:
         started = time.perf_counter()
@@ -96,6 +112,8 @@ class Predictor:
             model_file=str(self.path),
             architecture=self.metadata["architecture"],
             inference_ms=(time.perf_counter() - started) * 1000,
+            uncertain=bool(self.uncertain(probabilities[np.newaxis])[0]),
+            covid_word=operating_point.covid_word(float(probabilities[self.labels.index(COVID)]), self.covid_words),
         )
 
     def _occlusion_map(self, x: np.ndarray, best: int, score: float) -> np.ndarray:

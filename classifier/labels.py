@@ -1,7 +1,7 @@
 """The one vocabulary: what the network predicts and what a radiologist may find.
 
-The network's three classes, in the order of its output; radiologists have a fourth answer
-("other / indeterminate") that no model predicts. Every page, form, metric and the model
+The network's three classes, in the order of its output; radiologists have two more answers that no
+model predicts ("other / indeterminate", and "image not usable" for a film that must be sent again). Every page, form, metric and the model
 sidecars use these values.
 """
 
@@ -9,12 +9,14 @@ COVID = "covid"
 NORMAL = "normal"
 VIRAL_PNEUMONIA = "viral_pneumonia"
 OTHER = "other"
+UNUSABLE = "unusable"  # the film cannot be read: the clinic is asked to send it again
 
 LABELS = (COVID, NORMAL, VIRAL_PNEUMONIA)  # the model's outputs, in its output order
-FINDINGS = (*LABELS, OTHER)  # what a radiologist can sign
+FINDINGS = (*LABELS, OTHER, UNUSABLE)  # what a radiologist can sign
 
 DISPLAY_NAMES = {COVID: "COVID-19", NORMAL: "Normal", VIRAL_PNEUMONIA: "Viral Pneumonia"}
-FINDING_NAMES = {**DISPLAY_NAMES, OTHER: "Other / indeterminate"}
+FINDING_NAMES = {**DISPLAY_NAMES, OTHER: "Other / indeterminate",
+                 UNUSABLE: "Image not usable: ask the clinic to resend"}
 
 
 def display_name(value: str) -> str:

@@ -48,11 +48,13 @@ def refresh_idle_session(get_response):
     The idle timeout (SESSION_COOKIE_AGE) counts from the session's last save. Saving it on every
     request cost a database write per page, and a save that failed after a case had committed
     turned the saved case into an error page. So: only on GET and HEAD, and only when the last
-    refresh is CXR_SESSION_REFRESH_SECONDS old.
+    refresh is CXR_SESSION_REFRESH_SECONDS old. A page's own background poll (header X-CXR-Poll) is not
+    someone using it, so it refreshes nothing: an open, unattended page still reaches the idle logout.
     """
 
     def middleware(request):
-        if request.method in ("GET", "HEAD") and request.user.is_authenticated:
+        polled = "X-CXR-Poll" in request.headers
+        if request.method in ("GET", "HEAD") and request.user.is_authenticated and not polled:
             now = int(time.time())
             if now - request.session.get(REFRESHED_KEY, 0) >= settings.CXR_SESSION_REFRESH_SECONDS:
                 request.session[REFRESHED_KEY] = now  # marks the session modified: it is saved

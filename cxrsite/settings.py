@@ -208,6 +208,9 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 # the session for that at most once a minute, and never on a POST, so a session write can
 # never turn a case that was saved into an error page.
 CXR_SESSION_REFRESH_SECONDS = 60
+# Open pages (the staff case page and case list, the worklist) look for new results this often. Their
+# polls send X-CXR-Poll and do not count as activity: an unattended page still reaches the idle logout.
+CXR_LIVE_REFRESH_SECONDS = env_int("CXR_LIVE_REFRESH_SECONDS", 15)
 # Messages in a cookie: showing "Case submitted." writes nothing to the database after the commit.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -287,6 +290,8 @@ CXR_STORAGE_DIR = Path(env_str("CXR_STORAGE_DIR", str(CXR_DATA_DIR / "private"))
 CXR_UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 CXR_UPLOAD_MAX_PIXELS = env_int("CXR_UPLOAD_MAX_PIXELS", 50_000_000)
 CXR_UPLOAD_MIN_SIDE = env_int("CXR_UPLOAD_MIN_SIDE", 128)
+# The same image for the same patient within this many minutes is filed again only when the person confirms.
+CXR_DUPLICATE_IMAGE_MINUTES = env_int("CXR_DUPLICATE_IMAGE_MINUTES", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -492,6 +497,7 @@ CXR_COVID_PRIORITY_THRESHOLD = env_float("CXR_COVID_PRIORITY_THRESHOLD", 0.5)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"refusals_without_traceback": {"()": "cxrsite.log_filters.RefusalsWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["refusals_without_traceback"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -8,7 +8,9 @@ from django.utils import timezone
 from cases import storage
 from cases.audit.actors import Actor
 from cases.models import Case, Clinic, Patient, Prediction
+from classifier.artifacts import COMMITTED_MODEL, read_metadata
 from classifier.models import ModelVersion
+from classifier.operating_point import covid_word
 from cxrsite.testing.images import chest_like_array, encode
 
 PROBABILITIES = {
@@ -16,6 +18,10 @@ PROBABILITIES = {
     "normal": {"covid": 0.03, "normal": 0.90, "viral_pneumonia": 0.07},
     "viral_pneumonia": {"covid": 0.10, "normal": 0.15, "viral_pneumonia": 0.75},
 }
+
+
+# The words staff read, by the committed model's bands, as the worker writes them.
+COVID_WORDS = read_metadata(COMMITTED_MODEL).get("covid_words")
 
 
 def model_version(name: str = "tiny-test-model") -> ModelVersion:
@@ -47,6 +53,7 @@ def predict(case: Case, label: str = "covid", probabilities: dict | None = None,
     prediction = Prediction.objects.create(
         case=case, model_version=version or model_version(), label=label,
         probabilities=probabilities or PROBABILITIES[label], heatmap_name=heatmap, inference_ms=3.0,
+        covid_word=covid_word((probabilities or PROBABILITIES[label])["covid"], COVID_WORDS),
     )
     Case.objects.filter(pk=case.pk).update(status=Case.Status.PREDICTED,
                                            **Case.suggestion_fields(label, prediction.probabilities))
@@ -97,15 +104,27 @@ def api_token(integration) -> str:
     return issue_token(integration=integration, actor=Actor.system())
 
 
-def classified(case: Case, version, probabilities: dict) -> Case:
-    """The worker's write-back (`write_prediction`) of a finished classification, gate passed."""
+def classified(case: Case, version, probabilities: dict, *, uncertain: bool = False) -> Case:
+    """The worker's write-back (`write_prediction`) of a finished classification, gate passed (`uncertain`: in
+    the model's uncertain band)."""
     from cases.classification.services import write_prediction
 
     Case.objects.filter(pk=case.pk).update(status=Case.Status.CLASSIFYING)
     result = SimpleNamespace(label=max(probabilities, key=probabilities.get), probabilities=probabilities,
+                             uncertain=uncertain, covid_word=covid_word(probabilities["covid"], COVID_WORDS),
                              inference_ms=3.0, heatmap=None)
     verdict = SimpleNamespace(passed=True, reason="", scores={}, version="gate-test")
     write_prediction(case, version, result, verdict, encode(chest_like_array(64, seed=2)), queue_wait_ms=1.0,
                      worker_host="test", actor=Actor.worker("test"))
     case.refresh_from_db()
     return case
+
+
+def refused_case(clinic: Clinic, submitted_by, *, reason: str = "not_radiograph", **kwargs) -> tuple[Case, Prediction]:
+    """A case whose film the input gate refused: a prediction row with no suggestion, awaiting a human read."""
+    case, prediction = predicted_case(clinic, submitted_by, "normal", **kwargs)
+    Prediction.objects.filter(pk=prediction.pk).update(gate_passed=False, gate_reason=reason)
+    Case.objects.filter(pk=case.pk).update(**Case.suggestion_fields("normal", {}, reason))
+    case.refresh_from_db()
+    prediction.refresh_from_db()
+    return case, prediction

@@ -69,6 +69,7 @@ def test_the_figures_for_each_version_equal_the_hand_computed_example(example):
         ("Normal", [0, 1, 1], 2),
         ("Viral Pneumonia", [0, 0, 1], 1),
         ("Other / indeterminate", [0, 0, 0], 0),
+        ("Image not usable: ask the clinic to resend", [0, 0, 0], 0),
     ]
     assert first.median_to_prediction == timedelta(minutes=4.5)
     assert first.median_to_review == timedelta(minutes=40)
@@ -131,3 +132,15 @@ def test_the_dashboard_costs_the_same_number_of_queries_with_more_cases(client, 
     assert len(after.captured_queries) == len(before.captured_queries)
     first = oversight_by_version()[0]
     assert (first.predictions, first.compared, first.override_count) == (18, 17, 13)
+
+
+def test_predictions_in_the_uncertain_band_are_counted_apart_for_each_version(client, administrator, clinic, staff):
+    version = model_version("banded-model")
+    for index, uncertain in enumerate((True, True, False)):
+        prediction = predict(make_case(clinic, staff, mrn=f"U-{index}"), "covid", version=version)
+        Prediction.objects.filter(pk=prediction.pk).update(uncertain=uncertain)
+    (summary,) = oversight_by_version()
+    assert (summary.predictions, summary.uncertain) == (3, 2)
+    client.force_login(administrator)
+    page = client.get(reverse("audit:oversight")).content.decode()
+    assert '<span data-testid="uncertain-count">2</span> uncertain, no suggestion' in page

@@ -54,7 +54,7 @@ def test_login_case_review_worklist_report_audit_and_admin_pages_render_without_
         watcher.assert_clean("login page")
         log_in(page, base, staff.username)
         watcher.visit(base + reverse("cases:case_detail", args=[case.public_id]))
-        expect(page.get_by_test_id("probabilities").locator("rect.bar-covid")).to_have_attribute("width", "91.0%")
+        expect(page.get_by_test_id("suggestion-words")).to_contain_text("likely")  # staff read words (issue 27)
         watcher.assert_clean("case page")
         log_out(page)
 
@@ -64,10 +64,11 @@ def test_login_case_review_worklist_report_audit_and_admin_pages_render_without_
         watcher.visit(base + reverse("cases:review", args=[case.public_id]))
         viewer = page.locator("#viewer")
         expect(viewer).to_have_attribute("data-ready", "true")  # viewer.js ran and drew the image
+        expect(page.get_by_test_id("probabilities").locator("rect.bar-covid")).to_have_attribute("width", "91.0%")
         page.get_by_label("Heatmap (h)").check()
         expect(viewer).to_have_attribute("data-heatmap-shown", "true")
         page.get_by_label("4. Other / indeterminate").check()  # the sign button's text follows the choice
-        expect(page.locator("#review-form button[type=submit]")).to_have_text("Sign: override")
+        expect(page.locator("#review-form button[type=submit]")).to_have_text("Sign: Other / indeterminate")
         watcher.assert_clean("review page")
         watcher.visit(base + reverse("cases:report", args=[case.public_id]))
         watcher.assert_clean("report")

@@ -121,11 +121,13 @@ def test_staff_submit_a_radiologist_overrides_and_staff_see_the_final_finding(
         watcher.step(page, "05-radiologist-heatmap")
 
         # Overrides with the keyboard: key 4 picks "Other / indeterminate", Ctrl+Enter signs. The keys act
-        # only while focus is in the review form (WCAG 2.1.4), here on its checked finding.
-        page.locator("#review-form input[name=finding]:checked").focus()
+        # only while focus is in the review form (WCAG 2.1.4), here on its first finding. Nothing is chosen
+        # in advance, and the button names the finding once one is.
+        expect(page.locator("#review-form input[name=finding]:checked")).to_have_count(0)
+        page.locator("#review-form input[name=finding]").first.focus()
         page.keyboard.press("4")
         sign = page.locator("#review-form button[type=submit]")
-        expect(sign).to_have_text("Sign: override")
+        expect(sign).to_have_text("Sign: Other / indeterminate")
         page.get_by_label("Note (required when you override)").fill("Projection artefact; repeat PA film advised")
         watcher.step(page, "06-radiologist-override-form")
         page.keyboard.press("Control+Enter")

@@ -80,10 +80,11 @@ def test_keyboard_alone_signs_an_override_with_visible_focus(live_server, clinic
     tab_to(page, page.get_by_role("link", name="Review patient KEY-2"))
     press_and_follow(page, "Enter")
     expect(page.locator("#viewer")).to_have_attribute("data-ready", "true")
-    tab_to(page, page.get_by_label("1. COVID-19"))  # the group's checked radio: the AI suggestion
-    page.keyboard.press("4")
+    tab_to(page, page.get_by_label("1. COVID-19"))  # nothing is checked: Tab stops on the group's first radio
     sign = page.locator("#review-form button[type=submit]")
-    expect(sign).to_have_text("Sign: override")
+    expect(sign).to_have_text("Sign: choose a finding first")
+    page.keyboard.press("4")
+    expect(sign).to_have_text("Sign: Other / indeterminate")
     tab_to(page, page.get_by_label("Note (required when you override)"))
     page.keyboard.type("Rotated film; repeat advised")
     tab_to(page, sign)
@@ -111,15 +112,15 @@ def test_single_key_shortcuts_act_only_in_the_review_form_and_never_move_focus(r
 
     level = page.get_by_label("Level")
     level.focus()
-    page.keyboard.press("3")  # adjusting the slider: the finding must not change
-    expect(covid).to_be_checked()
+    page.keyboard.press("3")  # adjusting the slider: no finding may be chosen by it
+    expect(page.locator("#review-form input[name=finding]:checked")).to_have_count(0)
     assert is_focused(level), focused(page)
 
     covid.focus()
     page.keyboard.press("3")  # in the form: picks Viral Pneumonia, focus stays put
     expect(viral).to_be_checked()
     assert is_focused(covid), focused(page)
-    expect(page.locator("#review-form button[type=submit]")).to_have_text("Sign: override")
+    expect(page.locator("#review-form button[type=submit]")).to_have_text("Sign: Viral Pneumonia")
 
 
 def test_the_viewer_announces_only_zoom_and_heatmap_changes_and_sliders_say_their_value(review_page):

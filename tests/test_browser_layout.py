@@ -34,8 +34,11 @@ def test_on_a_phone_the_worklist_does_not_scroll_sideways_and_shows_the_suggesti
       return [document.documentElement.scrollWidth, window.innerWidth, t.scrollWidth, t.clientWidth]; }""")
     assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
     for name in ("Review patient PHONE-LONG-MRN-0001", "Review patient PHONE-2"):
-        box = page.get_by_role("link", name=name).bounding_box()
+        button = page.get_by_role("link", name=name)
+        box = button.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (name, box)
+        one_line = button.evaluate("b => parseFloat(getComputedStyle(b).lineHeight) * 1.5")
+        assert box["height"] < one_line + 2 * 5, (name, box)  # one line of text, not a letter per line
     expect(page.get_by_role("cell", name="Viral Pneumonia")).to_be_in_viewport()
     page.context.close()
 

@@ -161,7 +161,7 @@ def test_the_inputs_carry_the_limits_the_form_checks(nurse):
         "age": {"type": "number", "maxlength": None, "min": "0", "max": "130"},
         "birth_year": {"type": "number", "maxlength": None, "min": "1880", "max": str(date.today().year)},
         "spo2": {"type": "number", "maxlength": None, "min": "50", "max": "100"},
-        "onset_date": {"type": "date", "maxlength": None, "min": None, "max": None},
+        "onset_date": {"type": "text", "maxlength": None, "min": None, "max": None},  # ISO text: cases/dates.py
     }
     image = page.control("image")
     assert (image.attrs["type"], "required" in image.attrs) == ("file", True)
@@ -246,7 +246,7 @@ def test_an_error_of_the_whole_form_is_an_alert_inside_it(nurse, monkeypatch):
     def storage_down(**kwargs):
         raise StorageUnavailable()
 
-    monkeypatch.setattr("cases.intake.views.submit_case", storage_down)
+    monkeypatch.setattr("cases.intake.services.submit_case", storage_down)
     response = nurse.post(NEW_CASE, {"mrn": "H-3", "age": "40", "sex": "F", "view": "PA",
                                      "image": SimpleUploadedFile("chest.png", png_bytes(), content_type="image/png")})
     page = page_of(response)

@@ -66,7 +66,7 @@ def test_an_image_under_128_pixels_a_side_is_refused_as_too_small():
 
 
 def test_every_reason_the_gate_can_give_has_a_message_for_clinic_staff():
-    assert set(RULES) | set(NETWORK_CLASSES[1:]) | {"out_of_distribution"} == set(REASONS)
+    assert set(RULES) | set(NETWORK_CLASSES[1:]) | {"out_of_distribution", "rotated_or_flipped"} == set(REASONS)
     assert all(text.endswith(".") and len(text) > 30 for text in REASONS.values())
     assert GateResult(passed=True, reason=None, scores={}, version="v").reason_text == ""
 
@@ -75,8 +75,10 @@ def test_a_result_carries_the_gate_version_and_every_score():
     result = check(noise_image(0))
     metadata = json.loads(Path(f"{COMMITTED_GATE}.json").read_text())
     assert result.version == metadata["version"]
-    assert set(metadata["classes"]) | {"min_side", "contrast", "neighbour_correlation", "ood_distance"} == \
-        set(result.scores)
+    assert set(metadata["classes"]) | {"min_side", "contrast", "neighbour_correlation", "ood_distance",
+                                       "upside_down"} <= set(result.scores) <= \
+        set(metadata["classes"]) | {"min_side", "contrast", "neighbour_correlation", "ood_distance", "upside_down",
+                                    "turned_back_chest"}
     assert sum(result.scores[name] for name in metadata["classes"]) == pytest.approx(1.0, abs=1e-4)
 
 
@@ -117,7 +119,7 @@ def test_the_committed_gate_is_small_and_its_sidecar_holds_version_thresholds_an
     metadata = json.loads(Path(f"{COMMITTED_GATE}.json").read_text())
     assert metadata["version"].startswith("gate-")
     assert set(metadata["thresholds"]) == {"min_side", "blank_contrast", "noise_correlation", "chest_probability",
-                                           "ood_distance"}
+                                           "ood_distance", "upside_down"}
     assert metadata["validation"]["chest_pass_rate"] >= 0.99
     assert (COMMITTED_GATE.parent / metadata["not_cxr_split"]).exists()
 

@@ -34,8 +34,18 @@ def metrics():
 def test_committed_model_meets_the_accuracy_and_auc_floors_on_the_held_out_test_split(metrics):
     assert metrics["n"] == len(read_split(COMMITTED_MODEL.parent / "split.csv")["test"])
     assert metrics["model"]["sha256"] == file_sha256(COMMITTED_MODEL)
-    assert metrics["accuracy"] >= 0.94
+    # Issue 25 moved the operating point (COVID-19 weight 2.0 by its adult-normals rule) and set the
+    # accuracy floor at the operating point to 0.90 ("a safer model may score lower on the test split");
+    # measured 0.936 (0.941 at the old weight 1.5). The films it withholds are the next test's.
+    assert metrics["accuracy"] >= 0.90
     assert metrics["macro_auc"] >= 0.985
+
+
+def test_suggestions_outside_the_uncertain_band_are_right_at_least_97_percent_of_the_time(metrics):
+    # Measured once on the test split (issue 25): 9.2 % of films in the band, 0.978 right outside it.
+    band = metrics["uncertain_band"]
+    assert 0 < band["share"] <= 0.20
+    assert band["accuracy_outside"] >= 0.97 and band["accuracy_inside"] < band["accuracy_outside"]
 
 
 def test_committed_model_keeps_covid_sensitivity_at_its_measured_level(metrics):

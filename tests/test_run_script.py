@@ -55,6 +55,11 @@ def test_run_starts_the_site_with_demo_logins_and_stops_every_child_on_sigint(tm
     log.seek(0)
     output = log.read()
     assert f"running at http://127.0.0.1:{port}/" in output and "demo_staff" in output
+    # The logins come last, in a box, after the three workers said they were ready.
+    running = output.index(f"| CXR Triage is running at http://127.0.0.1:{port}/")
+    top, bottom = output.rindex("\n+--", 0, running), output.index("\n+--", running)
+    assert "demo_staff" in output[top:bottom] and "demo_staff" not in output[:top]
+    assert output.count(" ready.", 0, top) == 3, output[:top][-3000:]
     time.sleep(0.5)
     still_running = [pid for pid in started if Path(f"/proc/{pid}").exists()
                      and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]

@@ -51,8 +51,9 @@ def test_staff_see_only_the_served_prediction_on_the_case_page_and_status(client
     client.force_login(staff)
     page = client.get(reverse("cases:case_detail", args=[shadowed_case.public_id])).content.decode()
     status = client.get(reverse("cases:case_status", args=[shadowed_case.public_id])).content.decode()
-    assert "90.0%" in page
-    for text in ("shadow-v2", "97.0%"):
+    # Staff read words (issue 27): the served "Normal", never the trial's COVID-19 call.
+    assert 'data-testid="ai-suggestion">Normal<' in page and "Viral-pattern pneumonia: unlikely" in page
+    for text in ("shadow-v2", "97 %", "pneumonia: likely", "Viral-pattern pneumonia<"):
         assert text not in page and text not in status
 
 
@@ -60,11 +61,11 @@ def test_radiologists_see_only_the_served_prediction_on_the_review_page_and_repo
                                                                                  shadowed_case):
     client.force_login(radiologist)
     review = client.get(reverse("cases:review", args=[shadowed_case.public_id])).content.decode()
-    assert "served-v1" in review and "90.0%" in review
+    assert "served-v1" in review and "90 %" in review
     assert client.post(reverse("cases:review", args=[shadowed_case.public_id]),
                        {"finding": "normal", "prediction": latest_prediction(shadowed_case).pk}).status_code == 302
     report = client.get(reverse("cases:report", args=[shadowed_case.public_id])).content.decode()
-    for text in ("shadow-v2", "97.0%"):
+    for text in ("shadow-v2", "97 %"):
         assert text not in review and text not in report
     assert Review.objects.get(case=shadowed_case).prediction.model_version.name == "served-v1"
 

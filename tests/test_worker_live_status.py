@@ -6,7 +6,7 @@ from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
 from cases.models import Case
-from classifier.labels import DISPLAY_NAMES
+from cases.classification.caveats import staff_label
 from tests.factories import make_case
 from cxrsite.testing.stack import wait_for
 
@@ -39,6 +39,7 @@ def test_the_prediction_appears_on_an_open_case_page_without_reloading(
                  what="the worker's prediction")
 
         label = case.predictions.get().label
-        expect(page.get_by_test_id("ai-suggestion")).to_have_text(DISPLAY_NAMES[label], timeout=15_000)
+        expect(page.get_by_test_id("ai-suggestion")).to_have_text(staff_label(label, case.patient.birth_year),
+                                                                  timeout=15_000)
         expect(page.get_by_test_id("status-message")).to_contain_text("Awaiting review")
         browser.close()

@@ -5,7 +5,9 @@ from datetime import date, timedelta
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from ..dates import iso_date_field
 from ..models import AuditEvent, Clinic
+from .selectors import action_words
 
 
 DATE_RANGE = [MinValueValidator(date.min + timedelta(days=2)), MaxValueValidator(date.max - timedelta(days=2))]
@@ -15,14 +17,12 @@ class AuditFilterForm(forms.Form):
     user = forms.CharField(required=False, max_length=150, label="User")
     clinic = forms.ModelChoiceField(Clinic.objects.all(), required=False, empty_label="All clinics")
     case = forms.UUIDField(required=False, label="Case id")
-    action = forms.ChoiceField(choices=[("", "All actions")] + [(a.value, a.value.replace("_", " ")) for a in AuditEvent.Action],
+    action = forms.ChoiceField(choices=[("", "All actions")] + [(a.value, action_words(a.value)) for a in AuditEvent.Action],
                                required=False)
     # A day inside either end of the calendar: the filter adds a day to `until`, and a time zone
     # can move a date at the edge past what a datetime holds (a far-future date was a 500).
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
-                            validators=DATE_RANGE)
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
-                            validators=DATE_RANGE)
+    since = iso_date_field("From", validators=DATE_RANGE)
+    until = iso_date_field("To", validators=DATE_RANGE)
 
     def __init__(self, *args, clinics=None, **kwargs):
         super().__init__(*args, **kwargs)

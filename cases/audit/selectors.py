@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from ..models import AuditEvent, Case, Clinic
 
-CSV_COLUMNS = ["time", "actor", "action", "case", "clinic", "ip_address", "details"]
+# "what" and "patient" come last, so that a reader of the earlier columns by position still finds them.
+CSV_COLUMNS = ["time", "actor", "action", "case", "clinic", "ip_address", "details", "what", "patient"]
 CSV_CHUNK_ROWS = 2000
 # Spreadsheets run a cell that starts with one of these as a formula; usernames tried at
 # login are attacker-chosen, so such cells are exported with a leading apostrophe.
@@ -45,6 +46,14 @@ def events_matching(*, viewer, user: str = "", clinic: Clinic | None = None, cas
     return events
 
 
+def action_words(action: str) -> str:
+    """'review_overridden' -> 'Review overridden': the audit trail in words, on the page and in the CSV."""
+    try:
+        return AuditEvent.Action(action).label.capitalize()
+    except ValueError:
+        return action
+
+
 def safe_cell(value) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
@@ -62,11 +71,12 @@ def csv_chunks(events: QuerySet[AuditEvent]) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     # The details as the database's JSON text: decoding and re-encoding each row would double the cost.
     rows = events.annotate(details_text=Cast("details", TextField())).values_list(
-        "time", "actor_label", "action", "case__public_id", "clinic__code", "ip_address", "details_text")
-    for count, (when, actor, action, case, clinic, ip, details) in enumerate(
+        "time", "actor_label", "action", "case__public_id", "clinic__code", "ip_address", "details_text",
+        "case__patient__mrn")
+    for count, (when, actor, action, case, clinic, ip, details, mrn) in enumerate(
             rows.iterator(chunk_size=CSV_CHUNK_ROWS), start=1):
         writer.writerow([when.isoformat(), safe_cell(actor), action, case or "", clinic or "", ip or "",
-                         safe_cell(details)])
+                         safe_cell(details), action_words(action), safe_cell(mrn)])
         if count % CSV_CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

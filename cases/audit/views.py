@@ -36,7 +36,7 @@ def filters_from(request) -> tuple[AuditFilterForm, dict | None]:
 def list_events(request):
     form, filters = filters_from(request)
     events = AuditEvent.objects.none() if filters is None else events_matching(viewer=request.user, **filters)
-    page = Paginator(events.select_related("case", "clinic"), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(events.select_related("case__patient", "clinic"), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/events.html", {"form": form, "page": page})
 
 

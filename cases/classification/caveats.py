@@ -7,13 +7,31 @@ another viral pneumonia, and for a child it has hardly seen COVID-19 at all.
 
 from datetime import date
 
-from classifier.labels import COVID, VIRAL_PNEUMONIA
+from classifier.labels import COVID, VIRAL_PNEUMONIA, display_name
 
 ADULT_AGE = 18
 ADULT = ("In adults the model cannot tell COVID-19 from other viral pneumonia: it saw viral pneumonia "
          "only in young children. Read this suggestion as \u201cviral-pattern pneumonia\u201d.")
 CHILD = ("The model saw almost no COVID-19 films of children: for a child it can neither show nor rule out "
          "COVID-19.")
+
+
+VIRAL_PATTERN = "Viral-pattern pneumonia"
+
+
+def is_adult(birth_year: int | None, *, today: date | None = None) -> bool:
+    return birth_year is not None and (today or date.today()).year - birth_year >= ADULT_AGE
+
+
+def staff_label(label: str, birth_year: int | None) -> str:
+    """The suggestion's name for clinic staff: for an adult, COVID-19 and viral pneumonia are one
+    "viral-pattern pneumonia", the caveat made the label rather than a contradiction of it."""
+    return VIRAL_PATTERN if is_adult(birth_year) and label in (COVID, VIRAL_PNEUMONIA) else display_name(label)
+
+
+def covid_pattern_name(birth_year: int | None) -> str:
+    """What the COVID-19 probability's word is about, for this patient."""
+    return VIRAL_PATTERN if is_adult(birth_year) else "COVID-19 pattern"
 
 
 def caveat_for(label: str, birth_year: int | None, *, today: date | None = None) -> str:

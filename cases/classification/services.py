@@ -35,6 +35,7 @@ from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import heatmap_png
 from .model_faults import model_loaded, model_unavailable
+from .reasons import no_suggestion_reason
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,9 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
     1. Claim: queued -> classifying by compare-and-set. 0 rows: another delivery of the same
        message has the case or it is done; return without touching it.
     2. Outside any transaction (the slow part): the input gate on the image, then the served
-       model version (resolved once) classifies it. An image the gate refuses keeps its
-       probabilities for audit, but gets no suggestion, heatmap or priority: a human read.
+       model version (resolved once) classifies it. An image the gate refuses, or that falls in the
+       model's uncertain band, keeps its probabilities for audit, but gets no suggestion, heatmap or
+       priority: a human read.
     3. Write: classifying -> predicted, the Prediction and the audit rows in one transaction.
        If the case left classifying meanwhile (the reaper gave it to a worker that finished
        first) nothing is written.
@@ -132,7 +134,7 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
         verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
         model_loaded(worker_host=worker_host)
-        heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed else None
+        heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed and not result.uncertain else None
         return write_prediction(claimed, version, result, verdict, heatmap, queue_wait_ms=queue_wait_ms,
                                 worker_host=worker_host, actor=actor)
     except Exception as error:
@@ -175,14 +177,16 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                      queue_wait_ms: float, worker_host: str, actor: Actor) -> str:
     heatmap_name = storage.save_bytes(heatmap, ".png") if heatmap is not None else ""
     gate_reason = "" if verdict.passed else verdict.reason
+    reason = no_suggestion_reason(gate_passed=verdict.passed, gate_reason=verdict.reason, uncertain=result.uncertain)
     fields = {"probabilities": {k: float(v) for k, v in result.probabilities.items()},
-              "heatmap_name": heatmap_name, "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
+              "uncertain": result.uncertain, "covid_word": result.covid_word, "heatmap_name": heatmap_name,
+              "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
               "worker_host": worker_host, "gate_passed": verdict.passed, "gate_reason": gate_reason,
               "gate_scores": verdict.scores, "gate_version": verdict.version}
     written = False
     try:
         with transaction.atomic():
-            new = new_suggestion(case, version, result.label, result.probabilities, gate_reason)
+            new = new_suggestion(case, version, result.label, result.probabilities, reason)
             label, fields = new.label, {**fields, "label": new.label, "covid_threshold": new.threshold}
             if transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor=actor,
                           **new.columns) is None:
@@ -194,6 +198,7 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                    details={"prediction": prediction.pk, "label": label, "model_version": version.name,
                             "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2),
                             "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version},
+                            "uncertain": result.uncertain,
                             **({"from_trial": True} if from_trial else {})})
             if is_exposed(prediction):  # to a PACS that asked for AI suggestions, once the clinic is live
                 queue_results(case=case, prediction=prediction)

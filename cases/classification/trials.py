@@ -91,7 +91,8 @@ def score_with_trial(*, case_id: int, version_id: int, worker_host: str) -> str:
                 probabilities={k: float(v) for k, v in result.probabilities.items()},
                 inference_ms=result.inference_ms, queue_wait_ms=None, worker_host=worker_host,
                 gate_passed=verdict.passed, gate_reason="" if verdict.passed else verdict.reason,
-                gate_scores=verdict.scores, gate_version=verdict.version)
+                gate_scores=verdict.scores, gate_version=verdict.version, uncertain=result.uncertain,
+                covid_word=result.covid_word)
             record(Action.TRIAL_PREDICTION_WRITTEN, actor=actor, case=case,
                    details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
                             "model_sha256": version.sha256,

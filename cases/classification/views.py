@@ -11,7 +11,7 @@ from ..audit.actors import Actor
 from ..models import Case
 from . import services
 
-FINAL_STATUSES = {Case.Status.PREDICTED, Case.Status.FAILED, Case.Status.REVIEWED}
+FINAL_STATUSES = {Case.Status.PREDICTED, Case.Status.FAILED, Case.Status.REVIEWED, Case.Status.WITHDRAWN}
 
 
 @require_GET

@@ -35,12 +35,12 @@ def queue_results(*, case: Case, prediction: Prediction | None, review: Review |
     """Call inside the transaction that signs `review` (or writes `prediction`); sends after commit.
 
     Only a case whose original is DICOM has a study to answer; an AI suggestion is sent only to a
-    node that asks for suggestions.
+    node that asks for suggestions, and a prediction that is no suggestion (refused, uncertain) never.
     """
     if case.image_format != "DICOM":
         return None
     node = result_node(case)
-    if review is None and not (node and node.wants_suggestions):
+    if review is None and not (prediction.gives_suggestion and node and node.wants_suggestions):
         return None
     key = f"review-{review.pk}" if review is not None else f"suggestion-{prediction.pk}"
     result, created = DicomResult.objects.get_or_create(

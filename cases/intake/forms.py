@@ -9,6 +9,7 @@ from django import forms
 
 from classifier.imaging import ImageRejected
 
+from ..dates import ISO_HINT, iso_date_field
 from ..models import Case, Clinic, Patient
 from ..text import without_bidi_controls
 from .checks import CaseDetails, IntakeRefused, birth_year_of, check_size, check_upload, patient_number, reconciled
@@ -24,7 +25,7 @@ class CaseForm(forms.Form):
     sex = forms.ChoiceField(choices=Patient.Sex.choices, initial=Patient.Sex.UNKNOWN)
     view = forms.ChoiceField(choices=[("", "From the DICOM file"), *Case.View.choices], required=False)
     symptoms = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    onset_date = forms.DateField(label="Symptom onset", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    onset_date = iso_date_field("Symptom onset", help_text=ISO_HINT)
     spo2 = forms.IntegerField(label="SpO2 (%)", min_value=50, max_value=100, required=False,
                               help_text="If known.")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
@@ -94,3 +95,10 @@ class CaseForm(forms.Form):
         if not value and "image" not in self.errors and field not in self.errors:
             self.add_error(field, f"Enter the {what} (the file does not contain one).")
         return value
+
+
+class ReplaceImageForm(forms.Form):
+    """A better image for a case whose film the input gate refused; checked as the new-case form checks it."""
+
+    image = forms.FileField(label="A better image (PNG, JPEG or DICOM)")
+    clean_image = CaseForm.clean_image

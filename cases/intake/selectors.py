@@ -1,10 +1,37 @@
 """Reads of case lists, always starting from what the user may see (`Case.objects.visible_to`)."""
 
-from django.db.models import QuerySet
+from datetime import timedelta
 
-from ..models import Case
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ..models import Case, IdempotencyKey
 from ..text import identifier_key
 from ..validation.selectors import exposed_prediction
+
+FORM_KEY_PREFIX = "form:"  # the new-case form's submission keys, beside the API's Idempotency-Keys
+
+
+def form_caller(user) -> str:
+    """A user's key space (the one their API Idempotency-Keys use too)."""
+    return f"user:{user.pk}"
+
+
+def case_filed_with(user, submission_key) -> Case | None:
+    """The case this user's new-case form, shown once with this key, already filed (Back, then Submit)."""
+    if not submission_key:
+        return None
+    bound = IdempotencyKey.objects.filter(caller=form_caller(user), key=f"{FORM_KEY_PREFIX}{submission_key}").first()
+    return Case.objects.visible_to(user).filter(pk=bound.case_id).first() if bound else None
+
+
+def same_image_lately(user, *, clinic, mrn: str, sha256: str) -> Case | None:
+    """A case of this patient with the very same image, filed within CXR_DUPLICATE_IMAGE_MINUTES."""
+    since = timezone.now() - timedelta(minutes=settings.CXR_DUPLICATE_IMAGE_MINUTES)
+    return Case.objects.visible_to(user).filter(
+        clinic=clinic, patient__mrn_key=identifier_key(mrn), image_sha256=sha256, created__gte=since,
+    ).select_related("patient").newest_first().first()
 
 
 def case_list_for(user, *, mrn: str = "", status: str = "") -> QuerySet[Case]:
@@ -23,6 +50,6 @@ def earlier_cases(case: Case, user) -> QuerySet[Case]:
 
 
 def heatmap_name(case: Case) -> str | None:
-    """The storage name of the heatmap of the prediction people may see, if it drew one."""
+    """The storage name of the heatmap of the prediction people may see, if it is a suggestion and drew one."""
     prediction = exposed_prediction(case)
-    return prediction.heatmap_name or None if prediction is not None and prediction.gate_passed else None
+    return prediction.heatmap_name or None if prediction is not None and prediction.gives_suggestion else None

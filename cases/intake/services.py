@@ -5,18 +5,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from .. import storage
 from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.services import enqueue_case
-from ..models import AuditEvent, Case, Clinic, DicomNode, Integration, Patient
+from ..models import AuditEvent, Case, Clinic, DicomNode, IdempotencyKey, Integration, Patient
 from ..notifications.services import announce_urgent_case
 from ..text import identifier_key
+from ..workflow import transition
 from .checks import CaseDetails, CheckedUpload
 from .display import display_png
+from .selectors import FORM_KEY_PREFIX, case_filed_with, form_caller
 
 log = logging.getLogger(__name__)
 SUFFIX_BY_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "DICOM": ".dcm"}
@@ -114,6 +116,72 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
             discard(written)
         raise
     return case
+
+
+def submit_form_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: CheckedUpload,
+                     submission_key) -> tuple[Case, bool]:
+    """The new-case form's submission, at most once per form shown: (the case, whether it was filed before).
+
+    The key is bound to the case in the case's own transaction (`submit_case(also=...)`); two sends of one
+    form at the same moment both store files, the second fails on the key's unique constraint, its files
+    are removed, and it answers the first one's case.
+    """
+    caller, key = form_caller(actor.user), f"{FORM_KEY_PREFIX}{submission_key}"
+
+    def bind(case: Case) -> None:
+        IdempotencyKey.objects.create(caller=caller, key=key, fingerprint="", case=case)
+
+    try:
+        return submit_case(actor=actor, clinic=clinic, details=details, upload=upload,
+                           also=bind if submission_key else None), False
+    except IntegrityError:
+        earlier = case_filed_with(actor.user, submission_key)
+        if earlier is None:
+            raise
+        return earlier, True
+
+
+class CaseNotRefused(Exception):
+    """Only a case whose film the input gate refused, not yet read, may be withdrawn or get a new image."""
+
+
+def _check_refused(case: Case) -> None:
+    if not case.gate_reason or case.status != Case.Status.PREDICTED:
+        raise CaseNotRefused("Only a case whose image was refused, and that no radiologist has read yet, "
+                             "can be withdrawn or get a new image.")
+
+
+def _withdraw(case: Case, *, actor: Actor, action: str, details: dict, **fields) -> None:
+    """The compare-and-set move to withdrawn and its one audit event; inside the caller's transaction."""
+    if transition(case.pk, source=Case.Status.PREDICTED, target=Case.Status.WITHDRAWN, actor=actor,
+                  audited=False, **fields) is None:
+        raise CaseNotRefused("This case was read or withdrawn meanwhile; nothing was changed.")
+    record(action, actor=actor, case=case, details={"gate_reason": case.gate_reason, **details})
+
+
+def withdraw_case(*, case: Case, actor: Actor) -> None:
+    """Take a refused film off the radiologists' worklist; the case and its image are kept."""
+    _check_refused(case)
+    with transaction.atomic():
+        _withdraw(case, actor=actor, action=AuditEvent.Action.CASE_WITHDRAWN, details={})
+    case.status = Case.Status.WITHDRAWN
+
+
+def replace_case_image(*, case: Case, actor: Actor, upload: CheckedUpload) -> Case:
+    """File a better image of a refused film as a new case with the same patient and details, and withdraw
+    the first (kept, with its image, pointing at the new one), both in the new case's transaction: if the
+    first was read meanwhile, nothing is filed."""
+    _check_refused(case)
+    patient = case.patient
+    details = CaseDetails(mrn=patient.mrn, birth_year=patient.birth_year, sex=patient.sex, view=case.view,
+                          symptoms=case.symptoms, onset_date=case.onset_date, spo2=case.spo2, notes=case.notes,
+                          urgent=case.urgent)
+
+    def withdraw_first(new: Case) -> None:
+        _withdraw(case, actor=actor, action=AuditEvent.Action.CASE_IMAGE_REPLACED, replaced_by=new, details={
+            "replaced_by": str(new.public_id), "first_image_sha256": case.image_sha256})
+
+    return submit_case(actor=actor, clinic=case.clinic, details=details, upload=upload, also=withdraw_first)
 
 
 def _patient_for(*, clinic: Clinic, details: CaseDetails) -> tuple[Patient, bool]:

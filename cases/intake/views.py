@@ -1,10 +1,12 @@
 """Case intake and the pages around it: home, case list, new case, case page, images."""
 
+import uuid
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import storage
 from ..access import can_list_cases, can_review, can_submit, case_for, role_required
@@ -13,9 +15,10 @@ from ..audit.services import record
 from ..models import AuditEvent, Case
 from ..dicom.selectors import results_of
 from ..reviews.selectors import result_for, with_outcome
-from .forms import CaseForm
-from .selectors import case_list_for, earlier_cases, heatmap_name
-from .services import StorageUnavailable, submit_case
+from .forms import CaseForm, ReplaceImageForm
+from .selectors import case_filed_with, case_list_for, earlier_cases, heatmap_name, same_image_lately
+from .services import (CaseNotRefused, StorageUnavailable, replace_case_image, submit_form_case,
+                       withdraw_case)
 
 STORAGE_DOWN = ("The image could not be stored just now, so nothing was saved. Try again in a few minutes; "
                 "if it keeps happening, tell your administrator.")
@@ -49,27 +52,92 @@ def list_cases(request):
 def new_case(request):
     clinics = request.user.clinics.all()
     form = CaseForm(request.POST or None, request.FILES or None, clinics=clinics)
-    status = 200
+    status, duplicate = 200, None
+    # One key per form shown (a hidden field): Back, then Submit sends it again and is answered with the case.
+    key = _key(request.POST.get("submission_key")) if request.method == "POST" else str(uuid.uuid4())
+    if request.method == "POST":
+        filed = case_filed_with(request.user, key)
+        if filed is not None:
+            return render(request, "cases/case_filed.html", {"case": filed}, status=409)
     if request.method == "POST" and form.is_valid():
-        try:
-            case = submit_case(actor=Actor.of_request(request), clinic=form.cleaned_data["clinic"],
-                               details=form.details(), upload=form.cleaned_data["image"])
-        except StorageUnavailable:
-            form.add_error(None, STORAGE_DOWN)
-            status = 503
+        duplicate = None if request.POST.get("file_again") else same_image_lately(
+            request.user, clinic=form.cleaned_data["clinic"], mrn=form.cleaned_data["mrn"],
+            sha256=storage.sha256_of(form.cleaned_data["image"].data))
+        if duplicate is not None:
+            status = 409
         else:
-            messages.success(request, "Case submitted.")
-            return redirect("cases:case_detail", public_id=case.public_id)
-    return render(request, "cases/case_new.html", {"form": form, "has_clinic": clinics.exists()}, status=status)
+            try:
+                case, _ = submit_form_case(actor=Actor.of_request(request), clinic=form.cleaned_data["clinic"],
+                                           details=form.details(), upload=form.cleaned_data["image"],
+                                           submission_key=key)
+            except StorageUnavailable:
+                form.add_error(None, STORAGE_DOWN)
+                status = 503
+            else:
+                # The tag tells static/cxr/drafts.js that the draft kept of this form is done with.
+                messages.success(request, "Case submitted.", extra_tags="draft:case-new")
+                return redirect("cases:case_detail", public_id=case.public_id)
+    return render(request, "cases/case_new.html", {
+        "form": form, "has_clinic": clinics.exists(), "duplicate": duplicate, "submission_key": key,
+    }, status=status)
+
+
+def _key(value) -> str:
+    """A well-formed submission key, or "" (a malformed one was never issued)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return ""
 
 
 @require_GET
 def show_case(request, public_id):
-    case = case_for(request, public_id, queryset=Case.objects.select_related("patient", "clinic"))
+    return _case_page(request, _case(request, public_id))
+
+
+def _case(request, public_id) -> Case:
+    return case_for(request, public_id, queryset=Case.objects.select_related("patient", "clinic", "replaced_by"))
+
+
+def _case_page(request, case: Case, *, replace_form=None, status: int = 200):
     return render(request, "cases/case_detail.html", {
         "case": case, "result": result_for(case), "dicom_results": list(results_of(case)),
-        "patient_cases": earlier_cases(case, request.user),
-    })
+        "patient_cases": earlier_cases(case, request.user), "replaces": Case.objects.visible_to(request.user).filter(replaced_by=case).first(),
+        "replace_form": replace_form or ReplaceImageForm(),
+    }, status=status)
+
+
+@require_POST
+@role_required(can_submit)
+def withdraw_refused_case(request, public_id):
+    case = _case(request, public_id)
+    try:
+        withdraw_case(case=case, actor=Actor.of_request(request))
+    except CaseNotRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, "Case withdrawn: it has left the radiologists' worklist. It is kept, with its image.")
+    return redirect("cases:case_detail", public_id=case.public_id)
+
+
+@require_POST
+@role_required(can_submit)
+def replace_refused_image(request, public_id):
+    """A better image for a refused film: filed as a new case; the first is kept, withdrawn."""
+    case = _case(request, public_id)
+    form = ReplaceImageForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            new = replace_case_image(case=case, actor=Actor.of_request(request), upload=form.cleaned_data["image"])
+        except CaseNotRefused as refusal:
+            messages.error(request, str(refusal))
+            return redirect("cases:case_detail", public_id=case.public_id)
+        except StorageUnavailable:
+            form.add_error(None, STORAGE_DOWN)
+        else:
+            messages.success(request, "The new image was filed as a new case; the first one is kept, withdrawn.")
+            return redirect("cases:case_detail", public_id=new.public_id)
+    return _case_page(request, case, replace_form=form, status=400)
 
 
 @require_GET

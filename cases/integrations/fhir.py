@@ -64,7 +64,7 @@ def report_bundle(*, case: Case, review: Review, prediction: Prediction | None, 
                                         "display": review.get_finding_display()}]}],
     }
     entries = [report]
-    if prediction is not None and prediction.gate_passed:
+    if prediction is not None and prediction.gives_suggestion:
         observation = ai_observation(case=case, prediction=prediction, subject=subject, systems=systems)
         report["result"] = [{"reference": f"urn:uuid:{observation['id']}", "display": "AI suggestion"}]
         entries.append(observation)

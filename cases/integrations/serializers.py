@@ -80,7 +80,8 @@ class CaseSerializer(serializers.Serializer):
     status_changed = serializers.DateTimeField()
     failure_reason = serializers.CharField(allow_blank=True)
     needs_human_read = serializers.SerializerMethodField(
-        help_text="Why the image gets no AI suggestion (the input check refused it), or empty.")
+        help_text="Why the case gets no AI suggestion (the input check refused the image, or the model is "
+                  "uncertain), or empty.")
     ai_result = serializers.SerializerMethodField()
     review = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()

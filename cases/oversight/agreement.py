@@ -2,23 +2,23 @@
 
 The model page (per version and role), the clinic page (per clinic and week), its drift flags and the
 validation evidence all count from `compared_reviews` and `OVERRIDDEN`, so they cannot disagree about
-the same cases. A prediction that gave no suggestion (`gave_suggestion`: the input gate refused the
-film) is left out of both: a radiologist reading it by hand neither agreed with nor overrode the AI.
+the same cases. A prediction that gave no suggestion (`Prediction.gives_suggestion`: the input gate
+refused the film, or the model was in its uncertain band) is left out of both: a radiologist reading it by hand neither agreed with nor overrode the AI.
 """
 
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
-from ..models import Review, gave_suggestion
+from ..models import PredictionQuerySet, Review
 
 DEFINITION = ("Agreement with radiologists: of the reviewed cases on which the model gave a suggestion, the share "
               "whose final finding (the review in force) is the suggested label. Override rate: of the first "
               "signatures that answered a suggestion, the share that disagreed. A case with no suggestion (the "
-              "input gate refused the image) counts neither as agreement nor as override. Served predictions and "
+              "input gate refused the image, or the model was uncertain) counts neither as agreement nor as override. Served predictions and "
               "a silent trial's are counted apart, by the role the version had when it wrote them.")
 
 AGREES = Q(finding=F("suggestion__label"))
 # Conditions on a review: it answered a suggestion; and disagreed with it.
-ANSWERED = gave_suggestion("prediction__")
+ANSWERED = PredictionQuerySet.suggestion_condition("prediction__")
 DISAGREED = ANSWERED & Q(agreed=False)
 # The override rate's: first signatures (amendments come later) that answered a suggestion; and disagreed.
 FIRST_ANSWERED = Q(amends__isnull=True) & ANSWERED
@@ -30,7 +30,7 @@ def compared_reviews(clinics=None, *, trial: bool | None = None, version=None) -
     `suggestion` (its `label`, `model_version_id`, `trial`), and the row agrees when it matches `AGREES`.
     `trial` keeps only one role's predictions (False: served), `version` one version's. Read `suggestion__*` in values() or
     annotate(): a further filter() on it would join the predictions a second time."""
-    condition = gave_suggestion("case__predictions__")
+    condition = PredictionQuerySet.suggestion_condition("case__predictions__")
     if trial is not None:
         condition &= Q(case__predictions__trial=trial)
     if version is not None:

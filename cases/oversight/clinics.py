@@ -3,8 +3,10 @@
 A case counts in the week it was submitted (Monday to Sunday, in TIME_ZONE). Agreement and the
 override rate follow `agreement.DEFINITION` (served predictions only; no suggestion, no count); the
 COVID-19 suggestion rate is the share of predicted cases the served model called COVID-19; turnaround
-is submission to first signature. Each week names the served versions that predicted its cases. Gate refusals are the cases whose image the input gate
-refused (no suggestion, a human read), counted per week and, over the window, per reason.
+is submission to first signature. Each week names the served versions that predicted its cases. Gate
+refusals are the cases whose image the input gate refused (no suggestion, a human read), counted per week
+and, over the window, per reason; cases in the model's uncertain band (no suggestion either, a human read)
+are counted apart.
 """
 
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from django.utils import timezone
 
 from classifier.labels import COVID
 
+from ..classification.reasons import UNCERTAIN
 from ..models import Case, Clinic, Prediction, Review
 from .agreement import AGREES, FIRST_ANSWERED, OVERRIDDEN, compared_reviews
 from .versions import Seconds, duration_text, percent
@@ -43,6 +46,7 @@ class Week:
     turnaround: timedelta | None = None
     gate_refusals: int = 0
     versions: list[str] = field(default_factory=list)  # the served versions that predicted this week's cases
+    uncertain: int = 0  # no suggestion: the model's uncertain band
     flagged: set[str] = field(default_factory=set)  # metrics out of their usual range this week
 
     def counts(self, metric: str) -> tuple[int, int]:
@@ -119,14 +123,17 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
 
     cases = Case.objects.filter(clinic__in=clinic_list, created__gte=since)
     add(cases.annotate(week=week_of("created")).values("week", clinic_key=F("clinic_id")).annotate(
-        n=Count("id"), refused_n=Count("id", filter=~Q(gate_reason=""))), cases="n", gate_refusals="refused_n")
+        n=Count("id"), refused_n=Count("id", filter=~Q(gate_reason__in=("", UNCERTAIN))),
+        uncertain_n=Count("id", filter=Q(gate_reason=UNCERTAIN))),
+        cases="n", gate_refusals="refused_n", uncertain="uncertain_n")
     # From the served predictions, not the worklist columns: a clinic validating the AI has none shown.
     suggestions = Prediction.objects.shown().with_suggestion().filter(case__in=cases)
     add(suggestions.annotate(week=week_of("case__created")).values("week", clinic_key=F("case__clinic_id")).annotate(
         predicted_n=Count("case_id", distinct=True), covid_n=Count("case_id", distinct=True, filter=Q(label=COVID))),
         predicted="predicted_n", covid_suggested="covid_n")
     by_reason: dict[int, dict[str, int]] = {}
-    for clinic_id, reason, n in (cases.exclude(gate_reason="").order_by().values_list("clinic_id", "gate_reason")
+    refused = cases.exclude(gate_reason__in=("", UNCERTAIN)).order_by()
+    for clinic_id, reason, n in (refused.values_list("clinic_id", "gate_reason")
                                  .annotate(n=Count("id")).values_list("clinic_id", "gate_reason", "n")):
         by_reason.setdefault(clinic_id, {})[reason] = n
     reviews = Review.objects.filter(case__clinic__in=clinic_list, case__created__gte=since).annotate(

@@ -46,6 +46,7 @@ class VersionOversight:
     override_count: int
     median_to_prediction: timedelta | None
     median_to_review: timedelta | None
+    uncertain: int = 0  # predictions in the model's uncertain band: no suggestion, a human read
 
     @property
     def role(self) -> str:
@@ -134,16 +135,20 @@ def oversight_by_version(clinics=None) -> list[VersionOversight]:
     overrides = dict(in_clinics(Review.objects.in_force(), "case__", clinics).filter(DISAGREED)
                      .order_by().values("prediction__model_version_id").annotate(n=Count("id"))
                      .values_list("prediction__model_version_id", "n"))
+    uncertain = {(version_id, trial): n for version_id, trial, n in (
+        in_clinics(Prediction.objects.filter(uncertain=True), "case__", clinics).order_by()
+        .values("model_version_id", "trial").annotate(n=Count("id")).values_list("model_version_id", "trial", "n"))}
     versions = {version.pk: version for version in ModelVersion.objects.filter(
         pk__in={version_id for version_id, _ in predictions})}
     keys = sorted(predictions, key=lambda key: (versions[key[0]].created, key[0], key[1]))
     return [summarise(versions[version_id], predictions[(version_id, trial)], pairs.get((version_id, trial), {}),
-                      0 if trial else overrides.get(version_id, 0), trial=trial, clinics=clinics)
+                      0 if trial else overrides.get(version_id, 0), trial=trial, clinics=clinics,
+                      uncertain=uncertain.get((version_id, trial), 0))
             for version_id, trial in keys]
 
 
 def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, str], int],
-              override_count: int, *, trial: bool = False, clinics=None) -> VersionOversight:
+              override_count: int, *, trial: bool = False, clinics=None, uncertain: int = 0) -> VersionOversight:
     compared = sum(pairs.values())
     covid_cases = sum(n for (finding, _), n in pairs.items() if finding == "covid")
     # Turnarounds are the served predictions': a trial's, often written by re-scoring weeks later, have none.
@@ -163,6 +168,7 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
         override_count=override_count,
         median_to_prediction=None if trial else median_of(own, "created", "case__created"),
         median_to_review=None if trial else median_of(reviewed, "reviews__signed_at", "created"),
+        uncertain=uncertain,
     )
 
 

@@ -4,6 +4,7 @@ from django import forms
 
 from classifier.labels import DISPLAY_NAMES, LABELS
 
+from ..dates import iso_date_field
 from ..models import Case, Clinic, Review
 from ..text import without_bidi_controls
 from .selectors import HUMAN_READ, WorklistFilters
@@ -17,10 +18,8 @@ class WorklistFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[*Case.Status.choices, (ANY_STATUS, "Any status")], required=False)
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), required=False, empty_label="All my clinics")
     label = forms.ChoiceField(label="AI suggestion", choices=LABEL_CHOICES, required=False)
-    submitted_from = forms.DateField(label="Submitted from", required=False,
-                                     widget=forms.DateInput(attrs={"type": "date"}))
-    submitted_to = forms.DateField(label="Submitted to", required=False,
-                                   widget=forms.DateInput(attrs={"type": "date"}))
+    submitted_from = iso_date_field("Submitted from")
+    submitted_to = iso_date_field("Submitted to")
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,10 +53,19 @@ class BidiFreeNoteMixin:
 
 
 class ReviewForm(BidiFreeNoteMixin, forms.Form):
-    finding = forms.ChoiceField(label="Final finding", choices=Review.Finding.choices, widget=forms.RadioSelect)
+    """Nothing is chosen for the radiologist: a missing finding is refused, never read as agreement."""
+
+    finding = forms.ChoiceField(label="Final finding", choices=Review.Finding.choices, widget=forms.RadioSelect,
+                                error_messages={"required": "Choose a final finding before signing."})
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
                            help_text="Required when you override the AI suggestion.")
     prediction = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class FirstImpressionForm(forms.Form):
+    finding = forms.ChoiceField(label="Your first impression", choices=Review.Finding.choices,
+                                widget=forms.RadioSelect,
+                                error_messages={"required": "Choose your first impression."})
 
 
 class AmendForm(BidiFreeNoteMixin, forms.Form):

@@ -15,11 +15,12 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
+from django.utils import timezone
 
-from classifier.gate import REASONS
-from classifier.labels import LABELS
+from classifier.labels import LABELS, display_name
 
 from ..audit.selectors import start_of_day
+from ..classification.reasons import REASONS, UNCERTAIN
 from ..models import Case, Prediction, Review
 from ..validation.selectors import is_exposed, latest_prediction  # noqa: F401  (latest_prediction re-exported)
 
@@ -45,14 +46,18 @@ class CaseResult:
 
     @property
     def suggestion(self) -> Prediction | None:
-        return self.prediction if self.prediction is not None and self.prediction.gate_passed else None
+        return self.prediction if self.prediction is not None and self.prediction.gives_suggestion else None
 
     @property
     def human_read(self) -> str:
-        reason = self.refused_reason
-        if not reason and self.prediction is not None and self.prediction.gate_passed is False:
-            reason = self.prediction.gate_reason
-        return REASONS.get(reason, "The image did not pass the input check.") if reason else ""
+        unknown = "The image did not pass the input check."
+        if self.refused_reason:  # the input gate's, even while validating
+            return REASONS.get(self.refused_reason, unknown)
+        if self.prediction is None or self.prediction.gives_suggestion:
+            return ""
+        if self.prediction.gate_passed:
+            return REASONS[UNCERTAIN]
+        return REASONS.get(self.prediction.gate_reason, unknown)
 
 
 def current_review(case: Case) -> Review | None:
@@ -121,14 +126,54 @@ def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> int 
 
 
 def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """Annotate the AI's confidence in its label and the finding of the signed review in force."""
+    """Annotate the AI's confidence in its label (of the prediction people may see) and the finding of the
+    signed review in force (its id, and when it was signed if it is an amendment, let an open case list
+    notice a new one)."""
     latest = Prediction.objects.exposed().filter(case=OuterRef("pk")).newest_first()
     final = Review.objects.in_force().filter(case=OuterRef("pk")).newest_first()
     highest = Greatest(*(Cast(KT(f"probabilities__{label}"), FloatField()) for label in LABELS))
     return cases.annotate(
         confidence=Subquery(latest.annotate(p=highest).values("p")[:1], output_field=FloatField()),
         final_finding=Subquery(final.values("finding")[:1]),
+        final_review=Subquery(final.values("pk")[:1]),
+        final_amended_at=Subquery(final.filter(amends__isnull=False).values("signed_at")[:1]),
     )
+
+
+MAX_OUTCOMES = 100  # a page of the case list is 25
+
+
+def outcomes_for(user, public_ids: list[str]) -> list[dict]:
+    """What an open page needs to see that a case has moved on: its status and the review in force,
+    for the asked cases this user may see (the same read rule as every case page; others are left out).
+    `key` changes whenever the page must be redrawn: a new status, prediction people may see (a clinic validating
+    the AI shows none: `Prediction.objects.exposed`), signature or amendment."""
+    latest = Prediction.objects.exposed().filter(case=OuterRef("pk")).newest_first()
+    cases = with_outcome(Case.objects.visible_to(user).filter(public_id__in=public_ids[:MAX_OUTCOMES])).annotate(
+        prediction_id=Subquery(latest.values("pk")[:1]),
+    ).select_related("patient").order_by()
+    return [{
+        "id": str(case.public_id),
+        "status": case.status,
+        "status_display": case.get_status_display(),
+        "review": case.final_review,
+        "key": f"{case.status}:{case.prediction_id or ''}:{case.final_review or ''}",
+        "final": display_name(case.final_finding or ""),
+        "amended_at": _local_minute(case.final_amended_at) if case.final_amended_at else "",
+        "announce": _outcome_news(case),
+    } for case in cases]
+
+
+def _local_minute(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _outcome_news(case: Case) -> str:
+    """One sentence a screen reader hears when a listed case gets its finding or an amendment."""
+    if not case.final_finding:
+        return ""
+    done = f"amended at {_local_minute(case.final_amended_at)}" if case.final_amended_at else "reviewed"
+    return f"Patient {case.patient.mrn}: {done}, final finding {display_name(case.final_finding)}."
 
 
 def status_counts(user) -> dict[str, int]:

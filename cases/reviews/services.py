@@ -8,7 +8,7 @@ Amendments never change a signed review; they add a new one that points at it.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from classifier.labels import FINDINGS
+from classifier.labels import FINDINGS, UNUSABLE
 
 from .. import access
 from ..audit.actors import Actor
@@ -16,7 +16,7 @@ from ..audit.services import record
 from ..dicom.outbox import queue_results
 from ..integrations import webhooks
 from ..notifications.services import announce_result
-from ..models import AuditEvent, Case, Prediction, Review
+from ..models import AuditEvent, Case, FirstImpression, Prediction, Review
 from ..workflow import transition
 from ..validation.selectors import VALIDATING, is_exposed
 from .selectors import current_review, latest_prediction
@@ -36,16 +36,42 @@ def may_review(user, case: Case) -> bool:
 
 
 def _check_finding(*, finding: str, note: str, prediction: Prediction | None) -> bool:
-    """Whether the finding agrees with the AI suggestion; disagreeing needs a note saying why.
+    """Whether the finding agrees with the AI suggestion, derived here and never taken from the form.
+    Disagreeing needs a note saying why, except "image not usable" (the reason is the finding itself).
     With no suggestion (the input gate refused the image: a human read) there is nothing to agree with."""
     if finding not in FINDINGS:
         raise ReviewError("Choose a final finding.")
     if prediction is None:
         return False
     agreed = finding == prediction.label
-    if not agreed and not note.strip():
+    if not agreed and finding != UNUSABLE and not note.strip():
         raise ReviewError("A note is required when you override the AI suggestion.")
     return agreed
+
+
+def first_impression_of(case: Case, reader) -> FirstImpression | None:
+    return case.first_impressions.filter(reader=reader).first()
+
+
+def needs_first_impression(case: Case, reader) -> bool:
+    """In a read-first clinic the AI panel stays closed until this reader has recorded their own finding."""
+    return case.clinic.read_first and first_impression_of(case, reader) is None
+
+
+def record_first_impression(*, case: Case, reader, finding: str, actor: Actor | None = None) -> FirstImpression:
+    """Keep a read-first radiologist's own finding, made before seeing the AI; it cannot be changed
+    (the unique constraint is the compare-and-set: a second one keeps the first)."""
+    _check_reviewer(reader, case)
+    if finding not in FINDINGS:
+        raise ReviewError("Choose your first impression.")
+    try:
+        with transaction.atomic():
+            impression = FirstImpression.objects.create(case=case, reader=reader, finding=finding)
+            record(AuditEvent.Action.FIRST_IMPRESSION_RECORDED, actor=actor or Actor.of_user(reader), case=case,
+                   details={"finding": finding})
+    except IntegrityError:
+        return first_impression_of(case, reader)
+    return impression
 
 
 def _check_reviewer(reviewer, case: Case) -> None:
@@ -70,7 +96,10 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
     if prediction_id is not None and prediction_id != latest.pk:
         raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
     # A human read, or a blind read at a clinic validating the AI, answers no suggestion.
-    suggestion = latest if latest.gate_passed and is_exposed(latest) else None
+    suggestion = latest if latest.gives_suggestion and is_exposed(latest) else None
+    if needs_first_impression(case, reviewer):
+        raise ReviewError("Record your first impression before signing.")
+    impression = first_impression_of(case, reviewer) if case.clinic.read_first else None
     agreed = _check_finding(finding=finding, note=note, prediction=suggestion)
     actor = actor or Actor.of_user(reviewer)
     with transaction.atomic():
@@ -79,7 +108,8 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
                       audited=False) is None:
             raise _already_signed(case)
         review = Review.objects.create(
-            case=case, prediction=suggestion, reviewer=reviewer, finding=finding, note=note.strip(), agreed=agreed
+            case=case, prediction=suggestion, reviewer=reviewer, finding=finding, note=note.strip(), agreed=agreed,
+            first_impression=impression.finding if impression else "",
         )
         record(signing_action(suggestion, agreed),
                actor=actor, case=case, details=_details(review))
@@ -95,7 +125,7 @@ def confirm_review(*, case: Case, reviewer, note: str = "", actor: Actor | None 
     latest = latest_prediction(case)
     if latest is None:
         raise ReviewError("This case has no prediction to review yet.")
-    if not latest.gate_passed:
+    if not latest.gives_suggestion:
         raise ReviewError("There is no AI suggestion to confirm: the image needs a human read.")
     if not is_exposed(latest):
         raise ReviewError("There is no AI suggestion to confirm: " + VALIDATING)
@@ -157,4 +187,6 @@ def _details(review: Review) -> dict:
         "human_read": review.case.gate_reason or None,
         "prediction": prediction.pk if prediction else None,
         "agreed": review.agreed,
+        **({"note": review.note} if review.note else {}),  # an override's reason, for the audit trail and its CSV
+        **({"first_impression": review.first_impression} if review.first_impression else {}),
     }

@@ -1,7 +1,10 @@
 """Radiologist pages: the worklist, reviewing a case, amending a review, and the printable report."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -11,9 +14,10 @@ from ..audit.actors import Actor
 from ..intake.selectors import earlier_cases
 from ..models import Case
 from ..validation.selectors import validating_clinics
-from .forms import AmendForm, ReviewForm, WorklistFilterForm
-from .selectors import result_for, status_counts, with_outcome, worklist_page
-from .services import ReviewConflict, ReviewError, amend_review, sign_review
+from .forms import AmendForm, FirstImpressionForm, ReviewForm, WorklistFilterForm
+from .selectors import outcomes_for, result_for, status_counts, with_outcome, worklist_page
+from .services import (ReviewConflict, ReviewError, amend_review, first_impression_of, needs_first_impression,
+                       record_first_impression, sign_review)
 
 reviewer_required = role_required(can_review)
 
@@ -45,10 +49,29 @@ def review_case(request, public_id):
         done = _signed(request, case, form, lambda: sign_review(
             case=case, reviewer=request.user, finding=form.cleaned_data["finding"], note=form.cleaned_data["note"],
             prediction_id=form.cleaned_data["prediction"], actor=Actor.of_request(request)),
-            message=f"Review signed for patient {case.patient.mrn}.", then=redirect("cases:worklist"))
+            message=f"Review signed for patient {case.patient.mrn}.", then=redirect("cases:worklist"),
+            draft=f"review-{case.public_id}")
         if done is not None:
             return done
     return _review_page(request, case, result, form=form, status=400)
+
+
+@require_POST
+@reviewer_required
+def record_case_impression(request, public_id):
+    """Read-first clinics: keep the radiologist's own finding, then open the AI panel."""
+    case = _case(request, public_id)
+    form = FirstImpressionForm(request.POST)
+    if form.is_valid():
+        try:
+            record_first_impression(case=case, reader=request.user, finding=form.cleaned_data["finding"],
+                                    actor=Actor.of_request(request))
+        except ReviewError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "First impression recorded; the AI suggestion is now shown.")
+            return redirect("cases:review", public_id=case.public_id)
+    return _review_page(request, case, result_for(case), impression_form=form, status=400)
 
 
 @require_POST
@@ -75,14 +98,35 @@ def amend_case_review(request, public_id):
 
 
 @require_GET
+def show_outcomes(request):
+    """Polled by open case pages and case lists (static/cxr/status.js): ?id=<uuid>&id=... -> their outcomes."""
+    response = JsonResponse({"cases": outcomes_for(request.user, _uuids(request.GET.getlist("id")))})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
 def show_report(request, public_id):
     case = _case(request, public_id)
+    result = result_for(case)
     return render(request, "cases/report.html", {
-        "case": case, "result": result_for(case), "history": case.reviews.select_related("reviewer"),
+        "case": case, "result": result,
+        "earlier_reviews": case.reviews.select_related("reviewer").exclude(pk=getattr(result.review, "pk", None)),
     })
 
 
-def _signed(request, case, form, sign, *, message: str, then):
+def _uuids(values: list[str]) -> list[str]:
+    """The well-formed ids among those asked for (a malformed one matches no case anyway)."""
+    found = []
+    for value in values:
+        try:
+            found.append(str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return found
+
+
+def _signed(request, case, form, sign, *, message: str, then, draft: str = ""):
     """Call a signing service: `then` on success, back to the case when someone signed first,
     None (show the form again with the error) when the review cannot be signed as asked."""
     try:
@@ -93,7 +137,7 @@ def _signed(request, case, form, sign, *, message: str, then):
     except ReviewError as error:
         form.add_error(None, str(error))
         return None
-    messages.success(request, message)
+    messages.success(request, message, extra_tags=f"draft:{draft}" if draft else "")  # drafts.js drops the note kept
     return then
 
 
@@ -102,22 +146,28 @@ def _case(request, public_id) -> Case:
 
 
 def _initial(result) -> dict:
-    """The form starts on the AI suggestion; a human read, or a blind read while validating, on nothing."""
-    if result.latest_id is None:
-        return {}
-    if result.suggestion is None:
-        return {"prediction": result.latest_id}
-    return {"finding": result.suggestion.label, "prediction": result.latest_id}
+    """No finding is chosen in advance, the AI's least of all (automation bias): only the prediction the
+    radiologist is looking at (the latest, even when a clinic validating the AI shows nothing of it: a blind
+    read), so a newer one arriving meanwhile is noticed."""
+    return {} if result.latest_id is None else {"prediction": result.latest_id}
 
 
-def _review_page(request, case, result, *, form=None, amend_form=None, status: int = 200):
-    """The review page: the signing form while the case awaits review, the amend form once signed."""
-    if case.status != Case.Status.PREDICTED or result.latest_id is None:
+def _review_page(request, case, result, *, form=None, amend_form=None, impression_form=None, status: int = 200):
+    """The review page: the signing form while the case awaits review, the amend form once signed.
+    In a read-first clinic, a case awaiting review first asks for the radiologist's own impression and
+    shows nothing of the AI (panel, heatmap) until it is recorded."""
+    awaiting = case.status == Case.Status.PREDICTED and result.latest_id is not None
+    if not awaiting:
         form = None
+    hide_ai = awaiting and needs_first_impression(case, request.user)
+    if hide_ai:
+        form, impression_form = None, impression_form or FirstImpressionForm()
     if result.review is not None and amend_form is None:
         amend_form = AmendForm(initial={"finding": result.review.finding, "review": result.review.pk})
     return render(request, "cases/review.html", {
         "case": case, "result": result, "form": form, "amend_form": amend_form,
+        "impression_form": impression_form if hide_ai else None, "hide_ai": hide_ai,
+        "impression": first_impression_of(case, request.user) if case.clinic.read_first else None,
         "history": case.reviews.select_related("reviewer").order_by("signed_at", "id"),
         "earlier": with_outcome(earlier_cases(case, request.user)),
     }, status=status)

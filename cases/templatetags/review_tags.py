@@ -1,11 +1,13 @@
 """Template helpers shared by the case page, the review page and the report."""
 
+import math
+
 from django import template
 
-from classifier.gate import REASONS
 from classifier.labels import display_name
 
-from ..classification.caveats import caveat_for
+from ..classification.reasons import REASONS
+from ..classification.caveats import VIRAL_PATTERN, caveat_for, covid_pattern_name, staff_label
 from ..classification.services import is_delayed
 
 register = template.Library()
@@ -18,18 +20,47 @@ def label_name(value: str) -> str:
 
 
 @register.filter
+def percent(probability) -> str:
+    """The one rounding rule for a probability shown as text, on every page: whole percent, and never
+    "100 %" or "0 %", which no model output can honestly claim (">99 %", "<1 %")."""
+    value = 100 * float(probability)
+    if value > 99.5:
+        return ">99 %"
+    if value < 0.5:
+        return "<1 %"
+    return f"{math.floor(value + 0.5)} %"  # half up, as people round (not Python's half to even)
+
+
+@register.filter
 def probability_rows(prediction) -> list[dict]:
     """The prediction's probabilities as rows for labelled bars, most likely first."""
     rows = [
-        {"label": label, "name": label_name(label), "percent": round(100 * float(p), 1)}
+        {"label": label, "name": label_name(label), "probability": float(p), "width": f"{100 * float(p):.1f}"}
         for label, p in prediction.probabilities.items()
     ]
-    return sorted(rows, key=lambda row: -row["percent"])
+    return sorted(rows, key=lambda row: -row["probability"])
 
 
 @register.filter
 def confidence(prediction) -> float:
-    return round(100 * float(prediction.probabilities.get(prediction.label, 0)), 1)
+    """The probability of the prediction's own label (shown through `percent`)."""
+    return float(prediction.probabilities.get(prediction.label, 0))
+
+
+@register.filter
+def staff_suggestion(prediction, case) -> dict:
+    """What clinic staff see of a suggestion before review: words, no decimals (issue 27)."""
+    birth_year = case.patient.birth_year
+    word, label = prediction.covid_word, staff_label(prediction.label, birth_year)
+    return {"label": label, "line": f"{covid_pattern_name(birth_year)}: {word}" if word else "",
+            # For an adult the label already says what the caveat would (viral-pattern pneumonia).
+            "caveat": "" if label == VIRAL_PATTERN else caveat_for(prediction.label, birth_year)}
+
+
+@register.filter
+def staff_label_of(case) -> str:
+    """A case's suggested label as clinic staff read it (case list)."""
+    return staff_label(case.predicted_label, case.patient.birth_year) if case.predicted_label else ""
 
 
 @register.filter
@@ -42,6 +73,13 @@ def delayed(case) -> bool:
 def caveat(suggestion, case) -> str:
     """What the training data cannot support about this suggestion for this patient ("" if nothing)."""
     return caveat_for(suggestion.label, case.patient.birth_year) if suggestion is not None else ""
+
+
+@register.filter
+def sentence(text: str) -> str:
+    """Typed text closed with one full stop: "Rotated film." stays, "Rotated film" gets one (never "..")."""
+    text = (text or "").strip().rstrip(";,:").rstrip()
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
 @register.filter

@@ -3,7 +3,7 @@
 Counted from the version's predictions of the clinic's cases, served or silent-trial (a trial's re-scored
 cases count), against the radiologists' final findings (the review in force; at a silent clinic they read
 blind), with the one definition of a compared case (`oversight.agreement.compared_reviews`: a film the gate
-refused is left out). COVID-19 is the positive class and a case is called positive when its COVID-19
+refused, or one in the model's uncertain band, gave no suggestion and is left out; both are counted apart). COVID-19 is the positive class and a case is called positive when its COVID-19
 probability is above the threshold (`oversight.operating_points`). Every rate keeps its counts.
 
 The go-live rule, for a threshold (the global one, or the clinic's own fitted one): at least
@@ -74,6 +74,7 @@ class Evidence:
     agreement: Proportion
     kappa: float | None
     gate_refusals: Proportion
+    uncertain: Proportion  # films the gate passed on which the model was in its uncertain band: no suggestion
     to_prediction: Turnaround
     to_signed: Turnaround
     missing_by_choice: dict[str, list[str]] = field(default_factory=dict)
@@ -105,7 +106,8 @@ class Evidence:
                 "other_cases": self.other_cases, "at_global": point(self.at_global),
                 "at_clinic": point(self.at_clinic), "auc": rounded(self.auc), "ece": rounded(self.ece),
                 "agreement": [self.agreement.k, self.agreement.n], "kappa": rounded(self.kappa),
-                "gate_refusals": [self.gate_refusals.k, self.gate_refusals.n]}
+                "gate_refusals": [self.gate_refusals.k, self.gate_refusals.n],
+                "uncertain": [self.uncertain.k, self.uncertain.n]}
 
     @property
     def digest(self) -> str:
@@ -181,6 +183,7 @@ def evidence_for(clinic: Clinic, version: ModelVersion) -> Evidence:
         agreement=Proportion(sum(finding == label for finding, label, _ in rows), len(rows)),
         kappa=cohen_kappa([(finding, label) for finding, label, _ in rows]),
         gate_refusals=Proportion(predictions.filter(gate_passed=False).count(), predictions.count()),
+        uncertain=Proportion(predictions.filter(gate_passed=True, uncertain=True).count(), predictions.count()),
         to_prediction=turnaround(seconds_between(predictions.filter(trial=False).values_list("case__created",
                                                                                              "created"))),
         to_signed=turnaround(seconds_between(Review.objects.filter(

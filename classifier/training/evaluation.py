@@ -99,6 +99,18 @@ def _normal_subgroups(y_true: np.ndarray, y_pred: np.ndarray, sources: np.ndarra
     return {name: _group_summary(y_true[inside], y_pred[inside]) for name, inside in groups.items() if inside.any()}
 
 
+def band_figures(y: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray, band: np.ndarray) -> dict:
+    """Issue 25: how many films get no suggestion (the uncertain band) and how right the rest are."""
+    covid = LABELS.index("covid")
+    outside = ~band
+    return {"share": float(band.mean()), "films": int(band.sum()),
+            "accuracy_outside": _ratio((predicted == y)[outside].sum(), outside.sum()),
+            "accuracy_inside": _ratio((predicted == y)[band].sum(), band.sum()),
+            "covid_sensitivity_outside": _ratio(((predicted == covid) & (y == covid) & outside).sum(),
+                                                ((y == covid) & outside).sum()),
+            "called_covid_outside": _ratio(((predicted == covid) & outside).sum(), outside.sum())}
+
+
 def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, records: list[Record] | None = None,
              plots_dir: str | Path | None = None, gate_path: str | Path | None = None) -> dict:
     """Evaluate a model file on a folder (all its images) or on given records (e.g. a test split).
@@ -119,6 +131,7 @@ def evaluate(*, model_path: str | Path, data_dir: str | Path | None = None, reco
                               sources=None if set(sources) == {"unknown"} else sources)
     plain = compute_metrics(y, probabilities)  # what the label would be without the operating point
     metrics["argmax"] = {"accuracy": plain["accuracy"], "covid_sensitivity": plain["per_class"]["covid"]["sensitivity"]}
+    metrics["uncertain_band"] = band_figures(y, probabilities, predicted, predictor.uncertain(probabilities))
     metrics["model"] = {"name": predictor.metadata["name"], "sha256": predictor.sha256}
     metrics["misclassified"] = misclassified(records, y, predicted, probabilities)
     films = [load_grayscale(Path(data_dir) / r.file) for r in records]

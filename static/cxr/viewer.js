@@ -228,21 +228,33 @@
     });
   };
 
-  // Signing: the button says whether it confirms or overrides, the note is required to
-  // override, keys 1-4 pick the finding and Ctrl+Enter signs. The keys act only while focus is
-  // in the form (WCAG 2.1.4: a 3 typed on the Level slider must not change the finding), never
-  // in its text field, and never move focus.
+  // Signing: nothing is chosen in advance and the button names the finding chosen ("Sign: Normal"),
+  // so agreeing with the AI is never one key away. The note is required to override a suggestion
+  // (not for "image not usable", nor when there is no suggestion). Keys 1-5 pick the finding and
+  // Ctrl+Enter submits the finding chosen; with none chosen the browser's own check refuses, and
+  // focus goes to the findings. The keys act only while focus is in the form (WCAG 2.1.4: a 3 typed
+  // on the Level slider must not change the finding), never in its text field, and never move focus.
   function bindReviewForm(form) {
     const button = form.querySelector("button[type=submit]");
     const note = form.querySelector("textarea[name=note]");
     const radios = Array.from(form.querySelectorAll("input[name=finding]"));
+    const predicted = form.dataset.predicted || "";
+
+    function chosen() { return radios.find(function (radio) { return radio.checked; }); }
+
+    function nameOf(radio) {  // the label without its "1. " key and "(AI suggestion)" mark
+      const label = form.querySelector("label[for='" + radio.id + "']");
+      return label.firstChild.textContent.replace(/^\s*\d+\.\s*/, "").trim();
+    }
 
     function update() {
-      const chosen = radios.find(function (radio) { return radio.checked; });
-      const override = chosen && chosen.value !== form.dataset.predicted;
-      note.required = Boolean(override);
-      button.textContent = override ? button.dataset.overrideText : button.dataset.confirmText;
-      button.classList.toggle("btn-warning", Boolean(override));
+      const choice = chosen();
+      const override = Boolean(choice && predicted && choice.value !== predicted &&
+                               choice.value !== form.dataset.unusable);
+      if (note) note.required = override;
+      button.textContent = choice ? button.dataset.chosenText.replace("{finding}", nameOf(choice))
+                                  : button.dataset.emptyText;
+      button.classList.toggle("btn-warning", override);
       button.classList.toggle("btn-primary", !override);
     }
 
@@ -251,6 +263,10 @@
       const typing = event.target.closest("textarea, input[type=text], select");
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
+        if (!chosen()) {
+          form.reportValidity();  // says "select one of these options" at the findings
+          return;
+        }
         form.requestSubmit();
         return;
       }
@@ -274,8 +290,10 @@
       throw error;
     });
   }
-  const form = document.getElementById("review-form");
-  if (form) bindReviewForm(form);
+  ["review-form", "impression-form"].forEach(function (id) {
+    const form = document.getElementById(id);
+    if (form) bindReviewForm(form);
+  });
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });

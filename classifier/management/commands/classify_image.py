@@ -14,7 +14,7 @@ from classifier.registry import model_file, served_gate, served_version
 
 class Command(BaseCommand):
     help = ("Gate and classify PNG, JPEG or DICOM chest X-rays with the served model (the worker's code path). "
-            "An image the input gate refuses gets no label, only the reason.")
+            "An image the input gate refuses, or a film in the model's uncertain band, gets no label, only the reason.")
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+")
@@ -34,19 +34,22 @@ class Command(BaseCommand):
             verdict = gate.check(pixels, gate_path=gate_path)
             result = classify(pixels, model_path=model_path)
             elapsed_ms = (time.perf_counter() - started) * 1000
-            label = result.label if verdict.passed else None
+            # The worker's rule: a refused image, or a film in the model's uncertain band, gets no label.
+            label = result.label if verdict.passed and not result.uncertain else None
             if options["json"]:
                 self.stdout.write(json.dumps({
                     "file": name,
                     "gate": {"passed": verdict.passed, "reason": verdict.reason, "scores": verdict.scores,
                              "version": verdict.version},
-                    "label": label, "probabilities": result.probabilities, "model": result.model_name,
+                    "label": label, "uncertain": result.uncertain, "covid_word": result.covid_word,
+                    "probabilities": result.probabilities, "model": result.model_name,
                     "model_sha256": result.model_sha256, "architecture": result.architecture,
                     "ms": round(elapsed_ms, 3), "inference_ms": round(result.inference_ms, 3),
                 }))
                 continue
             if label is None:
-                self.stdout.write(f"{name}: no suggestion, needs a human read: {verdict.reason_text}")
+                reason = verdict.reason_text if not verdict.passed else "the model is uncertain (its uncertain band)"
+                self.stdout.write(f"{name}: no suggestion, needs a human read: {reason}")
                 continue
             probabilities = "  ".join(f"{DISPLAY_NAMES[k]} {v:.3f}" for k, v in result.probabilities.items())
             self.stdout.write(f"{name}: {DISPLAY_NAMES[label]}  ({probabilities})  "
