@@ -1,5 +1,5 @@
 """One definition of "agreement with radiologists": the model page and the clinic page give the same figure for
-the same cases, a film the gate refused is neither agreement nor override, and a version's silent-trial rows
+the same cases, a film the gate refused (or one in the uncertain band) is neither agreement nor override, and a version's silent-trial rows
 stay trial rows after it is activated."""
 
 from django.urls import reverse
@@ -76,3 +76,19 @@ def test_it_keeps_a_versions_trial_rows_apart_from_its_served_rows_after_activat
     assert "shadow-v2: silent trial predictions" in model_page and "served-v1: served predictions" in model_page
     clinic_page = client.get(reverse("audit:oversight_clinics")).content.decode()
     assert '<td data-testid="week-versions">served-v1</td>' in clinic_page
+
+
+def test_a_signed_case_in_the_uncertain_band_is_neither_agreement_nor_override(clinic, staff, radiologist):
+    served = served_model_version("served-v1")
+    case = make_case(clinic, staff, mrn="U")
+    prediction = predict(case, "covid", version=served)
+    Prediction.objects.filter(pk=prediction.pk).update(uncertain=True)
+    Case.objects.filter(pk=case.pk).update(**Case.suggestion_fields("covid", {}, "uncertain"))
+    sign_review(case=case, reviewer=radiologist, finding="normal", note="read by hand")  # differs from the label
+    signed(clinic, staff, radiologist, mrn="B", label="normal", finding="normal", version=served)
+    this_week = weekly_figures(Clinic.objects.all(), weeks=1)[0].weeks[-1]
+    assert this_week.counts("override_rate") == (0, 1) and this_week.counts("agreement") == (1, 1)
+    assert this_week.uncertain == 1 and this_week.gate_refusals == 0
+    [summary] = oversight_by_version()
+    assert (summary.agreement, summary.compared, summary.override_count, summary.uncertain) == (1.0, 1, 0, 1)
+    assert not Prediction.objects.filter(pk=prediction.pk).with_suggestion().exists()

@@ -13,7 +13,8 @@ from cases import storage
 from cases.audit.actors import Actor
 from cases.dicom import outbox
 from cases.dicom.services import receive_instance
-from cases.models import AuditEvent, Case, ClinicAIState, DicomNode, DicomResult, Review
+from cases.models import AuditEvent, Case, Clinic, ClinicAIState, DicomNode, DicomResult, Review
+from cases.oversight.clinics import weekly_figures
 from cases.reviews.selectors import WorklistFilters, worklist_for
 from cases.reviews.services import sign_review
 from cases.validation import selectors as validation
@@ -28,6 +29,8 @@ LIVE, PAUSED = ClinicAIState.State.LIVE, ClinicAIState.State.PAUSED
 COVID = {"covid": 0.87, "normal": 0.08, "viral_pneumonia": 0.05}
 NORMAL = {"covid": 0.04, "normal": 0.90, "viral_pneumonia": 0.06}
 NOTICE = 'data-testid="ai-validating"'
+OUTCOMES = reverse("cases:outcomes")
+UNCERTAIN_TEXT = "too close to call"  # the case page's reason for the model's uncertain band
 
 
 @pytest.fixture
@@ -61,8 +64,9 @@ def pages(client, user, case) -> dict[str, str]:
 def assert_hidden(client, staff, radiologist, covid_case):
     for user in (staff, radiologist):
         for name, page in pages(client, user, covid_case).items():
-            assert 'data-testid="ai-suggestion"' not in page and "87%" not in page, (user, name)
-            assert "COVID-19 priority" not in page, (user, name)
+            assert 'data-testid="ai-suggestion"' not in page and "87%" not in page and "87 %" not in page, (user, name)
+            assert 'data-testid="suggestion-words"' not in page, (user, name)  # nor staff's words for it
+            assert "COVID-19 priority" not in page and "AI priority" not in page, (user, name)
         case_page = pages(client, user, covid_case)["case"]
         assert NOTICE in case_page and "AI suggestions are being validated at this clinic" in case_page
         heatmap = client.get(reverse("cases:image", args=[covid_case.public_id, "heatmap"]))
@@ -109,6 +113,53 @@ def test_pausing_a_live_clinic_hides_the_suggestion_from_the_next_page_and_is_au
     # And the next case of the paused clinic gets no columns either.
     later = classified(make_case(clinic, staff, mrn="NEXT"), version, COVID)
     assert (later.predicted_label, later.covid_probability) == ("", None)
+
+
+def test_the_outcomes_endpoint_and_the_refreshed_worklist_of_a_silent_clinic_name_no_suggestion(
+        client, clinic, staff, radiologist, version, three_cases):
+    oldest, urgent, covid = three_cases
+    prediction = covid.predictions.get()
+    case_page = reverse("cases:case_detail", args=[covid.public_id])
+    for user in (staff, radiologist):
+        client.force_login(user)
+        response = client.get(OUTCOMES, {"id": [str(case.public_id) for case in three_cases]})
+        outcomes = {outcome["id"]: outcome for outcome in response.json()["cases"]}
+        assert outcomes[str(covid.public_id)]["key"] == "predicted::"  # no prediction people may see
+        assert "covid" not in response.content.decode().lower() and "0.87" not in response.content.decode()
+    client.force_login(staff)
+    assert 'data-result-key="predicted::"' in client.get(case_page).content.decode()  # the page agrees: no redraw
+    client.force_login(radiologist)
+    refreshed = client.get(reverse("cases:worklist"), headers={"X-CXR-Poll": "1"}).content.decode()
+    assert f'data-case="{covid.public_id}"' in refreshed
+    assert "87 %" not in refreshed and "COVID-19 priority" not in refreshed and "AI priority" not in refreshed
+    assert refreshed.count("data-urgent") == 1  # the urgent film only, not the COVID-19 suggestion
+    # Once the clinic is live the key names the prediction, so an open page redraws and shows it.
+    change_state(clinic=clinic, version=version, state=LIVE, actor=Actor.system())
+    client.force_login(staff)
+    [outcome] = client.get(OUTCOMES, {"id": str(covid.public_id)}).json()["cases"]
+    assert outcome["key"] == f"predicted:{prediction.pk}:"
+    assert f'data-result-key="predicted:{prediction.pk}:"' in client.get(case_page).content.decode()
+    client.force_login(radiologist)
+    refreshed = client.get(reverse("cases:worklist"), headers={"X-CXR-Poll": "1"}).content.decode()
+    assert "87 %" in refreshed and "COVID-19 priority" in refreshed
+
+
+def test_the_models_uncertain_band_is_said_only_where_the_clinic_is_live_and_always_counted(
+        client, clinic, staff, radiologist, version):
+    case = classified(make_case(clinic, staff, mrn="UNC"), version, COVID, uncertain=True)
+    assert (case.gate_reason, case.predicted_label, case.covid_probability) == ("", "", None)
+    for name, page in pages(client, radiologist, case).items():
+        assert UNCERTAIN_TEXT not in page, name
+    assert weekly_figures(Clinic.objects.all(), weeks=1)[0].weeks[-1].uncertain == 1
+    change_state(clinic=clinic, version=version, state=LIVE, actor=Actor.system())
+    case.refresh_from_db()
+    assert (case.gate_reason, case.predicted_label, case.covid_probability) == ("uncertain", "", None)
+    review = pages(client, radiologist, case)["review"]
+    assert UNCERTAIN_TEXT in review and 'data-testid="ai-suggestion"' not in review
+    assert pause_clinic(clinic=clinic, actor=Actor.system(), reason="drift") == 1
+    case.refresh_from_db()
+    assert case.gate_reason == ""
+    assert weekly_figures(Clinic.objects.all(), weeks=1)[0].weeks[-1].uncertain == 1
 
 
 def test_a_radiologist_at_a_silent_clinic_reads_blind_and_the_read_is_no_override(clinic, staff, radiologist,

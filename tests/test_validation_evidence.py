@@ -42,7 +42,7 @@ EXAMPLE = [
 # one case per probability bin, so ECE = (0.1 + 0.2 + 0.6 + 0.1 + 0.2 + 0.6 + 0.3) / 7 = 0.3;
 # agreement 5/7; kappa: chance (3*3 + 3*3 + 1*1) / 49 = 19/49, so (35/49 - 19/49) / (30/49) = 16/30;
 # the clinic's own threshold at sensitivity 1.0: just below 0.4, 0.399: sensitivity 3/3, specificity 3/4;
-# gate refusals 1/8; submitted -> prediction 1..8 min (median 4.5, p90 8); -> signed 10..80 min (45, 80).
+# gate refusals 1/8, none uncertain; submitted -> prediction 1..8 min (median 4.5, p90 8); -> signed 10..80 min (45, 80).
 
 
 @pytest.fixture
@@ -86,6 +86,7 @@ def test_the_evidence_equals_the_example_worked_out_by_hand(clinic, version, bli
     assert (evidence.agreement.k, evidence.agreement.n) == (5, 7)
     assert evidence.kappa == pytest.approx(16 / 30)
     assert (evidence.gate_refusals.k, evidence.gate_refusals.n) == (1, 8)
+    assert (evidence.uncertain.k, evidence.uncertain.n) == (0, 8)
     assert (evidence.to_prediction.median, evidence.to_prediction.p90) == (timedelta(minutes=4.5), timedelta(minutes=8))
     assert (evidence.to_signed.median, evidence.to_signed.p90) == (timedelta(minutes=45), timedelta(minutes=80))
     # Exact intervals: 2/3 has a lower bound of 0.094 (below the floor 0.25); 3/3 of 0.292; 3/4 of 0.194.
@@ -93,6 +94,27 @@ def test_the_evidence_equals_the_example_worked_out_by_hand(clinic, version, bli
     assert own.sensitivity.interval[0] == pytest.approx(0.2924, abs=1e-4)
     assert evidence.ready_choices == [CLINIC]
     assert "sensitivity's lower 95% bound 9.4% is not above the floor 25%" in evidence.missing_by_choice[GLOBAL][0]
+
+
+def test_a_film_in_the_uncertain_band_is_left_out_of_every_figure_and_counted_as_the_uncertain_rate(
+        client, administrator, clinic, staff, radiologist, version, blind_reads):
+    """The worked example plus a ninth blind read the model was uncertain on, its label (COVID-19 at 0.97) agreeing
+    with the finding: were it counted it would change the cases compared, the agreement and the intervals."""
+    case = make_case(clinic, staff, mrn="E-9", age=timedelta(hours=3))
+    prediction = predict(case, "covid", probabilities(0.97, "covid"), version=version)
+    Prediction.objects.filter(pk=prediction.pk).update(uncertain=True, created=case.created + timedelta(minutes=9))
+    Review.objects.create(case=case, prediction=None, reviewer=radiologist, finding="covid", agreed=False)
+    evidence = evidence_for(clinic, version)
+    assert (evidence.predictions, evidence.reviewed, evidence.covid_cases, evidence.other_cases) == (9, 7, 3, 4)
+    assert (evidence.agreement.k, evidence.agreement.n) == (5, 7)
+    assert (evidence.at_global.sensitivity.k, evidence.at_global.sensitivity.n) == (2, 3)
+    assert evidence.auc == pytest.approx(11 / 12)
+    assert (evidence.uncertain.k, evidence.uncertain.n) == (1, 9)
+    assert (evidence.gate_refusals.k, evidence.gate_refusals.n) == (1, 9)
+    assert evidence.as_details()["uncertain"] == [1, 9]
+    client.force_login(administrator)
+    page = client.get(reverse("audit:validation_clinic", args=[clinic.pk])).content.decode()
+    assert 'data-testid="uncertain-rate">' + evidence.uncertain.text in page
 
 
 def test_go_live_is_refused_below_the_rule_and_says_what_is_missing(clinic, version, blind_reads, settings):

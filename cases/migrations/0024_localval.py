@@ -7,9 +7,12 @@ from django.db import migrations, models
 
 def hide_suggestions_until_validated(apps, schema_editor):
     """Every clinic starts silent (no ClinicAIState row): the worklist columns hold only suggestions people may
-    see, so they are emptied (the predictions keep every figure). Going live fills them again."""
-    apps.get_model("cases", "Case").objects.exclude(predicted_label="", covid_probability=None).update(
+    see, so they are emptied (the predictions keep every figure), and so is the model's "uncertain" (its output
+    too; a gate refusal is about the image and stays). Going live fills them again."""
+    cases = apps.get_model("cases", "Case").objects
+    cases.exclude(predicted_label="", covid_probability=None).update(
         predicted_label="", covid_probability=None, covid_priority=False)
+    cases.filter(gate_reason="uncertain").update(gate_reason="")
 
 
 class Migration(migrations.Migration):

@@ -1,4 +1,4 @@
-"""Per-clinic oversight: each clinic's weekly figures, read in four grouped queries.
+"""Per-clinic oversight: each clinic's weekly figures, read in a few grouped queries.
 
 A case counts in the week it was submitted (Monday to Sunday, in TIME_ZONE). Agreement and the
 override rate follow `agreement.DEFINITION` (served predictions only; no suggestion, no count); the
@@ -123,14 +123,18 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
 
     cases = Case.objects.filter(clinic__in=clinic_list, created__gte=since)
     add(cases.annotate(week=week_of("created")).values("week", clinic_key=F("clinic_id")).annotate(
-        n=Count("id"), refused_n=Count("id", filter=~Q(gate_reason__in=("", UNCERTAIN))),
-        uncertain_n=Count("id", filter=Q(gate_reason=UNCERTAIN))),
-        cases="n", gate_refusals="refused_n", uncertain="uncertain_n")
-    # From the served predictions, not the worklist columns: a clinic validating the AI has none shown.
-    suggestions = Prediction.objects.shown().with_suggestion().filter(case__in=cases)
-    add(suggestions.annotate(week=week_of("case__created")).values("week", clinic_key=F("case__clinic_id")).annotate(
+        n=Count("id"), refused_n=Count("id", filter=~Q(gate_reason__in=("", UNCERTAIN)))),
+        cases="n", gate_refusals="refused_n")
+    # From the served predictions, not the worklist columns: a clinic validating the AI has none shown (nor
+    # its "uncertain").
+    served = Prediction.objects.shown().filter(case__in=cases)
+    add(served.with_suggestion().annotate(week=week_of("case__created")).values(
+        "week", clinic_key=F("case__clinic_id")).annotate(
         predicted_n=Count("case_id", distinct=True), covid_n=Count("case_id", distinct=True, filter=Q(label=COVID))),
         predicted="predicted_n", covid_suggested="covid_n")
+    add(served.filter(gate_passed=True, uncertain=True).annotate(week=week_of("case__created")).values(
+        "week", clinic_key=F("case__clinic_id")).annotate(uncertain_n=Count("case_id", distinct=True)),
+        uncertain="uncertain_n")
     by_reason: dict[int, dict[str, int]] = {}
     refused = cases.exclude(gate_reason__in=("", UNCERTAIN)).order_by()
     for clinic_id, reason, n in (refused.values_list("clinic_id", "gate_reason")

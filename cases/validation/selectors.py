@@ -15,6 +15,7 @@ from django.conf import settings
 from classifier.labels import COVID
 from classifier.models import ModelVersion
 
+from ..classification.reasons import UNCERTAIN
 from ..models import Case, ClinicAIState, Clinic, Prediction
 
 State = ClinicAIState.State
@@ -64,7 +65,8 @@ def new_suggestion(case: Case, version: ModelVersion, label: str, probabilities:
     meanwhile waits for this write and then empties this case's columns too; without the lock a case written
     just after the pause read its cases would keep its suggestion in the worklist. A silent clinic's columns stay
     empty (its worklist orders by urgency and arrival only); the input gate's refusal is kept (it is about the
-    image, and sends it to a human read either way).
+    image, and sends it to a human read either way), the model's "uncertain" is not (it is the model's output:
+    it appears when the clinic goes live, `services.expose_columns`).
     """
     row = (ClinicAIState.objects.live().select_for_update()
            .filter(clinic_id=case.clinic_id, model_version_id=version.pk).first())
@@ -73,7 +75,7 @@ def new_suggestion(case: Case, version: ModelVersion, label: str, probabilities:
     label = label_at(label, probabilities, threshold) if own else label
     if row is None:
         columns = {"predicted_label": "", "covid_probability": None, "covid_priority": False,
-                   "gate_reason": gate_reason}
+                   "gate_reason": "" if gate_reason == UNCERTAIN else gate_reason}
     else:
         columns = Case.suggestion_fields(label, probabilities, gate_reason, threshold)
     return NewSuggestion(label, threshold, columns)

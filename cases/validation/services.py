@@ -18,6 +18,7 @@ from classifier.signals import model_activated
 
 from ..audit.actors import Actor
 from ..audit.services import record
+from ..classification.reasons import UNCERTAIN
 from ..models import AuditEvent, Case, ClinicAIState, Clinic, Prediction
 from .evidence import CLINIC, GLOBAL, evidence_for
 
@@ -66,11 +67,14 @@ def latest_shown(field: str):
 
 
 def expose_columns(clinic: Clinic, version: ModelVersion) -> int:
-    """The columns of the clinic's cases whose latest shown prediction is this version's, with a suggestion."""
+    """The columns of the clinic's cases whose latest shown prediction is this version's, with a suggestion; a case
+    whose latest prediction is in the model's uncertain band gets that reason instead (a human read)."""
     cases = Case.objects.filter(clinic=clinic, gate_reason="").annotate(
-        latest_version=latest_shown("model_version_id")).filter(latest_version=version.pk)
+        latest_version=latest_shown("model_version_id"), latest_uncertain=latest_shown("uncertain"),
+    ).filter(latest_version=version.pk)
+    Case.objects.filter(pk__in=cases.filter(latest_uncertain=True).values("pk")).update(gate_reason=UNCERTAIN)
     latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
-    chosen = Case.objects.filter(pk__in=cases.values("pk"))
+    chosen = Case.objects.filter(pk__in=cases.filter(latest_uncertain=False).values("pk"))
     count = chosen.update(predicted_label=Subquery(latest.values("label")[:1]),
                           covid_probability=Subquery(latest.annotate(p=Cast(KT("probabilities__covid"), FloatField()))
                                                      .values("p")[:1]))
@@ -81,9 +85,12 @@ def expose_columns(clinic: Clinic, version: ModelVersion) -> int:
 
 
 def hide_columns(clinic: Clinic, version: ModelVersion) -> int:
-    """Empty the suggestion columns of the clinic's cases whose latest shown prediction is this version's."""
-    cases = Case.objects.filter(clinic=clinic).exclude(predicted_label="", covid_probability=None).annotate(
-        latest_version=latest_shown("model_version_id")).filter(latest_version=version.pk)
+    """Empty the suggestion columns (and the model's "uncertain") of the clinic's cases whose latest shown
+    prediction is this version's."""
+    ours = Case.objects.filter(clinic=clinic).annotate(latest_version=latest_shown("model_version_id")).filter(
+        latest_version=version.pk)
+    Case.objects.filter(pk__in=ours.filter(gate_reason=UNCERTAIN).values("pk")).update(gate_reason="")
+    cases = ours.exclude(predicted_label="", covid_probability=None)
     return Case.objects.filter(pk__in=cases.values("pk")).update(predicted_label="", covid_probability=None,
                                                                  covid_priority=False)
 
