@@ -36,10 +36,11 @@ from bench.pipeline import Web, configure, number, rss_each_mb, spread, upload, 
 from bench.report import stamp, table, write_section  # noqa: E402
 
 SIZES = (256, 2048, 4096)
-IN_PROCESS = ["floor", *steps.WEB_STEPS, "browser flow", "worker"]
+IN_PROCESS = ["floor", *steps.WEB_STEPS, "browser flow", "worker", "drawing before"]
 OVER_HTTP = [f"HTTP {step}" for step in (*steps.WEB_STEPS, "browser flow")] + ["real worker"]
 FIGURES = IN_PROCESS + OVER_HTTP
 LABELS = {"floor": "plain-Python floor (one upload)", "worker": "worker, classify_case in-process",
+          "drawing before": "heatmap drawing the worker did before issue 31 (composite + write), in-process",
           "real worker": "worker, real Celery worker process tree", **{
               f: f"{f.removeprefix('HTTP ')}, {'gunicorn' if f.startswith('HTTP') else 'in-process'}"
               for f in FIGURES if f not in ("floor", "worker", "real worker")}}
@@ -117,7 +118,9 @@ def measure_size(size: int, films: list[bytes], runs: int, results: dict, *, cli
         name = f"s{size}r{run}"
         figures["floor"].append(steps.floor_ms(films, workdir))
         web_figures = steps.web_in_process(client, films, clinic=clinic, name=name)
-        figures["worker"].append(steps.worker_in_process(queued(name)))
+        classified = queued(name)
+        figures["worker"].append(steps.worker_in_process(classified))
+        figures["drawing before"].append(steps.drawing_before_issue_31_ms(classified))
         http = steps.web_over_http(web, worker, films, name=f"http{name}")
         figures["real worker"].append(http.pop("real worker"))
         for step in steps.WEB_STEPS:
@@ -168,6 +171,11 @@ def targets(results: dict) -> list[list[str]]:
                      f"{number(value)} ms", verdict(value <= 18)])
     value = median(results, 256, "real worker")
     rows.append(["worker per case, real worker, 256 px", "<= 10 ms", f"{number(value)} ms", verdict(value <= 10)])
+    for size, wanted in ((2048, 30), (4096, 40)):
+        work, drawing = median(results, size, "real worker"), median(results, size, "drawing before")
+        rows.append([f"worker per case, real worker, {size} px (issue 31)", f"<= {wanted} ms",
+                     f"{number(work)} ms; before issue 31 about {number(work + drawing)} ms "
+                     f"(x{work / (work + drawing):.2g})", verdict(work <= wanted)])
     for where, post in (("in-process", "POST"), ("gunicorn", "HTTP POST")):
         value, work = median(results, 4096, post), median(results, 4096, "real worker")
         rows.append([f"POST ({where}) / real worker, 4096 px", "<= 120 / <= 150 ms",
@@ -204,6 +212,10 @@ gunicorn: its worker processes as `make run` starts them (utime+stime from /proc
 step); real worker: a Celery worker as `make worker` runs it, its process tree from /proc over the batch
 (pinned to the served model by CXR_MODEL_PATH, as the tests' stack starts it, so each case also hashes
 the model file, under 1 ms).
+Before/after issue 31 in one run: the worker no longer draws the heatmap over the film (it stores the
+class map at the network's resolution); "before" is the real worker's figure plus that drawing (the
+class map resized to the film, blended in colour, encoded as an RGB PNG and written), timed in-process
+on the same cases, as the worker did it until issue 31.
 CPU time, not wall time: the 2 cores were shared with other work. /proc counts in clock ticks of
 {steps.TICK_MS:g} ms per process, hence the round gunicorn figures. The broker-down POST ({BROKER_DOWN_CASES} per run,
 in-process, REDIS_URL at a closed local port: connections refused) is wall time by nature."""]

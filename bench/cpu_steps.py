@@ -98,6 +98,29 @@ def worker_in_process(case_ids: list[int]) -> float:
     return (time.process_time() - started) / len(case_ids) * 1000
 
 
+def drawing_before_issue_31_ms(case_ids: list[int]) -> float:
+    """CPU ms per case of the step issue 31 took out of the worker, on cases it has just classified:
+    the class map resized to the film, blended over it in colour, encoded as an RGB PNG and written
+    (what the worker did before; now made only for a DICOM result or a printed report)."""
+    from cases import storage
+    from cases.classification.images import composite_png, read_class_map
+    from cases.models import Prediction
+    from classifier.preprocessing import load_grayscale
+
+    spent = 0.0
+    drawn = Prediction.objects.filter(case_id__in=case_ids).exclude(heatmap_name="").select_related("case")
+    for prediction in drawn:
+        with storage.open_file(prediction.case.display_name) as film:
+            pixels = load_grayscale(film.read())
+        with storage.open_file(prediction.heatmap_name) as heat:
+            class_map = read_class_map(heat.read())
+        started = time.process_time()
+        name = storage.save_bytes(composite_png(pixels, class_map), ".png")
+        spent += time.process_time() - started
+        storage.delete(name)
+    return spent / len(drawn) * 1000
+
+
 def cpu_ms(pids: list[int]) -> float:
     """utime + stime of the processes, and of their children that have exited, in ms (from /proc)."""
     total = 0

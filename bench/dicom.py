@@ -38,6 +38,47 @@ def films(directory: Path, count: int, prefix: str) -> list[Path]:
     return paths
 
 
+REAL_SHAPE = (3000, 2500)  # rows x columns: a 35 x 43 cm detector at about 140 um
+REAL_DISTINCT = 5  # distinct films (each sent under new UIDs): encoding 16-bit JPEG 2000 takes seconds
+
+
+def real_films(directory: Path, count: int, prefix: str, *, jpeg2000: bool) -> list[Path]:
+    """`count` films of real size, 2500 x 3000, 16-bit (12 bits used, as detectors send), uncompressed
+    or JPEG 2000 lossless: films of the dataset upscaled with some detector noise when it is here (so
+    the committed gate and model see chest films), else synthetic ones."""
+    import io
+
+    import numpy as np
+    import pydicom
+    from PIL import Image
+    from pydicom.uid import generate_uid
+
+    from bench.pipeline import DATASET
+    from cxrsite.testing.dicoms import dicom_bytes, jpeg2000_dicom_bytes
+    from cxrsite.testing.images import chest_like_array
+
+    directory.mkdir(parents=True, exist_ok=True)
+    sources = sorted(DATASET.glob("*/*.png"))[::97][:REAL_DISTINCT]
+    rng = np.random.default_rng(5)
+    made = []
+    for index in range(REAL_DISTINCT):
+        small = (Image.open(sources[index]).convert("L") if sources
+                 else Image.fromarray(chest_like_array(256, seed=index)))
+        large = np.asarray(small.resize(REAL_SHAPE[::-1], Image.Resampling.BICUBIC), dtype=np.float32) * 16
+        pixels = np.clip(large + rng.normal(0, 12, REAL_SHAPE), 0, 4095).astype(np.uint16)
+        data = jpeg2000_dicom_bytes(pixels) if jpeg2000 else dicom_bytes(pixels)
+        made.append(pydicom.dcmread(io.BytesIO(data)))
+    paths = []
+    for index in range(count):
+        ds = made[index % REAL_DISTINCT]
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.PatientID = f"{prefix}-{index % 40}"
+        path = directory / f"{prefix}-{index:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
 def wait_predicted(count: int, timeout: float) -> None:
     from cases.models import Case
     from cxrsite.testing.stack import wait_for
@@ -46,8 +87,9 @@ def wait_predicted(count: int, timeout: float) -> None:
              interval=0.2, what=f"{count} predicted cases")
 
 
-def run_paced(paths: list[Path], port: int, rate: float) -> list[tuple[float, str]]:
-    """(wall time storescu started, SOP Instance UID) per instance, one association each."""
+def run_paced(paths: list[Path], port: int, rate: float, propose: tuple[str, ...] = ()) -> list[tuple[float, str]]:
+    """(wall time storescu started, SOP Instance UID) per instance, one association each; `propose`: storescu's
+    transfer-syntax option for compressed files (`-xv`: JPEG 2000 lossless)."""
     import pydicom
 
     from cxrsite.testing.dicomnet import LISTENER_AE, STORESCU
@@ -57,11 +99,11 @@ def run_paced(paths: list[Path], port: int, rate: float) -> list[tuple[float, st
     for index, path in enumerate(paths):
         time.sleep(max(0.0, begin + index / rate - time.time()))
         started.append((time.time(), str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)))
-        running.append(subprocess.Popen([STORESCU, "-aet", "XRAY1", "-aec", LISTENER_AE, "127.0.0.1", str(port),
-                                         str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    failures = sum(process.wait(60) != 0 for process in running)
+        command = [STORESCU, *propose, "-aet", "XRAY1", "-aec", LISTENER_AE, "127.0.0.1", str(port), str(path)]
+        running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    failures = [process.communicate(timeout=60)[1][-300:] for process in running if process.wait(60) != 0]
     if failures:
-        raise SystemExit(f"{failures} paced sends failed")
+        raise SystemExit(f"{len(failures)} paced sends failed: {failures}")
     return started
 
 
@@ -96,26 +138,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--associations", type=int, default=4)
+    parser.add_argument("--real", type=int, default=0, metavar="N",
+                        help="instead: N films of 2500 x 3000, 16-bit, uncompressed and again JPEG 2000, paced")
+    parser.add_argument("--real-rate", type=float, default=1.0)
     args = parser.parse_args()
+    if args.real:
+        return main_real(args)
     with tempfile.TemporaryDirectory(prefix="cxr-bench-dicom-") as tmp:
         workdir = Path(tmp)
         django_setup(workdir)
-        from cases.models import Case, Clinic, DicomNode, Prediction
-        from cxrsite.testing.dicomnet import Listener
-        from classifier.gate import COMMITTED_GATE
-        from cxrsite.testing.stack import (RedisServer, Worker, WorkerConfig, database_url, served_model,
-                                           use_broker)
+        from cases.models import Case, Prediction
 
-        clinic = Clinic.objects.create(name="Bench clinic", code="bench")
-        DicomNode.objects.create(name="Bench unit", ae_title="XRAY1", host="127.0.0.1", clinic=clinic)
-        redis = RedisServer().start()
-        use_broker(redis.url)
-        config = WorkerConfig(redis_url=redis.url, database_url=database_url(), storage_dir=workdir / "private",
-                              data_dir=workdir, model_path=served_model(workdir), gate_path=COMMITTED_GATE)
-        worker, listener = Worker(config, name="bench-worker"), Listener(config)
+        redis, worker, listener = started_stack(workdir)
         try:
-            worker.start()
-            listener.start()
             started = run_paced(films(workdir / "paced", args.paced, "P"), listener.port, args.rate)
             wait_predicted(args.paced, timeout=120)
             end_to_end, server = latencies(started)
@@ -132,6 +167,66 @@ def main() -> None:
             worker.stop()
             redis.stop()
     report(args, end_to_end, server, seconds, counts)
+
+
+def started_stack(workdir: Path):
+    """Bench clinic and unit, Redis, the worker and the listener, as `main` starts them."""
+    from cases.models import Clinic, DicomNode
+    from classifier.gate import COMMITTED_GATE
+    from cxrsite.testing.dicomnet import Listener
+    from cxrsite.testing.stack import RedisServer, Worker, WorkerConfig, database_url, served_model, use_broker
+
+    clinic = Clinic.objects.create(name="Bench clinic", code="bench")
+    DicomNode.objects.create(name="Bench unit", ae_title="XRAY1", host="127.0.0.1", clinic=clinic)
+    redis = RedisServer().start()
+    use_broker(redis.url)
+    config = WorkerConfig(redis_url=redis.url, database_url=database_url(), storage_dir=workdir / "private",
+                          data_dir=workdir, model_path=served_model(workdir), gate_path=COMMITTED_GATE)
+    worker, listener = Worker(config, name="bench-worker"), Listener(config)
+    worker.start()
+    listener.start()
+    return redis, worker, listener
+
+
+def main_real(args) -> None:
+    """Issue 31: films of real size and depth through the listener at `--real-rate`, both encodings."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="cxr-bench-dicom-real-") as tmp:
+        workdir = Path(tmp)
+        django_setup(workdir)
+        from cases.models import Case
+
+        redis, worker, listener = started_stack(workdir)
+        try:
+            done = 0
+            for name, jpeg2000 in (("uncompressed (Explicit VR Little Endian)", False), ("JPEG 2000 lossless", True)):
+                prefix = "J" if jpeg2000 else "U"
+                paths = real_films(workdir / prefix, args.real, prefix, jpeg2000=jpeg2000)
+                size = sum(path.stat().st_size for path in paths) / len(paths) / 2 ** 20
+                started = run_paced(paths, listener.port, args.real_rate, ("-xv",) if jpeg2000 else ())
+                done += args.real
+                wait_predicted(done, timeout=600)
+                end_to_end, server = latencies(started)
+                refused = Case.objects.filter(patient__mrn__startswith=f"{prefix}-").exclude(gate_reason="").count()
+                rows.append([name, f"{size:.1f} MiB", args.real, f"{args.real_rate:g}/s",
+                             " / ".join(f"{percentile(end_to_end, q):.0f}" for q in (50, 95, 100)),
+                             " / ".join(f"{percentile(server, q):.0f}" for q in (50, 95)),
+                             refused, "yes" if percentile(end_to_end, 95) <= 1000 else "**no**"])
+        finally:
+            listener.stop()
+            worker.stop()
+            redis.stop()
+    body = table(["film (2500 x 3000, 16-bit)", "file", "instances", "rate",
+                  "storescu start -> prediction p50 / p95 / max (ms)", "case row -> prediction p50 / p95 (ms)",
+                  "refused by the gate", "p95 <= 1 s (issue 31)"], rows)
+    write_section("dicom-real", "DICOM intake of real-size films: storescu to stored prediction", f"""
+{stamp("pynetdicom", "pydicom", "pillow", "celery")}
+One worker (prefork, one child), SQLite, the listener as `manage.py dicom_listener`; `bench/dicom.py --real
+{args.real}`. {REAL_DISTINCT} films of the dataset upscaled to 2500 x 3000 with detector noise, 12 bits used of 16,
+each sent under new UIDs, one association per instance launched every {1 / args.real_rate:g} s.
+
+{body}
+""")
 
 
 def report(args, end_to_end: list[float], server: list[float], burst_seconds: float, counts: dict) -> None:

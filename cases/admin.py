@@ -104,7 +104,7 @@ class PredictionAdmin(ReadOnlyAdmin):
     list_filter = [PredictionRoleFilter, "label", "model_version"]
     list_select_related = ["case", "case__patient", "model_version"]
     fields = ["case", "model_version", "role", "label", "probabilities", "gate", "gate_scores", "gate_version",
-              "heatmap_name", "inference", "queue_wait_ms", "worker_host", "created"]
+              "heatmap_name", "composite_name", "inference", "queue_wait_ms", "worker_host", "created"]
     readonly_fields = fields
 
     @admin.display(description="role", ordering="trial")

@@ -12,6 +12,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F
+from django.db.models.fields.json import KeyTransform
+from django.db.models.expressions import RawSQL
 
 from classifier import labels
 
@@ -292,7 +294,10 @@ class Prediction(models.Model):
     model_version = models.ForeignKey("classifier.ModelVersion", on_delete=models.PROTECT, related_name="+")
     label = models.CharField(max_length=32)
     probabilities = models.JSONField()
+    # The class map at the network's resolution (grayscale PNG); before issue 31, the burned-in composite.
     heatmap_name = models.CharField(max_length=200, blank=True)
+    # The film with the heatmap burned in, made on first need (cases/classification/composites.py).
+    composite_name = models.CharField(max_length=200, blank=True)
     inference_ms = models.FloatField()
     queue_wait_ms = models.FloatField(null=True)
     worker_host = models.CharField(max_length=255, blank=True)
@@ -510,6 +515,11 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         return self.filter(clinic__in=Clinic.objects.visible_to(viewer))
 
 
+# The actions that record a patient's edit (the patient's id in `details`): part of a case's timeline.
+# Spelled out, not AuditEvent.Action members: an index of AuditEvent's own Meta names them.
+PATIENT_EDIT_ACTIONS = ("case_edited", "history_imported")
+
+
 class AuditEvent(models.Model):
     """Append-only. Written in the same transaction as the change it records, once per change."""
 
@@ -578,8 +588,13 @@ class AuditEvent(models.Model):
         ordering = ["-time", "-id"]
         base_manager_name = "objects"  # related-object paths get the append-only queryset too
         indexes = [
-            models.Index(fields=["actor_label"], name="auditevent_actor_label"),  # the audit user filter
+            # The audit user filter by the name recorded, with a date range, newest first (by the account:
+            # the actor's foreign-key index).
+            models.Index(fields=["actor_label", "-time"], name="auditevent_actor_label_time"),
             models.Index(fields=["action", "-time"], name="auditevent_action_time"),  # one action, newest first
+            # A case's timeline includes its patient's edits, found by the patient's id in the details.
+            models.Index(KeyTransform("object", "details"), condition=models.Q(action__in=PATIENT_EDIT_ACTIONS),
+                         name="auditevent_patient_edits"),
         ]
         default_permissions = ("view",)  # there is no change or delete permission to grant
 

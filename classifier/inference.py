@@ -29,7 +29,8 @@ OCCLUSION_GRID = 8
 class ClassificationResult:
     label: str
     probabilities: dict[str, float]
-    heatmap: np.ndarray  # uint8, same shape as the classified pixels
+    class_map: np.ndarray  # uint8, the class map at the network's own resolution (min-max scaled)
+    shape: tuple[int, ...]  # of the classified pixels
     model_name: str
     model_sha256: str
     model_file: str
@@ -37,6 +38,12 @@ class ClassificationResult:
     inference_ms: float
     uncertain: bool = False  # inside the sidecar's uncertain band: no label suggestion, no priority
     covid_word: str = ""  # "likely" / "possible" / "unlikely" by the sidecar's bands ("" without them)
+
+    @property
+    def heatmap(self) -> np.ndarray:
+        """The class map resized to the classified pixels (uint8): made on request, since the worker
+        stores the small map and only a flat picture (cases/classification/images.py) needs this."""
+        return resized_map(self.class_map, self.shape)
 
 
 class Predictor:
@@ -106,7 +113,8 @@ class Predictor:
         return ClassificationResult(
             label=self.labels[best],
             probabilities={label: float(p) for label, p in zip(self.labels, probabilities)},
-            heatmap=heatmap_image(cam, np.shape(pixels)),
+            class_map=class_map(cam),
+            shape=np.shape(pixels),
             model_name=self.metadata["name"],
             model_sha256=self.sha256,
             model_file=str(self.path),
@@ -129,10 +137,21 @@ class Predictor:
 
 def heatmap_image(cam: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Min-max scale a class map to 0..255 and resize it (bilinear) to the image's shape."""
+    return resized_map(class_map(cam), shape)
+
+
+def class_map(cam: np.ndarray) -> np.ndarray:
+    """A class map min-max scaled to 0..255 (uint8), at its own resolution."""
     cam = np.asarray(cam, dtype=np.float32)
     span = float(cam.max() - cam.min())
     scaled = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
-    image = Image.fromarray(np.rint(scaled * 255).astype(np.uint8))
+    return np.rint(scaled * 255).astype(np.uint8)
+
+
+def resized_map(small: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 class map resized (bilinear, pixel centres aligned) to an image's shape. The review
+    page's viewer (static/cxr/viewer.js) interpolates the same way."""
+    image = Image.fromarray(np.ascontiguousarray(small, dtype=np.uint8))
     return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 

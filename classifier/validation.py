@@ -90,6 +90,6 @@ def validate_model_file(path: str | Path) -> dict:
         if abs(probabilities.sum() - 1) > PROBABILITY_TOLERANCE:
             raise ModelFileError(f"its probabilities for test film {number} add up to {probabilities.sum():.4f}, "
                                  "not 1")
-        if result.heatmap.shape != film.shape:
+        if result.class_map.ndim != 2 or result.class_map.size == 0 or result.shape != film.shape:
             raise ModelFileError(f"its heatmap for test film {number} does not cover the film")
     return metadata

@@ -3,10 +3,12 @@
 from datetime import timedelta
 from types import SimpleNamespace
 
+import numpy as np
 from django.utils import timezone
 
 from cases import storage
 from cases.audit.actors import Actor
+from cases.classification.images import class_map_png
 from cases.models import Case, Clinic, Patient, Prediction
 from classifier.artifacts import COMMITTED_MODEL, read_metadata
 from classifier.models import ModelVersion
@@ -49,7 +51,7 @@ def make_case(clinic: Clinic, submitted_by, *, mrn: str = "MRN-1", urgent: bool 
 def predict(case: Case, label: str = "covid", probabilities: dict | None = None, *, version: ModelVersion | None = None
             ) -> Prediction:
     """Write a prediction and move the case to 'predicted', as the worker's write-back does."""
-    heatmap = storage.save_bytes(encode(chest_like_array(256, seed=1)), ".png")
+    heatmap = storage.save_bytes(class_map_png(class_map()), ".png")
     prediction = Prediction.objects.create(
         case=case, model_version=version or model_version(), label=label,
         probabilities=probabilities or PROBABILITIES[label], heatmap_name=heatmap, inference_ms=3.0,
@@ -59,6 +61,13 @@ def predict(case: Case, label: str = "covid", probabilities: dict | None = None,
                                            **Case.suggestion_fields(label, prediction.probabilities))
     case.refresh_from_db()
     return prediction
+
+
+def class_map(size: int = 10) -> np.ndarray:
+    """A class map as the worker stores it (the network's resolution, 0..255): hottest in the right lung."""
+    y, x = np.mgrid[0:1:size * 1j, 0:1:size * 1j]
+    heat = np.exp(-(((x - 0.7) / 0.25) ** 2 + ((y - 0.5) / 0.3) ** 2))
+    return np.rint(255 * (heat - heat.min()) / (heat.max() - heat.min())).astype(np.uint8)
 
 
 def predicted_case(clinic: Clinic, submitted_by, label: str = "covid", **kwargs) -> tuple[Case, Prediction]:

@@ -174,7 +174,7 @@ def test_the_review_page_shows_the_image_tools_suggestion_model_and_clinical_det
     response = client.get(review_url(covid_case))
     page = response.content.decode()
     assert response.status_code == 200
-    assert reverse("cases:image", args=[covid_case.public_id, "heatmap"]) in page
+    assert reverse("cases:image", args=[covid_case.public_id, "class-map"]) in page
     for control in ("Zoom in", "Window", "Level", "Invert", "Heatmap opacity"):
         assert control in page
     assert "COVID-19" in page and ">91 %<" in page and "Normal" in page and ">5 %<" in page

@@ -33,7 +33,7 @@ from ..models import AuditEvent, Case, Prediction
 from ..validation.selectors import is_exposed, new_suggestion
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
-from .images import heatmap_png
+from .images import class_map_png
 from .model_faults import model_loaded, model_unavailable
 from .reasons import no_suggestion_reason
 
@@ -134,7 +134,7 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
         verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
         model_loaded(worker_host=worker_host)
-        heatmap = heatmap_png(pixels, result.heatmap) if verdict.passed and not result.uncertain else None
+        heatmap = class_map_png(result.class_map) if verdict.passed and not result.uncertain else None
         return write_prediction(claimed, version, result, verdict, heatmap, queue_wait_ms=queue_wait_ms,
                                 worker_host=worker_host, actor=actor)
     except Exception as error:

@@ -21,6 +21,7 @@ from .. import queue, storage
 from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
+from ..classification.composites import heatmap_composite
 from ..models import AuditEvent, Case, DicomResult, Prediction, Review
 from . import results, sending
 from .selectors import result_node
@@ -118,8 +119,11 @@ def build_objects(result: DicomResult) -> DicomResult:
     case = result.case
     with storage.open_file(case.image_name) as original:
         source = results.source_header(original.read())
-    # The heatmap the worker drew; a model that draws none leaves the plain film.
-    with storage.open_file(result.prediction and result.prediction.heatmap_name or case.display_name) as heatmap:
+    # The film with the heatmap burned in (made now if no one needed it before); a model that drew
+    # no heatmap, or a report with no suggestion (a human read, a clinic validating the AI), leaves the plain film.
+    prediction = result.prediction
+    with storage.open_file(heatmap_composite(prediction) if prediction is not None and prediction.heatmap_name
+                           else case.display_name) as heatmap:
         capture = results.secondary_capture(source=source, heatmap_png=heatmap.read(), series_uid=generate_uid())
     report = results.structured_report(source=source, prediction=result.prediction, review=result.review,
                                        series_uid=generate_uid(), previous=_previous_report(result))

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..models import Case, IdempotencyKey
+from ..models import Case, IdempotencyKey, Prediction
 from ..text import identifier_key
 from ..validation.selectors import exposed_prediction
 
@@ -49,7 +49,14 @@ def earlier_cases(case: Case, user) -> QuerySet[Case]:
     return Case.objects.visible_to(user).filter(patient=case.patient).exclude(pk=case.pk).newest_first()
 
 
-def heatmap_name(case: Case) -> str | None:
-    """The storage name of the heatmap of the prediction people may see, if it is a suggestion and drew one."""
+def heatmap_prediction(case: Case) -> Prediction | None:
+    """The prediction people may see (`validation.selectors.exposed_prediction`), if it is a suggestion that drew a
+    heatmap (a refused or uncertain film has none to show, nor has a clinic validating the AI)."""
     prediction = exposed_prediction(case)
-    return prediction.heatmap_name or None if prediction is not None and prediction.gives_suggestion else None
+    return prediction if prediction is not None and prediction.gives_suggestion and prediction.heatmap_name else None
+
+
+def heatmap_name(case: Case) -> str | None:
+    """The storage name of the heatmap (its class map) of the prediction people may see, if it drew one."""
+    prediction = heatmap_prediction(case)
+    return prediction.heatmap_name if prediction is not None else None

@@ -12,11 +12,12 @@ from .. import storage
 from ..access import can_list_cases, can_review, can_submit, case_for, role_required
 from ..audit.actors import Actor
 from ..audit.services import record
-from ..models import AuditEvent, Case
+from ..classification.composites import heatmap_composite
+from ..models import AuditEvent, Case, Prediction
 from ..dicom.selectors import results_of
 from ..reviews.selectors import result_for, with_outcome
 from .forms import CaseForm, ReplaceImageForm
-from .selectors import case_filed_with, case_list_for, earlier_cases, heatmap_name, same_image_lately
+from .selectors import case_filed_with, case_list_for, earlier_cases, heatmap_prediction, same_image_lately
 from .services import (CaseNotRefused, StorageUnavailable, replace_case_image, submit_form_case,
                        withdraw_case)
 
@@ -25,6 +26,9 @@ STORAGE_DOWN = ("The image could not be stored just now, so nothing was saved. T
 
 CASES_PER_PAGE = 25
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom"}
+# "heatmap": the film with the heatmap burned in (the printed report, the API); "class-map": the map
+# the review page's viewer colours and scales itself (before issue 31: that same composite).
+HEATMAP_KINDS = ("heatmap", "class-map")
 
 
 @require_GET
@@ -143,14 +147,14 @@ def replace_refused_image(request, public_id):
 @require_GET
 def show_image(request, public_id, kind):
     case = case_for(request, public_id)
-    return image_response(case=case, kind=kind, heatmap=heatmap_name(case) if kind == "heatmap" else None,
+    return image_response(case=case, kind=kind, heatmap=heatmap_prediction(case) if kind in HEATMAP_KINDS else None,
                           actor=Actor.of_request(request))
 
 
-def image_response(*, case: Case, kind: str, heatmap: str | None, actor: Actor) -> FileResponse:
+def image_response(*, case: Case, kind: str, heatmap: Prediction | None, actor: Actor) -> FileResponse:
     """Patient images leave the server only here (for the pages and the API): for a case the caller may
-    see, audited, never cached. `heatmap` is the storage name of the heatmap the caller may be shown."""
-    name = {"display": case.display_name, "original": case.image_name, "heatmap": heatmap}.get(kind)
+    see, audited, never cached. `heatmap` is the prediction whose heatmap the caller may be shown."""
+    name = stored_image_name(case, kind, heatmap)
     if not name:
         raise Http404("No such image")
     record(AuditEvent.Action.IMAGE_VIEWED, actor=actor, case=case, details={"kind": kind})
@@ -162,3 +166,11 @@ def image_response(*, case: Case, kind: str, heatmap: str | None, actor: Actor) 
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def stored_image_name(case: Case, kind: str, heatmap: Prediction | None) -> str | None:
+    if kind in HEATMAP_KINDS:
+        if heatmap is None:
+            return None
+        return heatmap_composite(heatmap) if kind == "heatmap" else heatmap.heatmap_name
+    return {"display": case.display_name, "original": case.image_name}.get(kind)

@@ -155,7 +155,8 @@ class CaseImageView(IntegrationAPIView):
         """Audited, like every image view; the heatmap only with an AI suggestion that may be shown."""
         case = case_for(request, public_id, queryset=cases_for(request.user))
         prediction = selectors.exposed_prediction(case) if kind == "heatmap" else None
-        heatmap = prediction.heatmap_name if prediction is not None and prediction.gives_suggestion else None
+        shown = prediction is not None and prediction.gives_suggestion and prediction.heatmap_name
+        heatmap = prediction if shown else None
         return image_response(case=case, kind=kind, heatmap=heatmap, actor=Actor.of_request(request))
 
 

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 STORED_FILE_COLUMNS = {
     Case: ("image_name", "display_name"),  # the original as uploaded, and the display PNG
-    Prediction: ("heatmap_name",),  # the film with the model's heatmap (none for a gate refusal or a trial)
+    # The model's class map (before issue 31, the film with the heatmap; none for a gate refusal or a
+    # trial), and the film with the heatmap burned in, made on first need.
+    Prediction: ("heatmap_name", "composite_name"),
     DicomResult: ("report_name", "capture_name"),  # the Structured Report and Secondary Capture sent to the PACS
 }
 

@@ -27,25 +27,93 @@
     return context.getImageData(0, 0, canvas.width, canvas.height);
   }
 
-  // The worker stores the heatmap already blended over the X-ray in colour: that is drawn as it
-  // is. A plain grayscale heatmap (no colour anywhere) is coloured here, transparent where cold.
-  function heatmapLayer(image) {
+  // The worker stores the class map at the network's resolution (a small grayscale PNG): it is
+  // scaled here to the film exactly as the server scales it for the burned-in composite (Pillow's
+  // bilinear filter, same fixed-point arithmetic), then coloured with the composite's colour map
+  // (red to yellow, 60 % opaque at the hottest: cases/classification/images.py). A prediction
+  // stored before that names the composite itself (colour): that is drawn as it is.
+  const HOTTEST_OPACITY = 0.6;
+  const PRECISION_BITS = 22;
+
+  // Pillow's precompute_coeffs and normalize_coeffs_8bpc (src/libImaging/Resample.c), bilinear.
+  function resampleCoefficients(inSize, outSize) {
+    const scale = inSize / outSize;
+    const filterScale = Math.max(scale, 1);
+    const support = filterScale;
+    const taps = [];
+    for (let xx = 0; xx < outSize; xx++) {
+      const center = (xx + 0.5) * scale;
+      const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+      const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+      const weights = [];
+      let total = 0;
+      for (let x = 0; x < xmax; x++) {
+        const w = Math.max(0, 1 - Math.abs((x + xmin - center + 0.5) * (1 / filterScale)));
+        weights.push(w);
+        total += w;
+      }
+      const fixed = weights.map(function (w) {
+        const k = total !== 0 ? w / total : w;
+        return Math.trunc((k < 0 ? -0.5 : 0.5) + k * (1 << PRECISION_BITS));
+      });
+      taps.push({start: xmin, weights: fixed});
+    }
+    return taps;
+  }
+
+  function clip8(sum) {
+    if (sum >= (1 << PRECISION_BITS) * 256) return 255;
+    if (sum <= 0) return 0;
+    return Math.floor(sum / (1 << PRECISION_BITS));
+  }
+
+  // Horizontal pass first, then vertical, each rounded to 8 bits: as Pillow does.
+  function resizeMap(values, width, height, outWidth, outHeight) {
+    const across = resampleCoefficients(width, outWidth);
+    const down = resampleCoefficients(height, outHeight);
+    const half = 1 << (PRECISION_BITS - 1);
+    const rows = new Uint8ClampedArray(outWidth * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < outWidth; x++) {
+        const tap = across[x];
+        let sum = half;
+        for (let i = 0; i < tap.weights.length; i++) sum += values[y * width + tap.start + i] * tap.weights[i];
+        rows[y * outWidth + x] = clip8(sum);
+      }
+    }
+    const out = new Uint8ClampedArray(outWidth * outHeight);
+    for (let y = 0; y < outHeight; y++) {
+      const tap = down[y];
+      for (let x = 0; x < outWidth; x++) {
+        let sum = half;
+        for (let i = 0; i < tap.weights.length; i++) sum += rows[(tap.start + i) * outWidth + x] * tap.weights[i];
+        out[y * outWidth + x] = clip8(sum);
+      }
+    }
+    return out;
+  }
+
+  function heatmapLayer(image, width, height) {
     const data = pixelsOf(image);
     const p = data.data;
     for (let i = 0; i < p.length; i += 4) {
       if (p[i] !== p[i + 1] || p[i] !== p[i + 2]) return image;
     }
-    for (let i = 0; i < p.length; i += 4) {
-      const v = p[i];
-      p[i] = 255;
-      p[i + 1] = Math.max(0, 2 * v - 255);
-      p[i + 2] = 0;
-      p[i + 3] = v;
+    const values = new Uint8ClampedArray(p.length / 4);
+    for (let i = 0; i < values.length; i++) values[i] = p[4 * i];
+    const heat = resizeMap(values, data.width, data.height, width, height);
+    const layer = new ImageData(width, height);
+    const q = layer.data;
+    for (let i = 0; i < heat.length; i++) {
+      q[4 * i] = 255;
+      q[4 * i + 1] = heat[i];
+      q[4 * i + 2] = 0;
+      q[4 * i + 3] = Math.round(HOTTEST_OPACITY * heat[i]);
     }
     const canvas = document.createElement("canvas");
-    canvas.width = data.width;
-    canvas.height = data.height;
-    canvas.getContext("2d").putImageData(data, 0, 0);
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext("2d").putImageData(layer, 0, 0);
     return canvas;
   }
 
@@ -97,7 +165,8 @@
     this.windowed.width = this.source.width;
     this.windowed.height = this.source.height;
     if (this.root.dataset.heatmapUrl) {
-      this.heatmap = heatmapLayer(await loadImage(this.root.dataset.heatmapUrl));
+      this.heatmap = heatmapLayer(await loadImage(this.root.dataset.heatmapUrl), this.source.width,
+                                  this.source.height);
     }
     this.applyWindow();
     this.bind();
