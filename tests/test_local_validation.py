@@ -69,8 +69,8 @@ def assert_hidden(client, staff, radiologist, covid_case):
             assert "COVID-19 priority" not in page and "AI priority" not in page, (user, name)
         case_page = pages(client, user, covid_case)["case"]
         assert NOTICE in case_page and "AI suggestions are being validated at this clinic" in case_page
-        heatmap = client.get(reverse("cases:image", args=[covid_case.public_id, "heatmap"]))
-        assert heatmap.status_code == 404
+        for kind in ("heatmap", "class-map"):
+            assert client.get(reverse("cases:image", args=[covid_case.public_id, kind])).status_code == 404, kind
         api = client.get(reverse("api:case", args=[covid_case.public_id]))
         assert api.status_code == 200 and api.json()["ai_result"] is None and api.json()["links"]["heatmap"] is None
         assert client.get(reverse("audit:export")).status_code == 403  # the audit CSV holds the labels
