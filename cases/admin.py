@@ -17,10 +17,11 @@ from .audit.admin import AuditEventAdmin
 from .classification.admin import CaseClassificationAdminMixin
 from .dicom.admin import DicomNodeAdmin
 from .integrations.admin import ApiTokenAdmin, IntegrationAdmin, NotificationAdmin, WebhookEventAdmin
-from .models import (ApiToken, AuditEvent, Case, Clinic, DicomNode, DicomResult, Integration, Notification,
-                     Patient, Prediction, Review, WebhookEvent)
+from .models import (ApiToken, AuditEvent, Case, Clinic, ClinicAIState, DicomNode, DicomResult, Integration,
+                     Notification, Patient, Prediction, Review, WebhookEvent)
 from .oversight.admin import ModelVersionTrialAdmin
 from .reviews.admin import CaseReviewAdminMixin
+from .validation.admin import ClinicAIStateAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -181,6 +182,7 @@ admin.site.register(Case, CaseAdmin)
 admin.site.register(Prediction, PredictionAdmin)
 admin.site.register(Review, ReviewAdmin)
 admin.site.register(AuditEvent, AuditEventAdmin)
+admin.site.register(ClinicAIState, ClinicAIStateAdmin)
 admin.site.register(DicomNode, DicomNodeAdmin)
 admin.site.register(DicomResult, DicomResultAdmin)
 admin.site.register(Integration, IntegrationAdmin)

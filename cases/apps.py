@@ -14,8 +14,10 @@ class CasesConfig(AppConfig):
         from .audit import receivers
         from .classification import trials
         from .roles import create_roles_after_migrate
+        from .validation import services as validation
 
         receivers.connect()
         user_logged_in.connect(mark_refreshed_at_login, dispatch_uid="cxrsite.session_refreshed_at_login")
         trials.connect()
+        validation.connect()
         post_migrate.connect(create_roles_after_migrate, sender=self)

@@ -118,17 +118,6 @@ class Patient(models.Model):
         super().save(*args, **kwargs)
 
 
-def covid_first(threshold: float) -> RawSQL:
-    """The worklist's first sort key: 0 when the COVID-19 probability is above the threshold.
-
-    Written as SQL text because an index on an expression serves only a query with the very same
-    expression, constants included, and Django would send the threshold as a bound parameter.
-    With a threshold other than the index's (0.5) the order is still right, only sorted unindexed.
-    """
-    return RawSQL(f"CASE WHEN covid_probability > {float(threshold)!r} THEN 0 ELSE 1 END", [],
-                  output_field=models.IntegerField())
-
-
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, viewer) -> "CaseQuerySet":
         """The cases this user (or integration) may open: those of the clinics `Clinic.objects.visible_to` gives."""
@@ -139,9 +128,10 @@ class CaseQuerySet(models.QuerySet):
     def newest_first(self) -> "CaseQuerySet":
         return self.order_by("-created", "-id")
 
-    def in_worklist_order(self, threshold: float) -> "CaseQuerySet":
-        """COVID-19 probability above the threshold first, then "urgent", then the longest wait."""
-        return self.annotate(priority=covid_first(threshold)).order_by("priority", "-urgent", "created", "id")
+    def in_worklist_order(self) -> "CaseQuerySet":
+        """COVID-19 priority first (probability above its clinic's threshold: `Case.covid_priority`), then
+        "urgent", then the longest wait."""
+        return self.order_by("-covid_priority", "-urgent", "created", "id")
 
 
 class Case(models.Model):
@@ -210,6 +200,9 @@ class Case(models.Model):
     # worklist orders and filters 100,000 cases from this table alone.
     predicted_label = models.CharField(max_length=32, blank=True)
     covid_probability = models.FloatField(null=True, blank=True)
+    # The probability above the threshold in force at the clinic when the prediction was written (the clinic's own,
+    # chosen at go-live, or CXR_COVID_PRIORITY_THRESHOLD): stored, so one index orders every clinic's worklist.
+    covid_priority = models.BooleanField(default=False)
     # Why there is no AI suggestion, a human read (cases/classification/reasons.py): the input gate's
     # reason when the image is not a frontal chest film, or "uncertain" (the model's uncertain band).
     gate_reason = models.CharField(max_length=32, blank=True)
@@ -231,11 +224,12 @@ class Case(models.Model):
             models.Index(fields=["clinic", "status", "-created"], name="case_clinic_status_created"),
             # Covers the worklist's filters and ordering, so sorting 20,000 waiting cases reads
             # only this index (measured in bench/pages.py).
-            models.Index(fields=["status", "clinic", "predicted_label", "covid_probability", "urgent", "created"],
+            models.Index(fields=["status", "clinic", "predicted_label", "covid_priority", "urgent", "created"],
                          name="case_worklist"),
             # The worklist's whole order, so a page without a selective filter ("all statuses")
-            # reads 25 index entries instead of sorting every case. Built for the default threshold.
-            models.Index(covid_first(0.5), F("urgent").desc(), F("created"), F("id"), name="case_worklist_priority"),
+            # reads 25 index entries instead of sorting every case.
+            models.Index(F("covid_priority").desc(), F("urgent").desc(), F("created"), F("id"),
+                         name="case_worklist_priority"),
         ]
         permissions = [("view_all_clinics", "Can open the cases of every clinic"),
                        ("retry_case", "Can send a failed case back to the classifier")]
@@ -251,28 +245,48 @@ class Case(models.Model):
         return f"Case {self.public_id} ({self.patient.mrn})"
 
     @staticmethod
-    def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "") -> dict:
+    def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "", threshold: float | None = None
+                          ) -> dict:
         """The worklist columns for a new prediction; pass them to the update that marks it predicted.
         An image the input gate refused, or one in the model's uncertain band, gets no suggestion and no
-        COVID-19 priority (`gate_reason`: cases/classification/reasons.py)."""
+        COVID-19 priority (`gate_reason`: cases/classification/reasons.py). `threshold`: the one in force at
+        the clinic (default CXR_COVID_PRIORITY_THRESHOLD)."""
         if gate_reason:
-            return {"predicted_label": "", "covid_probability": None, "gate_reason": gate_reason}
-        return {"predicted_label": label, "covid_probability": float(probabilities.get("covid", 0.0)),
+            return {"predicted_label": "", "covid_probability": None, "covid_priority": False,
+                    "gate_reason": gate_reason}
+        covid = float(probabilities.get("covid", 0.0))
+        limit = settings.CXR_COVID_PRIORITY_THRESHOLD if threshold is None else threshold
+        return {"predicted_label": label, "covid_probability": covid, "covid_priority": covid > limit,
                 "gate_reason": ""}
 
 
 class PredictionQuerySet(models.QuerySet):
+    @staticmethod
+    def suggestion_condition(path: str = "") -> models.Q:
+        """THE rule for whether a prediction is an AI suggestion (`Prediction.gives_suggestion`, in SQL), as a
+        condition on the prediction at `path` ("" for Prediction itself, "prediction__" from a review): the
+        input gate passed and the model was outside its uncertain band. Reading a film that got none is
+        neither agreeing nor overriding."""
+        return models.Q(**{f"{path}gate_passed": True, f"{path}uncertain": False})
+
+    def with_suggestion(self) -> "PredictionQuerySet":
+        """The predictions that are an AI suggestion (`suggestion_condition`)."""
+        return self.filter(self.suggestion_condition())
+
     def newest_first(self) -> "PredictionQuerySet":
         """Newest first, the id breaking ties between rows written in the same instant."""
         return self.order_by("-created", "-id")
 
     def shown(self) -> "PredictionQuerySet":
-        """The predictions people see: the served version's, never a silent trial's."""
+        """The served version's predictions, never a silent trial's. Whether people may see one is the
+        local-validation rule on top of this (`exposed()`, cases/validation/selectors.py)."""
         return self.filter(trial=False)
 
-    def with_suggestion(self) -> "PredictionQuerySet":
-        """The predictions that are an AI suggestion (`Prediction.gives_suggestion`, in SQL)."""
-        return self.filter(gate_passed=True, uncertain=False)
+    def exposed(self) -> "PredictionQuerySet":
+        """Shown predictions of versions that are live at the case's clinic (cases/validation)."""
+        live = ClinicAIState.objects.live().filter(clinic=models.OuterRef("case__clinic_id"),
+                                                   model_version=models.OuterRef("model_version_id"))
+        return self.shown().filter(models.Exists(live))
 
 
 class Prediction(models.Model):
@@ -295,7 +309,12 @@ class Prediction(models.Model):
     gate_reason = models.CharField(max_length=32, blank=True)
     gate_scores = models.JSONField(default=dict, blank=True)
     gate_version = models.CharField(max_length=100, blank=True)
-    # Written by a version on silent trial: compared on the oversight page, shown to nobody else.
+    # The COVID-19 threshold in force at the case's clinic when a served row was written: it decided the label
+    # (a clinic's own threshold) and the priority. None on trial rows and rows written before it was kept.
+    covid_threshold = models.FloatField(null=True, blank=True)
+    # The role the version had when it wrote this row, kept as written: True for a silent trial's row
+    # (compared on the oversight page, shown to nobody else), so a version's trial rows are never counted
+    # as served after it is activated. Only `served_prediction` turns one into a served row, rewriting it.
     trial = models.BooleanField(default=False)
     # Inside the model's uncertain band (its sidecar, fitted on validation): no suggestion, a human read.
     uncertain = models.BooleanField(default=False)
@@ -325,6 +344,43 @@ class Prediction(models.Model):
         if self.gate_passed is None:
             return "not run"
         return "passed" if self.gate_passed else f"refused: {self.gate_reason}"
+
+
+class ClinicAIStateQuerySet(models.QuerySet):
+    def live(self) -> "ClinicAIStateQuerySet":
+        return self.filter(state=ClinicAIState.State.LIVE)
+
+
+class ClinicAIState(models.Model):
+    """Whether a clinic sees one model version's suggestions (cases/validation): one row per clinic and
+    version once anyone decided; no row is `silent`, so a new clinic and a newly activated version start
+    silent. Changed only by cases/validation/services.py, compare-and-set with its audit row."""
+
+    class State(models.TextChoices):
+        SILENT = "silent", "Silent: suggestions are being validated"
+        LIVE = "live", "Live: staff and radiologists see suggestions"
+        PAUSED = "paused", "Paused: suggestions are hidden again"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="ai_states")
+    model_version = models.ForeignKey("classifier.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.SILENT)
+    # The COVID-19 threshold chosen at go-live: None is the global CXR_COVID_PRIORITY_THRESHOLD.
+    covid_threshold = models.FloatField(null=True, blank=True)
+    changed = models.DateTimeField(auto_now=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+
+    objects = ClinicAIStateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["clinic", "model_version"]
+        verbose_name = "clinic AI state"
+        constraints = [models.UniqueConstraint(fields=["clinic", "model_version"],
+                                               name="one_ai_state_per_clinic_and_version")]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.get_state_display()}"
 
 
 class ReviewQuerySet(models.QuerySet):
@@ -399,7 +455,8 @@ class DicomResult(models.Model):
     key = models.CharField(max_length=40, unique=True)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="dicom_results")
     review = models.ForeignKey(Review, on_delete=models.PROTECT, null=True, related_name="+")
-    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="+")
+    # The suggestion the objects carry; None when people may not see one (a blind read, a human read).
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="+")
     node = models.ForeignKey(DicomNode, on_delete=models.PROTECT, null=True, related_name="results")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -449,6 +506,15 @@ class ModelFault(models.Model):
         return f"{self.worker_host}: {self.model}"
 
 
+class AuditEventQuerySet(AppendOnlyQuerySet):
+    def visible_to(self, viewer) -> "AuditEventQuerySet":
+        """Every event for those who see every clinic; otherwise only the events of the viewer's clinics
+        (a clinic auditor): events of no clinic (logins, users, model versions) are not theirs."""
+        if sees_every_clinic(viewer):
+            return self
+        return self.filter(clinic__in=Clinic.objects.visible_to(viewer))
+
+
 # The actions that record a patient's edit (the patient's id in `details`): part of a case's timeline.
 # Spelled out, not AuditEvent.Action members: an index of AuditEvent's own Meta names them.
 PATIENT_EDIT_ACTIONS = ("case_edited", "history_imported")
@@ -466,6 +532,7 @@ class AuditEvent(models.Model):
         CASE_RETRIED = "case_retried"
         REVIEW_CONFIRMED = "review_confirmed"
         REVIEW_OVERRIDDEN = "review_overridden"
+        REVIEW_SIGNED = "review_signed"  # a finding that answered no suggestion: a human read, or a blind read
         REVIEW_AMENDED = "review_amended"
         FIRST_IMPRESSION_RECORDED = "first_impression_recorded"
         CASE_WITHDRAWN = "case_withdrawn"
@@ -491,6 +558,7 @@ class AuditEvent(models.Model):
         TRIAL_FAILED = "trial_failed"
         TRIAL_RESCORING_STARTED = "trial_rescoring_started"
         MODEL_FAULT = "model_fault"  # a worker could not load the model version it serves
+        CLINIC_AI_STATE_CHANGED = "clinic_ai_state_changed"  # silent, live or paused (cases/validation)
         CLINIC_FLAGGED = "clinic_flagged"
         INTEGRATION_CHANGED = "integration_changed"
         API_TOKEN_ISSUED = "api_token_issued"
@@ -514,7 +582,7 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True)
     details = models.JSONField(default=dict)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-time", "-id"]

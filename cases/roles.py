@@ -10,8 +10,12 @@ from django.contrib.auth.management import create_permissions
 STAFF_GROUP = "Clinic staff"
 RADIOLOGIST_GROUP = "Radiologists"
 ADMIN_GROUP = "Administrators"
+# A clinic's medical lead: its audit trail, oversight and local validation, nothing of other clinics (an
+# administrator adds the user to this group and to the clinic in the admin).
+CLINIC_AUDITOR_GROUP = "Clinic auditors"
 
 ROLES = {
+    CLINIC_AUDITOR_GROUP: [("cases", "view_auditevent")],
     STAFF_GROUP: [
         ("cases", "add_case"), ("cases", "view_case"), ("cases", "add_patient"), ("cases", "view_patient"),
     ],
@@ -22,6 +26,7 @@ ROLES = {
     ADMIN_GROUP: [
         ("cases", "view_case"), ("cases", "view_patient"), ("cases", "view_review"), ("cases", "view_prediction"),
         ("cases", "view_all_clinics"), ("cases", "view_auditevent"), ("cases", "view_clinic"),
+        ("cases", "view_clinicaistate"),
         ("cases", "add_clinic"), ("cases", "change_clinic"), ("auth", "view_user"), ("auth", "add_user"),
         ("auth", "change_user"), ("auth", "view_group"), ("classifier", "view_modelversion"),
         ("classifier", "change_modelversion"), ("cases", "view_dicomnode"), ("cases", "add_dicomnode"),

@@ -17,6 +17,7 @@ from .dicom import outbox
 from .integrations import webhooks
 from .notifications import services as notifications
 from .oversight import drift, snapshots
+from .validation import drift as validation_drift
 from .storage import sweep
 
 
@@ -83,7 +84,8 @@ def refresh_oversight() -> int:
 
 @shared_task(name=queue.CHECK_CLINIC_DRIFT_TASK)
 def check_clinic_drift() -> int:
-    return drift.check_clinic_drift()
+    """The weekly drift flags, then the live clinics that fall short of their floors (paused): how many of both."""
+    return drift.check_clinic_drift() + validation_drift.pause_falling_clinics()
 
 
 @shared_task(name=queue.DELIVER_WEBHOOK_TASK)

@@ -37,7 +37,7 @@ def transition(case_id: int, *, source: str, target: str, actor: Actor, details:
     it first (0 rows updated), in which case nothing is written. With `expected_changed` the
     case must also still carry that `status_changed`, so a stale reading never moves it.
     `audited=False` is for a caller whose own event records the move in the same transaction
-    (a signed review is its review_confirmed or review_overridden event), so a change is audited once.
+    (a signed review is its review_confirmed, review_overridden or review_signed event), so a change is audited once.
     """
     if (source, target) not in MOVES:
         raise ValueError(f"a case does not move from {source} to {target}")

@@ -468,6 +468,20 @@ CXR_OPERATING_POINT_SENSITIVITY = env_float("CXR_OPERATING_POINT_SENSITIVITY", 0
 if not 0 < CXR_OPERATING_POINT_SENSITIVITY <= 1:
     raise ImproperlyConfigured("CXR_OPERATING_POINT_SENSITIVITY must be above 0 and at most 1")
 
+# Local validation (cases/validation): a clinic goes live for a model version only when its blind reads show at
+# least this many COVID-19 and other findings, and the lower 95% bounds of sensitivity and specificity at the chosen
+# threshold lie above these floors (set by the administrators, here).
+CXR_LOCAL_MIN_POSITIVES = env_int("CXR_LOCAL_MIN_POSITIVES", 15)
+CXR_LOCAL_MIN_NEGATIVES = env_int("CXR_LOCAL_MIN_NEGATIVES", 50)
+CXR_LOCAL_MIN_SENSITIVITY = env_float("CXR_LOCAL_MIN_SENSITIVITY", 0.80)
+CXR_LOCAL_MIN_SPECIFICITY = env_float("CXR_LOCAL_MIN_SPECIFICITY", 0.70)
+# A live clinic pauses by itself when, over its latest this many reads, even the upper bound of sensitivity or
+# specificity is below its floor (cases/validation/drift.py, with the drift check).
+CXR_LOCAL_ROLLING_CASES = env_int("CXR_LOCAL_ROLLING_CASES", 100)
+for _floor in ("CXR_LOCAL_MIN_SENSITIVITY", "CXR_LOCAL_MIN_SPECIFICITY"):
+    if not 0 <= globals()[_floor] < 1:
+        raise ImproperlyConfigured(f"{_floor} must be at least 0 and below 1")
+
 # Mail to the administrators (drift flags). The console backend prints mail; production sets SMTP.
 EMAIL_BACKEND = env_str("CXR_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

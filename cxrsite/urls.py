@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from cases.audit import urls as audit_urls
 from cases.oversight import urls as oversight_urls
+from cases.validation import urls as validation_urls
 from cxrsite.health import healthz
 from cxrsite.idle import stay_signed_in
 
@@ -12,7 +13,7 @@ urlpatterns = [
     # The administrators' section: the audit trail's pages and the oversight pages, one "audit"
     # namespace (their URL names are older than the two packages).
     path("api/", include("cases.integrations.urls")),
-    path("audit/", include((audit_urls.urlpatterns + oversight_urls.urlpatterns, "audit"))),
+    path("audit/", include((audit_urls.urlpatterns + oversight_urls.urlpatterns + validation_urls.urlpatterns, "audit"))),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),

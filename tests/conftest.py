@@ -1,9 +1,10 @@
 """Shared fixtures: two clinics, a user of each role, and private storage in a temp folder."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
+from cases.roles import CLINIC_AUDITOR_GROUP
 from cases.models import Clinic
 from cxrsite.testing.images import write_synthetic_dataset
 
@@ -17,6 +18,52 @@ def _private_storage(settings, tmp_path):
     # The hashed-name manifest exists only after collectstatic; tests render pages without it.
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture(autouse=True)
+def _clinics_live(request):
+    """Suggestions visible, as before local validation: every clinic is live for every model version, as
+    they are created. A test marked `local_validation` gets production's start instead (silent)."""
+    if request.node.get_closest_marker("local_validation"):
+        yield
+        return
+    from django.db.models.signals import post_save
+
+    from cases.models import ClinicAIState
+    from classifier.models import ModelVersion
+
+    def make_live(sender, instance, created, **kwargs):
+        if not created:
+            return
+        clinics = [instance] if sender is Clinic else Clinic.objects.all()
+        versions = [instance] if sender is ModelVersion else ModelVersion.objects.all()
+        ClinicAIState.objects.bulk_create(
+            [ClinicAIState(clinic=clinic, model_version=version, state=ClinicAIState.State.LIVE)
+             for clinic in clinics for version in versions], ignore_conflicts=True)
+
+    if "stack" in request.fixturenames:
+        # A real worker registers the served version in its own process, where the receiver is not connected:
+        # before a case is sent to it, the served version is registered here and every clinic made live for it.
+        from cases import queue
+        from classifier.registry import served_version
+
+        publish = queue.publish
+
+        def publish_to_live_clinics(task, *args, **kwargs):
+            if task == queue.CLASSIFY_TASK:
+                make_live(ModelVersion, served_version(), created=True)
+            return publish(task, *args, **kwargs)
+
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setattr(queue, "publish", publish_to_live_clinics)
+
+    for sender in (Clinic, ModelVersion):
+        post_save.connect(make_live, sender=sender, dispatch_uid=f"test-live-{sender.__name__}")
+    try:
+        yield
+    finally:
+        for sender in (Clinic, ModelVersion):
+            post_save.disconnect(sender=sender, dispatch_uid=f"test-live-{sender.__name__}")
 
 
 def make_user(username: str, group: str, *clinics: Clinic, is_staff: bool = False) -> User:
@@ -97,7 +144,6 @@ def require_shared(path, what: str = "the shared dataset") -> None:
 
 @pytest.fixture
 def one_clinic_auditor(clinic):
-    """Someone who may read the audit pages of one clinic only (not every clinic, as administrators)."""
-    group = Group.objects.create(name="Clinic auditors")
-    group.permissions.add(Permission.objects.get(codename="view_auditevent"))
-    return make_user("clinic_auditor", group.name, clinic)
+    """A clinic auditor: the audit pages, oversight and validation of one clinic only (not every clinic, as
+    administrators). The role is one of cases.roles.ROLES, as an administrator assigns it in the admin."""
+    return make_user("clinic_auditor", CLINIC_AUDITOR_GROUP, clinic)

@@ -1,11 +1,13 @@
 """Test data made directly in the database: cases, predictions, model versions (served, on trial)."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import numpy as np
 from django.utils import timezone
 
 from cases import storage
+from cases.audit.actors import Actor
 from cases.classification.images import class_map_png
 from cases.models import Case, Clinic, Patient, Prediction
 from classifier.artifacts import COMMITTED_MODEL, read_metadata
@@ -106,10 +108,25 @@ def integration(name: str, *clinics: Clinic, **fields) -> "Integration":
 
 def api_token(integration) -> str:
     """A new token of the integration, as an administrator issues it in the admin."""
-    from cases.audit.actors import Actor
     from cases.integrations.services import issue_token
 
     return issue_token(integration=integration, actor=Actor.system())
+
+
+def classified(case: Case, version, probabilities: dict, *, uncertain: bool = False) -> Case:
+    """The worker's write-back (`write_prediction`) of a finished classification, gate passed (`uncertain`: in
+    the model's uncertain band)."""
+    from cases.classification.services import write_prediction
+
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.CLASSIFYING)
+    result = SimpleNamespace(label=max(probabilities, key=probabilities.get), probabilities=probabilities,
+                             uncertain=uncertain, covid_word=covid_word(probabilities["covid"], COVID_WORDS),
+                             inference_ms=3.0, heatmap=None)
+    verdict = SimpleNamespace(passed=True, reason="", scores={}, version="gate-test")
+    write_prediction(case, version, result, verdict, encode(chest_like_array(64, seed=2)), queue_wait_ms=1.0,
+                     worker_host="test", actor=Actor.worker("test"))
+    case.refresh_from_db()
+    return case
 
 
 def refused_case(clinic: Clinic, submitted_by, *, reason: str = "not_radiograph", **kwargs) -> tuple[Case, Prediction]:

@@ -3,11 +3,11 @@ proposed only when there is enough evidence, shown only for the clinics the user
 never changes the worklist."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from cases.models import Case, Review
 from cases.oversight.operating_points import fit_threshold, operating_point
+from cases.roles import CLINIC_AUDITOR_GROUP
 from tests.conftest import make_user
 from tests.factories import make_case, predict
 
@@ -64,9 +64,7 @@ def test_no_threshold_is_proposed_on_too_little_evidence(client, administrator, 
 
 def test_another_clinics_thresholds_are_never_shown_to_a_user_of_one_clinic(client, reviewed_scores, clinic,
                                                                            other_clinic):
-    group = Group.objects.create(name="Clinic auditors")
-    group.permissions.add(Permission.objects.get(codename="view_auditevent"))
-    client.force_login(make_user("rural_auditor", group.name, other_clinic))
+    client.force_login(make_user("rural_auditor", CLINIC_AUDITOR_GROUP, other_clinic))
     page = client.get(PAGE).content.decode()
     assert "Riverside Clinic" in page and "Hillside" not in page and "0.399" not in page
     assert client.get(PAGE, {"clinic": clinic.pk}).status_code == 404

@@ -115,6 +115,9 @@ def test_the_oversight_page_marks_the_flagged_clinic_and_week(client, administra
     riverside = page[page.index('id="clinic-%d"' % other_clinic.pk):]
     assert "flagged" in hillside and "80.0% <span" in hillside
     assert "flagged" not in riverside.split("</section>")[0]
+    pause_link = reverse("audit:validation_clinic", args=[clinic.pk])
+    assert 'data-testid="propose-pause"' in hillside and pause_link in hillside
+    assert 'data-testid="propose-pause"' not in riverside.split("</section>")[0]
 
 
 def test_the_drift_check_runs_in_beat_with_a_task_the_worker_knows():

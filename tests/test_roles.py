@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from cases.access import can_audit, can_review, can_submit, sees_all_clinics
-from cases.roles import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
+from cases.access import can_audit, can_review, can_submit, clinics_for, sees_all_clinics
+from cases.roles import ADMIN_GROUP, CLINIC_AUDITOR_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
 
 
 def test_staff_may_submit_but_not_review_or_audit(staff):
@@ -22,8 +22,15 @@ def test_administrators_audit_and_see_every_clinic_but_do_not_review(administrat
         True, True, False)
 
 
+def test_a_clinic_auditor_audits_one_clinic_but_neither_submits_nor_reviews(one_clinic_auditor, clinic):
+    assert (can_audit(one_clinic_auditor), sees_all_clinics(one_clinic_auditor), can_review(one_clinic_auditor),
+            can_submit(one_clinic_auditor)) == (True, False, False, False)
+    assert list(clinics_for(one_clinic_auditor)) == [clinic]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_roles_come_back_after_the_database_is_flushed():
     call_command("flush", interactive=False, verbosity=0)
-    assert set(Group.objects.values_list("name", flat=True)) == {STAFF_GROUP, RADIOLOGIST_GROUP, ADMIN_GROUP}
+    assert set(Group.objects.values_list("name", flat=True)) == {STAFF_GROUP, RADIOLOGIST_GROUP, ADMIN_GROUP,
+                                                                 CLINIC_AUDITOR_GROUP}
     assert Group.objects.get(name=STAFF_GROUP).permissions.filter(codename="add_case").exists()

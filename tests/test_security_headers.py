@@ -14,7 +14,8 @@ from tests.factories import predicted_case
 
 PAGES_WITH_PATIENT_DATA = ["cases:case_detail", "cases:report", "cases:review", "cases:case_list", "cases:worklist",
                            "audit:events", "audit:export", "audit:timeline", "admin:cases_case_changelist",
-                           "admin:cases_case_change", "admin:cases_patient_changelist"]
+                           "admin:cases_case_change", "admin:cases_patient_changelist", "audit:validation",
+                           "audit:validation_clinic"]
 
 
 def named_routes(patterns=None, namespace: str = ""):
@@ -40,6 +41,7 @@ def sample_url(name: str, pattern, case: Case) -> str:
         "id": first_object,
         "result_id": 1,  # a DICOM result download: 404 for a case without one, still no-store
         "version_id": 1,  # the activation confirmation of a model version
+        "clinic_id": case.clinic_id,  # a clinic's local validation page and reliability plot
     }
     parameters = list(pattern.pattern.regex.groupindex)
     unknown = set(parameters) - set(values)

@@ -42,7 +42,7 @@ def test_a_second_run_changes_nothing_and_does_not_print_passwords(db):
     output = seed()
     assert "Demo data already exists; nothing changed." in output and "changepassword" in output
     assert dict(User.objects.values_list("username", "password")) == hashes
-    assert Clinic.objects.count() == 1
+    assert sorted(Clinic.objects.values_list("code", flat=True)) == ["demo", "demo-silent"]  # the live and the silent
 
 
 def test_passwords_can_come_from_the_environment(db, monkeypatch):
@@ -68,3 +68,20 @@ def test_a_deleted_demo_user_is_recreated_without_touching_the_others(db):
     output = seed()
     assert "demo_radiologist" in output and "demo_staff" not in output
     assert User.objects.get(username="demo_staff").password == hash_before
+
+
+@pytest.mark.local_validation
+def test_the_demo_clinic_is_live_and_the_second_demo_clinic_silent(db):
+    from cases.models import AuditEvent
+    from cases.validation.selectors import ai_state
+    from classifier.registry import served_version
+
+    output = seed()
+    version = served_version()
+    assert ai_state(Clinic.objects.get(code="demo"), version) == "live"
+    assert ai_state(Clinic.objects.get(code="demo-silent"), version) == "silent"
+    assert "(validating)" in output
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CLINIC_AI_STATE_CHANGED)
+    assert event.details["to"] == "live" and "demo" in event.details["reason"]
+    seed()
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CLINIC_AI_STATE_CHANGED).count() == 1

@@ -71,8 +71,9 @@ def test_the_comparison_equals_the_hand_computed_example(example):
     assert c.p_value == pytest.approx(0.125)
     assert c.trial.covid_sensitivity.interval == pytest.approx((0.025 ** 0.25, 1.0))
     assert c.served.covid_sensitivity.interval[0] == pytest.approx(1 - 0.975 ** 0.25)
-    assert [row.counts for row in c.served.matrix] == [[1, 2, 1], [2, 2, 0], [0, 1, 1], [0, 1, 0]]
-    assert [row.counts for row in c.trial.matrix] == [[4, 0, 0], [1, 3, 0], [0, 0, 2], [1, 0, 0]]
+    # Rows: the findings a radiologist can sign (issue 27 added "Image not usable": none here).
+    assert [row.counts for row in c.served.matrix] == [[1, 2, 1], [2, 2, 0], [0, 1, 1], [0, 1, 0], [0, 0, 0]]
+    assert [row.counts for row in c.trial.matrix] == [[4, 0, 0], [1, 3, 0], [0, 0, 2], [1, 0, 0], [0, 0, 0]]
     assert result.disagreement_count == len(result.disagreements) == 8
 
 

@@ -24,8 +24,10 @@ class AuditFilterForm(forms.Form):
     since = iso_date_field("From", validators=DATE_RANGE)
     until = iso_date_field("To", validators=DATE_RANGE)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, clinics=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if clinics is not None:  # the clinics the viewer may see: another clinic is "not a valid choice"
+            self.fields["clinic"].queryset = clinics
         for bound in self.visible_fields():
             is_select = isinstance(bound.field, forms.ChoiceField)
             bound.field.widget.attrs["class"] = "form-select form-select-sm" if is_select else "form-control form-control-sm"

@@ -25,10 +25,11 @@ def start_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def events_matching(*, user: str = "", clinic: Clinic | None = None, case: str | None = None, action: str = "",
-                    since: date | None = None, until: date | None = None) -> QuerySet[AuditEvent]:
-    """Events filtered by any combination of fields; dates are whole days, `until` included."""
-    events = AuditEvent.objects.all()
+def events_matching(*, viewer, user: str = "", clinic: Clinic | None = None, case: str | None = None,
+                    action: str = "", since: date | None = None, until: date | None = None) -> QuerySet[AuditEvent]:
+    """The events `viewer` may read, filtered by any combination of fields; dates are whole days, `until`
+    included."""
+    events = AuditEvent.objects.visible_to(viewer)
     if user:
         # The name recorded at the time, or the account's current name if it was renamed since. The
         # account's id is read first: a subquery inside the OR would keep PostgreSQL from combining

@@ -30,6 +30,7 @@ from ..audit.services import record
 from ..dicom.outbox import queue_results
 from ..integrations import webhooks
 from ..models import AuditEvent, Case, Prediction
+from ..validation.selectors import is_exposed, new_suggestion
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import class_map_png
@@ -177,26 +178,30 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
     heatmap_name = storage.save_bytes(heatmap, ".png") if heatmap is not None else ""
     gate_reason = "" if verdict.passed else verdict.reason
     reason = no_suggestion_reason(gate_passed=verdict.passed, gate_reason=verdict.reason, uncertain=result.uncertain)
-    fields = {"label": result.label, "probabilities": {k: float(v) for k, v in result.probabilities.items()},
-              "uncertain": result.uncertain, "covid_word": result.covid_word, "heatmap_name": heatmap_name, "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
+    fields = {"probabilities": {k: float(v) for k, v in result.probabilities.items()},
+              "uncertain": result.uncertain, "covid_word": result.covid_word, "heatmap_name": heatmap_name,
+              "inference_ms": result.inference_ms, "queue_wait_ms": queue_wait_ms,
               "worker_host": worker_host, "gate_passed": verdict.passed, "gate_reason": gate_reason,
               "gate_scores": verdict.scores, "gate_version": verdict.version}
     written = False
     try:
         with transaction.atomic():
+            new = new_suggestion(case, version, result.label, result.probabilities, reason)
+            label, fields = new.label, {**fields, "label": new.label, "covid_threshold": new.threshold}
             if transition(case.pk, source=Status.CLASSIFYING, target=Status.PREDICTED, actor=actor,
-                          **Case.suggestion_fields(result.label, result.probabilities, reason)) is None:
+                          **new.columns) is None:
                 return Outcome.SKIPPED
             prediction, from_trial = served_prediction(case, version, fields)
             if prediction is None:
                 return Outcome.PREDICTED  # an earlier attempt of this version wrote it: keep that row
             record(Action.PREDICTION_WRITTEN, actor=actor, case=case,
-                   details={"prediction": prediction.pk, "label": result.label, "model_version": version.name,
+                   details={"prediction": prediction.pk, "label": label, "model_version": version.name,
                             "model_sha256": version.sha256, "inference_ms": round(result.inference_ms, 2),
                             "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version},
                             "uncertain": result.uncertain,
                             **({"from_trial": True} if from_trial else {})})
-            queue_results(case=case, prediction=prediction)  # to a PACS that asked for AI suggestions
+            if is_exposed(prediction):  # to a PACS that asked for AI suggestions, once the clinic is live
+                queue_results(case=case, prediction=prediction)
             webhooks.announce(case=case, event=webhooks.Event.PREDICTED)
             written = True
             return Outcome.PREDICTED

@@ -32,7 +32,7 @@ Status = DicomResult.Status
 NotDelivered = sending.NotDelivered
 
 
-def queue_results(*, case: Case, prediction: Prediction, review: Review | None = None) -> DicomResult | None:
+def queue_results(*, case: Case, prediction: Prediction | None, review: Review | None = None) -> DicomResult | None:
     """Call inside the transaction that signs `review` (or writes `prediction`); sends after commit.
 
     Only a case whose original is DICOM has a study to answer; an AI suggestion is sent only to a
@@ -120,9 +120,10 @@ def build_objects(result: DicomResult) -> DicomResult:
     with storage.open_file(case.image_name) as original:
         source = results.source_header(original.read())
     # The film with the heatmap burned in (made now if no one needed it before); a model that drew
-    # no heatmap leaves the plain film.
+    # no heatmap, or a report with no suggestion (a human read, a clinic validating the AI), leaves the plain film.
     prediction = result.prediction
-    with storage.open_file(heatmap_composite(prediction) if prediction.heatmap_name else case.display_name) as heatmap:
+    with storage.open_file(heatmap_composite(prediction) if prediction is not None and prediction.heatmap_name
+                           else case.display_name) as heatmap:
         capture = results.secondary_capture(source=source, heatmap_png=heatmap.read(), series_uid=generate_uid())
     report = results.structured_report(source=source, prediction=result.prediction, review=result.review,
                                        series_uid=generate_uid(), previous=_previous_report(result))

@@ -34,11 +34,11 @@ def concept(value: str, meaning: str) -> hd.sr.CodedConcept:
     return hd.sr.CodedConcept(value, SCHEME, meaning)
 
 
-def structured_report(*, source: Dataset, prediction: Prediction, review: Review | None, series_uid: str,
+def structured_report(*, source: Dataset, prediction: Prediction | None, review: Review | None, series_uid: str,
                       previous: Dataset | None = None) -> Dataset:
     """A Comprehensive SR; with a review it is complete and verified, else a preliminary suggestion."""
     code, text, number = hd.sr.CodeContentItem, hd.sr.TextContentItem, hd.sr.NumContentItem
-    items = [
+    items = [] if prediction is None else [  # None: no suggestion people may see (a blind or human read)
         _contained(code, concept("ai-suggestion", WARNING), _finding_code(prediction.label)),
         _contained(text, hd.sr.CodedConcept("111001", "DCM", "Algorithm Name"), MANUFACTURER),
         _contained(text, hd.sr.CodedConcept("111003", "DCM", "Algorithm Version"), prediction.model_version.name),

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from ..models import Case, IdempotencyKey, Prediction
 from ..text import identifier_key
+from ..validation.selectors import exposed_prediction
 
 FORM_KEY_PREFIX = "form:"  # the new-case form's submission keys, beside the API's Idempotency-Keys
 
@@ -49,11 +50,13 @@ def earlier_cases(case: Case, user) -> QuerySet[Case]:
 
 
 def heatmap_prediction(case: Case) -> Prediction | None:
-    """The latest shown suggestion that drew a heatmap, if any (a refused or uncertain film has none to show)."""
-    return case.predictions.shown().with_suggestion().exclude(heatmap_name="").newest_first().first()
+    """The prediction people may see (`validation.selectors.exposed_prediction`), if it is a suggestion that drew a
+    heatmap (a refused or uncertain film has none to show, nor has a clinic validating the AI)."""
+    prediction = exposed_prediction(case)
+    return prediction if prediction is not None and prediction.gives_suggestion and prediction.heatmap_name else None
 
 
 def heatmap_name(case: Case) -> str | None:
-    """The storage name of the latest suggestion's heatmap (its class map), if it drew one."""
+    """The storage name of the heatmap (its class map) of the prediction people may see, if it drew one."""
     prediction = heatmap_prediction(case)
     return prediction.heatmap_name if prediction is not None else None

@@ -10,12 +10,13 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from ..models import ApiToken, AuditEvent, Case, Clinic, Integration, Prediction
-from ..reviews.selectors import latest_prediction
+from ..validation import selectors as validation
 
 Action = AuditEvent.Action
 # The audit events that change what the API shows of a case: "changed since" follows these.
 CASE_CHANGES = (Action.CASE_SUBMITTED, Action.STATUS_CHANGED, Action.PREDICTION_WRITTEN, Action.CLASSIFICATION_FAILED,
-                Action.CASE_RETRIED, Action.REVIEW_CONFIRMED, Action.REVIEW_OVERRIDDEN, Action.REVIEW_AMENDED,
+                Action.CASE_RETRIED, Action.REVIEW_CONFIRMED, Action.REVIEW_OVERRIDDEN, Action.REVIEW_SIGNED,
+                Action.REVIEW_AMENDED,
                 Action.CASE_EDITED)
 
 
@@ -23,11 +24,11 @@ def exposed_prediction(case: Case) -> Prediction | None:
     """THE rule for whether the API, FHIR and webhooks show a case's AI result: the prediction they may
     show, or None (no AI result, no `case.predicted` webhook, no AI Observation).
 
-    Today it is the rule the pages use: the latest prediction of the served version, never a silent
-    trial's (`Prediction.objects.shown()`). The per-clinic local-validation rule (issue 26) goes here,
-    so that no outside system sees a suggestion its clinic's staff may not.
+    It is the rule the pages use (`validation.selectors.exposed_prediction`): the latest prediction of the
+    served version, never a silent trial's, and only at a clinic live for that version, so that no outside
+    system sees a suggestion its clinic's staff may not.
     """
-    return latest_prediction(case)
+    return validation.exposed_prediction(case)
 
 
 def cases_for(viewer) -> QuerySet[Case]:

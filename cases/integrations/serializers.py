@@ -27,7 +27,8 @@ def result_of(case: Case, context: dict) -> CaseResult:
     """The AI result the rule lets us show (`exposed_prediction`) and the review in force, once per case."""
     cache = context.setdefault("results", {})
     if case.pk not in cache:
-        cache[case.pk] = CaseResult(prediction=selectors.exposed_prediction(case), review=current_review(case))
+        cache[case.pk] = CaseResult(prediction=selectors.exposed_prediction(case), review=current_review(case),
+                                    refused_reason=case.gate_reason)
     return cache[case.pk]
 
 

@@ -1,12 +1,12 @@
-"""Per-clinic oversight: each clinic's weekly figures, read in four grouped queries.
+"""Per-clinic oversight: each clinic's weekly figures, read in a few grouped queries.
 
-A case counts in the week it was submitted (Monday to Sunday, in TIME_ZONE). Agreement is the
-final finding (the review in force) against the suggestion that review answered; the override
-rate is the share of first signatures that disagreed with the suggestion; the COVID-19
-suggestion rate is the share of predicted cases the served model called COVID-19; turnaround
-is submission to first signature. Gate refusals are the cases whose image the input gate
-refused (no suggestion, a human read), counted per week and, over the window, per reason; cases in
-the model's uncertain band (no suggestion either, a human read) are counted apart.
+A case counts in the week it was submitted (Monday to Sunday, in TIME_ZONE). Agreement and the
+override rate follow `agreement.DEFINITION` (served predictions only; no suggestion, no count); the
+COVID-19 suggestion rate is the share of predicted cases the served model called COVID-19; turnaround
+is submission to first signature. Each week names the served versions that predicted its cases. Gate
+refusals are the cases whose image the input gate refused (no suggestion, a human read), counted per week
+and, over the window, per reason; cases in the model's uncertain band (no suggestion either, a human read)
+are counted apart.
 """
 
 from dataclasses import dataclass, field
@@ -20,12 +20,13 @@ from django.utils import timezone
 from classifier.labels import COVID
 
 from ..classification.reasons import UNCERTAIN
-from ..models import Case, Clinic, Review
+from ..models import Case, Clinic, Prediction, Review
+from .agreement import AGREES, FIRST_ANSWERED, OVERRIDDEN, compared_reviews
 from .versions import Seconds, duration_text, percent
 
 # metric -> (numerator field, denominator field, name shown)
 METRICS = {
-    "agreement": ("agreed", "reviewed", "Agreement with radiologists"),
+    "agreement": ("agreed", "compared", "Agreement with radiologists"),
     "override_rate": ("overridden", "first_reviews", "Override rate"),
     "covid_rate": ("covid_suggested", "predicted", "COVID-19 suggestion rate"),
 }
@@ -37,12 +38,14 @@ class Week:
     cases: int = 0
     predicted: int = 0
     covid_suggested: int = 0
-    reviewed: int = 0
+    reviewed: int = 0  # reviews in force, with or without a suggestion
+    compared: int = 0  # served predictions with a suggestion on reviewed cases (agreement.compared_reviews)
     agreed: int = 0
     first_reviews: int = 0
     overridden: int = 0
     turnaround: timedelta | None = None
     gate_refusals: int = 0
+    versions: list[str] = field(default_factory=list)  # the served versions that predicted this week's cases
     uncertain: int = 0  # no suggestion: the model's uncertain band
     flagged: set[str] = field(default_factory=set)  # metrics out of their usual range this week
 
@@ -120,11 +123,17 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
 
     cases = Case.objects.filter(clinic__in=clinic_list, created__gte=since)
     add(cases.annotate(week=week_of("created")).values("week", clinic_key=F("clinic_id")).annotate(
-        n=Count("id"), predicted_n=Count("id", filter=~Q(predicted_label="")),
-        covid_n=Count("id", filter=Q(predicted_label=COVID)),
-        refused_n=Count("id", filter=~Q(gate_reason__in=("", UNCERTAIN))),
-        uncertain_n=Count("id", filter=Q(gate_reason=UNCERTAIN))),
-        cases="n", predicted="predicted_n", covid_suggested="covid_n", gate_refusals="refused_n",
+        n=Count("id"), refused_n=Count("id", filter=~Q(gate_reason__in=("", UNCERTAIN)))),
+        cases="n", gate_refusals="refused_n")
+    # From the served predictions, not the worklist columns: a clinic validating the AI has none shown (nor
+    # its "uncertain").
+    served = Prediction.objects.shown().filter(case__in=cases)
+    add(served.with_suggestion().annotate(week=week_of("case__created")).values(
+        "week", clinic_key=F("case__clinic_id")).annotate(
+        predicted_n=Count("case_id", distinct=True), covid_n=Count("case_id", distinct=True, filter=Q(label=COVID))),
+        predicted="predicted_n", covid_suggested="covid_n")
+    add(served.filter(gate_passed=True, uncertain=True).annotate(week=week_of("case__created")).values(
+        "week", clinic_key=F("case__clinic_id")).annotate(uncertain_n=Count("case_id", distinct=True)),
         uncertain="uncertain_n")
     by_reason: dict[int, dict[str, int]] = {}
     refused = cases.exclude(gate_reason__in=("", UNCERTAIN)).order_by()
@@ -135,9 +144,17 @@ def weekly_figures(clinics, *, weeks: int | None = None, today: date | None = No
         week=week_of("case__created"))
     in_force, first = Q(amended_by__isnull=True), Q(amends__isnull=True)
     add(reviews.filter(in_force | first).values("week", clinic_key=F("case__clinic_id")).annotate(
-        reviewed_n=Count("id", filter=in_force), agreed_n=Count("id", filter=in_force & Q(agreed=True)),
-        first_n=Count("id", filter=first), overridden_n=Count("id", filter=first & Q(agreed=False))),
-        reviewed="reviewed_n", agreed="agreed_n", first_reviews="first_n", overridden="overridden_n")
+        reviewed_n=Count("id", filter=in_force), first_n=Count("id", filter=FIRST_ANSWERED),
+        overridden_n=Count("id", filter=OVERRIDDEN)),
+        reviewed="reviewed_n", first_reviews="first_n", overridden="overridden_n")
+    served = compared_reviews(clinic_list, trial=False).filter(case__created__gte=since)
+    add(served.annotate(week=week_of("case__created")).values("week", clinic_key=F("case__clinic_id")).annotate(
+        compared_n=Count("id"), agreed_n=Count("id", filter=AGREES)), compared="compared_n", agreed="agreed_n")
+    for clinic_id, week, name in (Prediction.objects.shown().filter(case__in=cases)
+                                  .annotate(week=week_of("case__created")).order_by("model_version__created")
+                                  .values_list("case__clinic_id", "week", "model_version__name").distinct()):
+        if (clinic_id, week) in table and name not in table[(clinic_id, week)].versions:
+            table[(clinic_id, week)].versions.append(name)
     for key, median in median_turnarounds(reviews.filter(first)).items():
         if key in table:
             table[key].turnaround = median

@@ -107,5 +107,6 @@ def mail_flags(flags: list[Flag]) -> None:
     """One message about the new flags; they stay on the page and in the audit trail if the mail server is down."""
     body = "\n".join(["These clinics' weekly figures left their usual range:", ""]
                      + [f"- {flag.sentence()}" for flag in flags]
-                     + ["", "The oversight page shows each clinic's weeks."])
+                     + ["", "The oversight page shows each clinic's weeks. A live clinic's AI suggestions can be "
+                        "paused on its local validation page (/audit/validation/)."])
     mail_administrators(subject=f"CXR Triage: {len(flags)} clinic figure(s) out of range", body=body)

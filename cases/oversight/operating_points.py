@@ -1,4 +1,5 @@
-"""A COVID-19 threshold per clinic, fitted to its radiologists' findings: proposed, never applied.
+"""A COVID-19 threshold per clinic, fitted to its radiologists' findings: proposed here; applied only when the
+clinic goes live at it (cases/validation), to its new cases.
 
 The worklist puts a case first when the served model's COVID-19 probability is above
 CXR_COVID_PRIORITY_THRESHOLD, one value for every clinic. A clinic whose X-ray unit shifts the
@@ -6,8 +7,7 @@ model's scores may need another value to keep the same sensitivity. For each cli
 least CXR_OPERATING_POINT_MIN_CASES reviewed cases the radiologists found COVID-19, and as many
 they did not, this proposes the highest threshold that keeps the target sensitivity
 (CXR_OPERATING_POINT_SENSITIVITY) on those cases, with the specificity it gives. Nothing here
-changes the worklist: an administrator reads the proposal and decides (a per-clinic threshold
-would also lose the worklist's index, which is built for one constant).
+changes the worklist: an administrator (or the clinic's auditor) decides on the validation page.
 """
 
 import math
@@ -17,9 +17,9 @@ from django.conf import settings
 
 from classifier.labels import COVID
 
-from ..models import Clinic, Review
+from ..models import Clinic
+from .agreement import compared_reviews
 from .statistics import Proportion
-from .versions import in_clinics
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,12 @@ class ClinicProposal:
 def proposals(clinics) -> list[ClinicProposal]:
     """One proposal per clinic (a queryset), from its reviewed cases' served COVID-19 probabilities."""
     scores: dict[int, tuple[list[float], list[float]]] = {}
-    rows = (in_clinics(Review.objects.in_force(), "case__", clinics).filter(case__covid_probability__isnull=False)
-            .values_list("case__clinic_id", "case__covid_probability", "finding"))
-    for clinic_id, probability, finding in rows.iterator(chunk_size=5000):
+    # From the served predictions, not the worklist columns: a clinic validating the AI has none shown there.
+    rows = (compared_reviews(clinics, trial=False)
+            .values_list("case__clinic_id", "suggestion__probabilities", "finding"))
+    for clinic_id, probabilities, finding in rows.iterator(chunk_size=5000):
         positives, negatives = scores.setdefault(clinic_id, ([], []))
-        (positives if finding == COVID else negatives).append(probability)
+        (positives if finding == COVID else negatives).append(float(probabilities.get(COVID, 0.0)))
     minimum, target = settings.CXR_OPERATING_POINT_MIN_CASES, settings.CXR_OPERATING_POINT_SENSITIVITY
     result = []
     for clinic in clinics.order_by("name"):

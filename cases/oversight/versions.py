@@ -16,6 +16,7 @@ from classifier.labels import FINDING_NAMES
 from classifier.models import ModelVersion
 
 from ..models import Prediction, Review
+from .agreement import DISAGREED, compared_reviews
 from .statistics import MatrixRow, confusion_matrix
 
 OVERRIDES_SHOWN = 50
@@ -34,6 +35,7 @@ class Override:
 @dataclass(frozen=True)
 class VersionOversight:
     version: ModelVersion
+    trial: bool  # the role the version had when it wrote these predictions: silent trial, or served
     predictions: int
     compared: int
     matrix: list[MatrixRow]
@@ -45,6 +47,10 @@ class VersionOversight:
     median_to_prediction: timedelta | None
     median_to_review: timedelta | None
     uncertain: int = 0  # predictions in the model's uncertain band: no suggestion, a human read
+
+    @property
+    def role(self) -> str:
+        return "silent trial" if self.trial else "served"
 
     @property
     def agreement_percent(self) -> str:
@@ -111,30 +117,38 @@ def in_clinics(queryset, case_path: str, clinics):
 
 
 def oversight_by_version(clinics=None) -> list[VersionOversight]:
-    """Grouped queries per figure, so the page costs the same at 100 or 100,000 cases.
-    `clinics` (a queryset) limits every figure to those clinics' cases."""
-    predictions = dict(in_clinics(Prediction.objects, "case__", clinics).values("model_version_id")
-                       .annotate(n=Count("id")).values_list("model_version_id", "n"))
-    pairs: dict[int, dict[tuple[str, str], int]] = {}
-    for version_id, finding, label, n in (
-            in_clinics(Review.objects.in_force(), "case__", clinics).filter(case__predictions__isnull=False)
-            .values("case__predictions__model_version_id", "finding", "case__predictions__label")
-            .annotate(n=Count("case__predictions__id"))
-            .values_list("case__predictions__model_version_id", "finding", "case__predictions__label", "n")):
-        pairs.setdefault(version_id, {})[(finding, label)] = n
-    overrides = dict(in_clinics(Review.objects.in_force(), "case__", clinics)
-                     .filter(agreed=False, prediction__isnull=False)
-                     .values("prediction__model_version_id").annotate(n=Count("id"))
+    """One summary per version and role (served, silent trial), in grouped queries per figure, so the page
+    costs the same at 100 or 100,000 cases. `clinics` (a queryset) limits every figure to those clinics'
+    cases. Agreement follows `agreement.DEFINITION`."""
+
+    predictions = {(version_id, trial): n for version_id, trial, n in (
+        in_clinics(Prediction.objects, "case__", clinics).order_by().values("model_version_id", "trial")
+        .annotate(n=Count("id")).values_list("model_version_id", "trial", "n"))}
+    pairs: dict[tuple[int, bool], dict[tuple[str, str], int]] = {}
+    for version_id, trial, finding, label, n in (
+            compared_reviews(clinics).order_by()
+            .values("suggestion__model_version_id", "suggestion__trial", "finding", "suggestion__label")
+            .annotate(n=Count("id"))
+            .values_list("suggestion__model_version_id", "suggestion__trial", "finding", "suggestion__label", "n")):
+        pairs.setdefault((version_id, trial), {})[(finding, label)] = n
+    # A review answers a shown prediction: every override is the served role's.
+    overrides = dict(in_clinics(Review.objects.in_force(), "case__", clinics).filter(DISAGREED)
+                     .order_by().values("prediction__model_version_id").annotate(n=Count("id"))
                      .values_list("prediction__model_version_id", "n"))
-    uncertain = dict(in_clinics(Prediction.objects.filter(uncertain=True), "case__", clinics)
-                     .values("model_version_id").annotate(n=Count("id")).values_list("model_version_id", "n"))
-    versions = ModelVersion.objects.filter(pk__in=predictions).order_by("created", "id")
-    return [summarise(version, predictions[version.pk], pairs.get(version.pk, {}), overrides.get(version.pk, 0),
-                      clinics=clinics, uncertain=uncertain.get(version.pk, 0)) for version in versions]
+    uncertain = {(version_id, trial): n for version_id, trial, n in (
+        in_clinics(Prediction.objects.filter(uncertain=True), "case__", clinics).order_by()
+        .values("model_version_id", "trial").annotate(n=Count("id")).values_list("model_version_id", "trial", "n"))}
+    versions = {version.pk: version for version in ModelVersion.objects.filter(
+        pk__in={version_id for version_id, _ in predictions})}
+    keys = sorted(predictions, key=lambda key: (versions[key[0]].created, key[0], key[1]))
+    return [summarise(versions[version_id], predictions[(version_id, trial)], pairs.get((version_id, trial), {}),
+                      0 if trial else overrides.get(version_id, 0), trial=trial, clinics=clinics,
+                      uncertain=uncertain.get((version_id, trial), 0))
+            for version_id, trial in keys]
 
 
 def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, str], int],
-              override_count: int, *, clinics=None, uncertain: int = 0) -> VersionOversight:
+              override_count: int, *, trial: bool = False, clinics=None, uncertain: int = 0) -> VersionOversight:
     compared = sum(pairs.values())
     covid_cases = sum(n for (finding, _), n in pairs.items() if finding == "covid")
     # Turnarounds are the served predictions': a trial's, often written by re-scoring weeks later, have none.
@@ -143,24 +157,25 @@ def summarise(version: ModelVersion, predictions: int, pairs: dict[tuple[str, st
     reviewed = own.filter(reviews__amends__isnull=True, reviews__signed_at__gte=F("created"))
     return VersionOversight(
         version=version,
+        trial=trial,
         predictions=predictions,
         compared=compared,
         matrix=confusion_matrix(pairs),
         agreement=ratio(sum(n for (finding, label), n in pairs.items() if finding == label), compared),
         covid_cases=covid_cases,
         covid_sensitivity=ratio(pairs.get(("covid", "covid"), 0), covid_cases),
-        overrides=latest_overrides(version, clinics),
+        overrides=[] if trial else latest_overrides(version, clinics),
         override_count=override_count,
-        median_to_prediction=median_of(own, "created", "case__created"),
-        median_to_review=median_of(reviewed, "reviews__signed_at", "created"),
+        median_to_prediction=None if trial else median_of(own, "created", "case__created"),
+        median_to_review=None if trial else median_of(reviewed, "reviews__signed_at", "created"),
         uncertain=uncertain,
     )
 
 
 def latest_overrides(version: ModelVersion, clinics=None) -> list[Override]:
-    """The version's latest overrides (final findings that differ from its prediction), newest first."""
+    """The version's latest overrides (final findings that differ from its suggestion), newest first."""
     reviews = (in_clinics(Review.objects.in_force(), "case__", clinics)
-               .filter(agreed=False, prediction__model_version=version)
+               .filter(DISAGREED, prediction__model_version=version)
                .select_related("reviewer", "case", "prediction").newest_first()[:OVERRIDES_SHOWN])
     return [Override(str(review.case.public_id), FINDING_NAMES.get(label_of(review), "–"),
                      FINDING_NAMES[review.finding], review.note, review.reviewer.get_username(), review.signed_at)
@@ -176,7 +191,7 @@ def chart_png(summaries: list[VersionOversight]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: only this view needs it
     from matplotlib.figure import Figure
 
-    names = [s.version.name for s in summaries]
+    names = [f"{s.version.name} ({s.role})" for s in summaries]
     positions = range(len(summaries))
     figure = Figure(figsize=(10, 4), dpi=100, layout="constrained")
     rates, times = figure.subplots(1, 2)

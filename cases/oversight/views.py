@@ -17,7 +17,7 @@ from classifier.models import ModelVersion
 
 from ..access import can_audit, can_manage_models, clinics_for, role_required, sees_all_clinics
 from ..models import Clinic
-from . import activation, snapshots, versions
+from . import activation, agreement, snapshots, versions
 from .clinics import METRICS
 from .operating_points import proposals
 
@@ -52,7 +52,7 @@ def show_oversight(request):
     return render_private(request, "oversight/oversight.html", {
         "summaries": figures.value.summaries, "labels": [DISPLAY_NAMES[label] for label in LABELS],
         "trials": figures.value.trials, "clinics": visible, "selected": selected, "figures": figures,
-        "chart_query": request.GET.urlencode(),
+        "chart_query": request.GET.urlencode(), "agreement_definition": agreement.DEFINITION,
     })
 
 
@@ -64,7 +64,7 @@ def show_clinic_oversight(request):
     figures = snapshots.figures("weeks", clinics)
     return render_private(request, "oversight/oversight_clinics.html", {
         "per_clinic": figures.value, "metrics": METRICS, "clinics": visible, "selected": selected,
-        "figures": figures})
+        "figures": figures, "agreement_definition": agreement.DEFINITION})
 
 
 @require_GET

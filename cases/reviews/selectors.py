@@ -1,8 +1,9 @@
 """Reads for radiologists: the worklist (which cases, in which order, how many of each
 status) and a case's result (the latest prediction and the review in force).
 
-Ordering (`Case.objects.in_worklist_order`): latest COVID-19 probability above
-settings.CXR_COVID_PRIORITY_THRESHOLD first, then the staff "urgent" flag, then the longest wait.
+Ordering (`Case.objects.in_worklist_order`): COVID-19 priority (the latest probability above the threshold in
+force at the clinic when it was written, `Case.covid_priority`) first, then the staff "urgent" flag, then the
+longest wait.
 The latest prediction's label and COVID-19 probability are columns of Case (written with the
 prediction), so a page is one query over one table plus a count, whatever the number of cases.
 """
@@ -10,7 +11,6 @@ prediction), so a page is one query over one table plus a count, whatever the nu
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
@@ -22,6 +22,7 @@ from classifier.labels import LABELS, display_name
 from ..audit.selectors import start_of_day
 from ..classification.reasons import REASONS, UNCERTAIN
 from ..models import Case, Prediction, Review
+from ..validation.selectors import is_exposed, latest_prediction  # noqa: F401  (latest_prediction re-exported)
 
 PAGE_SIZE = 25
 HUMAN_READ = "human_read"  # the worklist filter for images the input gate refused
@@ -29,14 +30,19 @@ HUMAN_READ = "human_read"  # the worklist filter for images the input gate refus
 
 @dataclass(frozen=True)
 class CaseResult:
-    """What a case page shows: the prediction being answered and the review in force, if any.
+    """What a case page shows: the prediction people may see (`validation.selectors.exposed_prediction`) and
+    the review in force, if any.
 
     A prediction whose image the input gate refused is no suggestion: `suggestion` is None and
-    `human_read` says why the image needs a radiologist's read without one.
+    `human_read` says why the image needs a radiologist's read without one. At a clinic that is validating
+    the AI, `prediction` is None, `validating` is True and `latest_id` is what the signing form answers.
     """
 
     prediction: Prediction | None
     review: Review | None
+    validating: bool = False
+    latest_id: int | None = None
+    refused_reason: str = ""  # the input gate's, even while validating: it is about the image, not a suggestion
 
     @property
     def suggestion(self) -> Prediction | None:
@@ -44,15 +50,14 @@ class CaseResult:
 
     @property
     def human_read(self) -> str:
+        unknown = "The image did not pass the input check."
+        if self.refused_reason:  # the input gate's, even while validating
+            return REASONS.get(self.refused_reason, unknown)
         if self.prediction is None or self.prediction.gives_suggestion:
             return ""
         if self.prediction.gate_passed:
             return REASONS[UNCERTAIN]
-        return REASONS.get(self.prediction.gate_reason, "The image did not pass the input check.")
-
-
-def latest_prediction(case: Case) -> Prediction | None:
-    return case.predictions.shown().select_related("model_version").newest_first().first()
+        return REASONS.get(self.prediction.gate_reason, unknown)
 
 
 def current_review(case: Case) -> Review | None:
@@ -61,7 +66,12 @@ def current_review(case: Case) -> Review | None:
 
 
 def result_for(case: Case) -> CaseResult:
-    return CaseResult(prediction=latest_prediction(case), review=current_review(case))
+    latest = latest_prediction(case)
+    exposed = latest if latest is not None and is_exposed(latest) else None
+    return CaseResult(prediction=exposed, review=current_review(case),
+                      validating=latest is not None and exposed is None,
+                      latest_id=latest.pk if latest is not None else None,
+                      refused_reason=latest.gate_reason if latest is not None and latest.gate_passed is False else "")
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,7 @@ def worklist_for(user, *, filters: WorklistFilters) -> QuerySet[Case]:
         cases = cases.filter(created__gte=start_of_day(filters.submitted_from))
     if filters.submitted_to:
         cases = cases.filter(created__lt=start_of_day(filters.submitted_to + timedelta(days=1)))
-    return cases.in_worklist_order(settings.CXR_COVID_PRIORITY_THRESHOLD)
+    return cases.in_worklist_order()
 
 
 def worklist_page(user, *, filters: WorklistFilters, page_number, counts: dict[str, int] | None = None) -> Page:
@@ -116,9 +126,10 @@ def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> int 
 
 
 def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """Annotate the AI's confidence in its label and the finding of the signed review in force (its id,
-    and when it was signed if it is an amendment, let an open case list notice a new one)."""
-    latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
+    """Annotate the AI's confidence in its label (of the prediction people may see) and the finding of the
+    signed review in force (its id, and when it was signed if it is an amendment, let an open case list
+    notice a new one)."""
+    latest = Prediction.objects.exposed().filter(case=OuterRef("pk")).newest_first()
     final = Review.objects.in_force().filter(case=OuterRef("pk")).newest_first()
     highest = Greatest(*(Cast(KT(f"probabilities__{label}"), FloatField()) for label in LABELS))
     return cases.annotate(
@@ -135,8 +146,9 @@ MAX_OUTCOMES = 100  # a page of the case list is 25
 def outcomes_for(user, public_ids: list[str]) -> list[dict]:
     """What an open page needs to see that a case has moved on: its status and the review in force,
     for the asked cases this user may see (the same read rule as every case page; others are left out).
-    `key` changes whenever the page must be redrawn: a new status, prediction, signature or amendment."""
-    latest = Prediction.objects.shown().filter(case=OuterRef("pk")).newest_first()
+    `key` changes whenever the page must be redrawn: a new status, prediction people may see (a clinic validating
+    the AI shows none: `Prediction.objects.exposed`), signature or amendment."""
+    latest = Prediction.objects.exposed().filter(case=OuterRef("pk")).newest_first()
     cases = with_outcome(Case.objects.visible_to(user).filter(public_id__in=public_ids[:MAX_OUTCOMES])).annotate(
         prediction_id=Subquery(latest.values("pk")[:1]),
     ).select_related("patient").order_by()

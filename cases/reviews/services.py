@@ -18,6 +18,7 @@ from ..integrations import webhooks
 from ..notifications.services import announce_result
 from ..models import AuditEvent, Case, FirstImpression, Prediction, Review
 from ..workflow import transition
+from ..validation.selectors import VALIDATING, is_exposed
 from .selectors import current_review, latest_prediction
 
 
@@ -94,7 +95,8 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
         raise ReviewError("This case has no prediction to review yet.")
     if prediction_id is not None and prediction_id != latest.pk:
         raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
-    suggestion = latest if latest.gives_suggestion else None  # a human read answers no suggestion
+    # A human read, or a blind read at a clinic validating the AI, answers no suggestion.
+    suggestion = latest if latest.gives_suggestion and is_exposed(latest) else None
     if needs_first_impression(case, reviewer):
         raise ReviewError("Record your first impression before signing.")
     impression = first_impression_of(case, reviewer) if case.clinic.read_first else None
@@ -109,9 +111,9 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
             case=case, prediction=suggestion, reviewer=reviewer, finding=finding, note=note.strip(), agreed=agreed,
             first_impression=impression.finding if impression else "",
         )
-        record(AuditEvent.Action.REVIEW_CONFIRMED if agreed else AuditEvent.Action.REVIEW_OVERRIDDEN,
+        record(signing_action(suggestion, agreed),
                actor=actor, case=case, details=_details(review))
-        queue_results(case=case, prediction=latest, review=review)  # the DICOM report, after commit
+        queue_results(case=case, prediction=suggestion, review=review)  # the DICOM report, after commit
         webhooks.announce(case=case, event=webhooks.Event.SIGNED)  # the clinic's systems, after commit
         announce_result(case=case, review=review)  # and its staff who chose to be told
     case.status = Case.Status.REVIEWED
@@ -125,6 +127,8 @@ def confirm_review(*, case: Case, reviewer, note: str = "", actor: Actor | None 
         raise ReviewError("This case has no prediction to review yet.")
     if not latest.gives_suggestion:
         raise ReviewError("There is no AI suggestion to confirm: the image needs a human read.")
+    if not is_exposed(latest):
+        raise ReviewError("There is no AI suggestion to confirm: " + VALIDATING)
     return sign_review(case=case, reviewer=reviewer, finding=latest.label, note=note, prediction_id=latest.pk,
                        actor=actor)
 
@@ -149,12 +153,20 @@ def amend_review(*, review: Review, reviewer, finding: str, note: str = "", reas
             )
             record(AuditEvent.Action.REVIEW_AMENDED, actor=actor or Actor.of_user(reviewer), case=case,
                    details={**_details(amendment), "amends": review.pk, "reason": amendment.amendment_reason})
-            queue_results(case=case, prediction=review.prediction, review=amendment)  # an amended report
+            shown = review.prediction if review.prediction is not None and is_exposed(review.prediction) else None
+            queue_results(case=case, prediction=shown, review=amendment)  # an amended report
             webhooks.announce(case=case, event=webhooks.Event.AMENDED)
             announce_result(case=case, review=amendment)
     except IntegrityError:
         raise ReviewConflict("This review was already amended by someone else; reload the case.") from None
     return amendment
+
+
+def signing_action(suggestion: Prediction | None, agreed: bool) -> str:
+    """A read that answered no suggestion is neither a confirmation nor an override."""
+    if suggestion is None:
+        return AuditEvent.Action.REVIEW_SIGNED
+    return AuditEvent.Action.REVIEW_CONFIRMED if agreed else AuditEvent.Action.REVIEW_OVERRIDDEN
 
 
 def _already_signed(case: Case) -> ReviewError:

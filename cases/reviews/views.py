@@ -13,6 +13,7 @@ from ..access import can_review, role_required
 from ..audit.actors import Actor
 from ..intake.selectors import earlier_cases
 from ..models import Case
+from ..validation.selectors import validating_clinics
 from .forms import AmendForm, FirstImpressionForm, ReviewForm, WorklistFilterForm
 from .selectors import outcomes_for, result_for, status_counts, with_outcome, worklist_page
 from .services import (ReviewConflict, ReviewError, amend_review, first_impression_of, needs_first_impression,
@@ -32,6 +33,7 @@ def show_worklist(request):
     return render(request, "cases/worklist.html", {
         "form": form, "page": page, "filters": filters, "threshold": settings.CXR_COVID_PRIORITY_THRESHOLD,
         "counts": [(status, name, counts[status]) for status, name in Case.Status.choices],
+        "validating": validating_clinics(access.clinics_for(request.user)),
     })
 
 
@@ -144,16 +146,17 @@ def _case(request, public_id) -> Case:
 
 
 def _initial(result) -> dict:
-    """No finding is chosen in advance, the AI's least of all (automation bias): only the prediction
-    the radiologist is looking at, so a newer one arriving meanwhile is noticed."""
-    return {} if result.prediction is None else {"prediction": result.prediction.pk}
+    """No finding is chosen in advance, the AI's least of all (automation bias): only the prediction the
+    radiologist is looking at (the latest, even when a clinic validating the AI shows nothing of it: a blind
+    read), so a newer one arriving meanwhile is noticed."""
+    return {} if result.latest_id is None else {"prediction": result.latest_id}
 
 
 def _review_page(request, case, result, *, form=None, amend_form=None, impression_form=None, status: int = 200):
     """The review page: the signing form while the case awaits review, the amend form once signed.
     In a read-first clinic, a case awaiting review first asks for the radiologist's own impression and
     shows nothing of the AI (panel, heatmap) until it is recorded."""
-    awaiting = case.status == Case.Status.PREDICTED and result.prediction is not None
+    awaiting = case.status == Case.Status.PREDICTED and result.latest_id is not None
     if not awaiting:
         form = None
     hide_ai = awaiting and needs_first_impression(case, request.user)

@@ -1,5 +1,8 @@
 """Create the demo clinic and one user per role, once.
 
+The demo clinic is live for the served model, so a newcomer sees suggestions; a second demo clinic is silent,
+as every real clinic starts (local validation): its progress is on the administrators' validation page.
+
 Passwords come from CXR_DEMO_PASSWORD (all users) or CXR_DEMO_<ROLE>_PASSWORD (one user),
 otherwise they are generated and printed this one time. They are stored only as hashes, so a
 second run cannot show them again: it changes nothing and says how to reset one.
@@ -15,9 +18,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
-from cases.models import Clinic
+from cases.audit.actors import Actor
+from cases.models import Clinic, ClinicAIState
+from cases.validation.selectors import ai_state
+from cases.validation.services import change_state
+from classifier.registry import served_version
 
 CLINIC = {"code": "demo", "name": "Demo Clinic"}
+SILENT_CLINIC = {"code": "demo-silent", "name": "Demo Clinic (validating)"}
 # (username, role group, environment variable, member of the demo clinic, admin site access)
 DEMO_USERS = [
     ("demo_staff", STAFF_GROUP, "CXR_DEMO_STAFF_PASSWORD", True, False),
@@ -40,12 +48,19 @@ class Command(BaseCommand):
         passwords = {username: self._password(variable) for username, _, variable, _, _ in missing}
         with transaction.atomic():
             clinic, _ = Clinic.objects.get_or_create(code=CLINIC["code"], defaults={"name": CLINIC["name"]})
+            silent, _ = Clinic.objects.get_or_create(code=SILENT_CLINIC["code"],
+                                                     defaults={"name": SILENT_CLINIC["name"]})
+            version = served_version()
+            if ai_state(clinic, version) != ClinicAIState.State.LIVE:
+                change_state(clinic=clinic, version=version, state=ClinicAIState.State.LIVE, actor=Actor.system(),
+                             reason="demo: live without local evidence, so a newcomer sees suggestions")
             for username, group, _, member, is_staff in missing:
                 user = User.objects.create_user(username=username, password=passwords[username], is_staff=is_staff)
                 user.groups.add(Group.objects.get(name=group))
                 if member:
                     clinic.members.add(user)
-        self.stdout.write(f"Created the demo clinic “{clinic.name}” and these logins (shown only now):")
+        self.stdout.write(f"Created the demo clinic “{clinic.name}” (AI suggestions live), “{silent.name}” (silent: "
+                          "suggestions being validated) and these logins (shown only now):")
         for username, group, variable, _, _ in missing:
             shown = "(from the environment)" if self._configured(variable) else passwords[username]
             self.stdout.write(f"  {group:<15} {username:<17} {shown}")
