@@ -7,8 +7,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from tests.factories import model_version
 
-BEFORE = [("cases", "0024_perf")]
-AFTER = [("cases", "0025_localval")]
+BEFORE = [("cases", "0025_offline")]
+AFTER = [("cases", "0026_localval")]
 
 
 def migrate(targets):

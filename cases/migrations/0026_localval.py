@@ -18,7 +18,7 @@ def hide_suggestions_until_validated(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0024_perf'),
+        ('cases', '0025_offline'),
         ('classifier', '0003_trial_started'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
