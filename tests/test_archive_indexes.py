@@ -21,9 +21,9 @@ def indexes(model) -> dict[str, dict]:
 
 def test_the_worklist_has_its_filter_index_and_its_whole_order_index():
     found = indexes(Case)
-    assert found["case_worklist"]["columns"] == ["status", "clinic_id", "predicted_label", "covid_probability",
+    assert found["case_worklist"]["columns"] == ["status", "clinic_id", "predicted_label", "covid_priority",
                                                   "urgent", "created"]
-    assert "case_worklist_priority" in found  # an expression index: covid first, urgent, oldest, id
+    assert "case_worklist_priority" in found  # covid priority (stored at write time, issue 26) first, urgent, oldest, id
 
 
 def test_the_case_list_sorts_by_an_index_and_finds_a_patients_cases_by_one():

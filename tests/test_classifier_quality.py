@@ -119,8 +119,10 @@ def test_external_normals_are_reported_by_view_and_age_band(external_metrics):
     assert set(external_metrics["normals_by_age_band"]) <= {"18-39", "40-59", "60+"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 open: the committed model calls 0.686 of cxr-external Normal "
-                                       "and 41 % of its AP films COVID-19; remove this mark with a model that passes")
+@pytest.mark.xfail(strict=True, reason="issue 25 blocked: the committed model at its issue-25 operating point calls "
+                                       "0.657 of cxr-external Normal and 46 % of its AP normals COVID-19; remove this "
+                                       "mark with a model that passes")
 def test_external_adult_normals_meet_the_floors(external_metrics):
-    assert external_metrics["per_class"]["normal"]["sensitivity"] >= 0.90
-    assert external_metrics["normals_by_view"]["AP"]["called_covid"] <= 0.10
+    # Issue 25's floors (they replace issue 18's 0.90 / 0.10): called Normal >= 0.80, AP normals called COVID-19 <= 0.25.
+    assert external_metrics["per_class"]["normal"]["sensitivity"] >= 0.80
+    assert external_metrics["normals_by_view"]["AP"]["called_covid"] <= 0.25
