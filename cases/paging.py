@@ -33,6 +33,7 @@ class CappedPaginator(Paginator):
     def __init__(self, object_list, per_page, *, cap: int = COUNT_CAP, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.reach = cap
+        self.known: tuple[int, bool] | None = None
 
     def get_page(self, number) -> Page:
         try:
@@ -45,6 +46,10 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def counted(self) -> int:
+        if self.known is not None:
+            count, exact = self.known
+            if exact or count > self.reach:  # exact, or already more than this page needs counted
+                return count
         return capped_count(self.object_list, self.reach)
 
     @cached_property
@@ -56,8 +61,9 @@ class CappedPaginator(Paginator):
         """More rows than were counted: the total is not known, only that it exceeds `count`."""
         return self.counted > self.reach
 
-    def set_known_count(self, count: int) -> None:
-        """An exact total already known (e.g. from per-status counts): no count query."""
-        self.counted = count
-        self.reach = max(self.reach, count)
-
+    def know(self, count: int, *, exact: bool) -> None:
+        """A count already known (e.g. from the per-status counts): exact, or only "at least `count`". Spares
+        the count query unless a page deeper than that lower bound is asked for."""
+        self.known = (count, exact)
+        if exact:
+            self.reach = max(self.reach, count)

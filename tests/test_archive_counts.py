@@ -109,3 +109,18 @@ def test_the_audit_trail_beyond_the_cap_says_so_and_every_older_page_is_reached(
     assert len(seen) == len(set(seen)) == 1120
     last = client.get(EVENTS, {**query, "page": 23})
     assert pages_line(last.content.decode()) == "Page 23 of 23" and "Older" not in last.content.decode()
+
+
+def test_a_queue_past_the_cap_costs_page_one_no_more_queries_than_a_short_one(client, first, radiologist,
+                                                                                django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(radiologist)
+    with CaptureQueriesContext(connection) as short:
+        client.get(WORKLIST)
+    add_cases(first, Case.Status.PREDICTED, COUNT_CAP + 29)
+    with django_assert_max_num_queries(len(short)):
+        assert pages_line(client.get(WORKLIST).content.decode()) == f"Page 1 of {COUNT_CAP // PAGE_SIZE}+"
+    with django_assert_max_num_queries(len(short) + 1):  # past the cap: one count, up to the page after
+        assert len(client.get(WORKLIST, {"page": 41}).context["page"].object_list) == PAGE_SIZE

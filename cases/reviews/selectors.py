@@ -98,25 +98,26 @@ def worklist_page(user, *, filters: WorklistFilters, page_number, counts: dict[s
     Sorting only ids lets the database read nothing but the case_worklist index while it
     orders every waiting case; the full rows and their patients are fetched for 25 cases.
     The count stops a page past the asked one (cases/paging.py: "Page 1 of 40+" on a long queue). When
-    only the status filters and the page's `status_counts` are below their cap, they already hold the
-    exact total: pass them and the count query is skipped.
+    only the status filters, the page's `status_counts` already say the total (exact below their cap, "more
+    than the cap" above it): pass them and the count query is skipped, but on pages past the cap.
     """
     ordered = worklist_for(user, filters=filters)
     paginator = CappedPaginator(ordered.values_list("pk", flat=True), PAGE_SIZE)
-    total = known_total(filters, counts)
-    if total is not None:
-        paginator.set_known_count(total)
+    known = known_total(filters, counts)
+    if known is not None:
+        paginator.know(known[0], exact=known[1])
     page = paginator.get_page(page_number)
     page.object_list = list(ordered.filter(pk__in=list(page.object_list)).select_related("patient", "clinic"))
     return page
 
 
-def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> int | None:
-    """The number of cases the filters select, when the per-status counts say it exactly (under their cap)."""
+def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> tuple[int, bool] | None:
+    """The number of cases the filters select, when the per-status counts say it, and whether exactly (every
+    count under its cap) or only as a lower bound."""
     if counts is None or filters.clinic or filters.label or filters.submitted_from or filters.submitted_to:
         return None
     selected = [counts.get(filters.status, 0)] if filters.status else list(counts.values())
-    return None if any(count > COUNT_CAP for count in selected) else sum(selected)
+    return sum(selected), all(count <= COUNT_CAP for count in selected)
 
 
 def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
