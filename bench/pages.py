@@ -16,9 +16,19 @@ inserts. At the larger size the plan of each page's slowest query is written bes
 
     .venv/bin/python bench/pages.py [--cases 100000] [--repeats 30] [--no-live-oversight]
     BENCH_DATABASE_URL=postgres://.../wt_x .venv/bin/python bench/pages.py --cases 1000000 --no-live-oversight
+
+A fill of a million cases takes a quarter of an hour: `--reuse` measures the database BENCH_DATABASE_URL
+already holds (filled by an earlier run; missing migrations are applied, nothing is emptied) at its size
+only, optionally just the pages named by `--only`. `--json FILE` keeps the figures; `--before FILE` (figures
+of the same pages measured by the code before a change, on the same fill) puts them beside this run's, in
+their own section of BENCHMARKS.md:
+
+    BENCH_DATABASE_URL=... .venv/bin/python bench/pages.py --reuse --only Worklist --json before.json
+    BENCH_DATABASE_URL=... .venv/bin/python bench/pages.py --reuse --only Worklist --before before.json
 """
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -304,17 +314,20 @@ OVERSIGHT_PAGES = ("Oversight",)
 LIVE = ", computed on the request"
 
 
-def measure_all(users, *, repeats: int, live: bool = True, plans: dict | None = None) -> tuple[dict, float]:
-    """Every page, the oversight pages reading beat's figures (refreshed first, as beat does; its
-    time returned) and, with `live`, again computing their own (CXR_OVERSIGHT_REFRESH_SECONDS=0)."""
+def measure_all(users, *, repeats: int, live: bool = True, plans: dict | None = None,
+                only: tuple[str, ...] = (), refresh: bool = True) -> tuple[dict, float]:
+    """Every page (or those named by `only`), the oversight pages reading beat's figures (refreshed first,
+    as beat does; its time returned) and, with `live`, again computing their own
+    (CXR_OVERSIGHT_REFRESH_SECONDS=0)."""
     from django.test import override_settings
 
     from cases.oversight import snapshots
 
     began = time.perf_counter()
-    snapshots.refresh()
+    if refresh:
+        snapshots.refresh()
     refresh_seconds = time.perf_counter() - began
-    results = measure(users, repeats=repeats, plans=plans)
+    results = measure(users, repeats=repeats, plans=plans, only=only)
     if live:
         with override_settings(CXR_OVERSIGHT_REFRESH_SECONDS=0):
             results.update(measure(users, repeats=repeats, only=OVERSIGHT_PAGES, suffix=LIVE))
@@ -369,9 +382,69 @@ def archive_target(large: dict, *, cases: int) -> str:
     worst = max(pages, key=lambda name: large[name][1])
     met = large[worst][1] <= ARCHIVE_P95_MS
     at = "" if cases == 1_000_000 else f" (measured at {cases:,} cases, not 1,000,000)"
+    missing = [prefix for prefix in ARCHIVE_PAGES if not any(name.startswith(prefix) for name in pages)]
     return (f"- issue 31, worklist, patient-number search, audit trail by user and date and case timeline p95 <="
             f" {ARCHIVE_P95_MS} ms at 1,000,000 cases on PostgreSQL{at}: worst {large[worst][1]:.0f} ms ({worst});"
-            f" {'met' if met else '**NOT met**'}")
+            f" {'met' if met else '**NOT met**'}"
+            + (f" for the pages measured here (not measured in this run: {', '.join(missing)})" if missing else ""))
+
+
+def existing_people():
+    from django.contrib.auth.models import User
+
+    from cases.models import Clinic
+
+    return list(Clinic.objects.order_by("id")), {name: User.objects.get(username=name)
+                                                 for name in ("staff", "radiologist", "administrator")}
+
+
+def reused(args) -> None:
+    """Measure the fill BENCH_DATABASE_URL holds (see the module's docstring)."""
+    if not os.environ.get("BENCH_DATABASE_URL"):
+        raise SystemExit("--reuse measures the database named by BENCH_DATABASE_URL")
+    only = tuple(args.only)
+    with tempfile.TemporaryDirectory(prefix="cxr-bench-pages-") as workdir:
+        django_setup(Path(workdir), reuse=True)
+        from django.db import connection
+
+        from cases.models import AuditEvent, Case
+
+        _, users = existing_people()
+        cases, events = Case.objects.count(), AuditEvent.objects.count()
+        began = time.perf_counter()
+        analyze(connection)
+        analysed = time.perf_counter() - began
+        plans = {}
+        large, refresh_seconds = measure_all(users, repeats=args.repeats, live=False, plans=plans, only=only,
+                                             refresh=not args.no_refresh)
+        vendor = connection.vendor
+    if args.json:
+        Path(args.json).write_text(json.dumps(large, indent=1))
+    if not args.before:
+        print(json.dumps(large, indent=1))
+        return
+    before = json.loads(Path(args.before).read_text())
+    rows = [[name, f"{before[name][1]:.1f}", before[name][2], f"{large[name][0]:.1f}", f"{large[name][1]:.1f}",
+             large[name][2], f"{large[name][1] / before[name][1]:.2f}"] for name in large if name in before]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    body = "\n\n".join([
+        stamp("Django", "psycopg") + f" Load average at the end: {load}. Database: {vendor}, an earlier run's fill"
+        f" reused ({cases:,} cases, {events:,} audit events; {'VACUUM ANALYZE' if vendor == 'postgresql' else 'ANALYZE'}"
+        f" {analysed:.0f} s). {args.repeats} requests per page after one warm-up, Django test client in-process;"
+        f" \"before\" is the code before the change measured by this script on the same fill just before this run"
+        f" ({args.before_label}). Oversight figures refreshed as beat does in {refresh_seconds:.1f} s before the pages"
+        f" were requested.",
+        table(["Page", "p95 ms before", "queries", "p50 ms after", "p95 ms after", "queries", "p95 after / before"],
+              rows),
+        archive_target(large, cases=cases) if any(name.startswith(ARCHIVE_PAGES) for name in large) else "",
+        f"Plan of each page's slowest query at {cases:,} cases"
+        + (" (EXPLAIN ANALYZE: actual rows, no timings):" if vendor == "postgresql" else " (EXPLAIN QUERY PLAN):"),
+        "\n\n".join(f"<details><summary>{name}</summary>\n\n```\n{plan}\n```\n</details>"
+                     for name, plan in plans.items()),
+    ])
+    write_section(f"pages-{vendor}-reused", f"Page response times on a reused fill of {cases:,} cases ({vendor}):"
+                  f" {args.title}", body)
+    print(body)
 
 
 def main() -> None:
@@ -381,7 +454,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--no-live-oversight", action="store_true",
                         help="skip the oversight pages computing their own figures (seconds each at 1,000,000 cases)")
+    parser.add_argument("--reuse", action="store_true", help="measure the fill BENCH_DATABASE_URL already holds")
+    parser.add_argument("--only", nargs="*", default=[], help="with --reuse: pages whose name starts so")
+    parser.add_argument("--no-refresh", action="store_true",
+                        help="with --reuse: do not compute beat's oversight figures first (pages may compute theirs)")
+    parser.add_argument("--json", help="with --reuse: write the figures to this file")
+    parser.add_argument("--before", help="with --reuse: figures (--json) of the code before a change, shown beside")
+    parser.add_argument("--before-label", default="the parent commit", help="what --before measured")
+    parser.add_argument("--title", default="before and after a change", help="with --before: the section's title")
     args = parser.parse_args()
+    if args.reuse:
+        return reused(args)
     live = not args.no_live_oversight
     with tempfile.TemporaryDirectory(prefix="cxr-bench-pages-") as workdir:
         django_setup(Path(workdir))

@@ -93,8 +93,9 @@ def run_python(code: str, env: dict | None = None) -> str:
     return result.stdout
 
 
-def django_setup(workdir: Path) -> None:
-    """Set Django up in this process on a scratch database (or BENCH_DATABASE_URL, emptied first)."""
+def django_setup(workdir: Path, *, reuse: bool = False) -> None:
+    """Set Django up in this process on a scratch database (or BENCH_DATABASE_URL, emptied first unless
+    `reuse`: then its rows are kept and only missing migrations are applied)."""
     os.environ.update({
         "SECRET_KEY": "bench-only-" + "k" * 50, "HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "testserver", "CXR_DATA_DIR": str(workdir),
@@ -110,6 +111,6 @@ def django_setup(workdir: Path) -> None:
     # Pages render with the finders' static files: no manifest is built for a benchmark.
     settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    if os.environ.get("BENCH_DATABASE_URL"):
+    if os.environ.get("BENCH_DATABASE_URL") and not reuse:
         call_command("flush", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0)

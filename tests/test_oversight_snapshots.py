@@ -18,6 +18,7 @@ from tests.factories import make_case, predict, served_model_version, trial_vers
 
 OVERSIGHT = reverse("audit:oversight")
 PER_CLINIC = reverse("audit:oversight_clinics")
+THRESHOLDS = reverse("audit:operating_points")
 
 
 def reviewed(clinic, staff, radiologist, mrn: str) -> Case:
@@ -36,7 +37,7 @@ def two_reviewed(clinic, staff, radiologist):
 
 def test_the_page_shows_beats_figures_and_says_when_they_were_computed(client, administrator, two_reviewed, clinic,
                                                                       staff, radiologist):
-    assert snapshots.refresh() == 2 * (1 + 1)  # two pages, for all clinics and for the one clinic
+    assert snapshots.refresh() == 3 * (1 + 1)  # three pages, for all clinics and for the one clinic
     reviewed(clinic, staff, radiologist, "LATE")  # after beat's run: not counted until the next one
     client.force_login(administrator)
     page = client.get(OVERSIGHT).content.decode()
@@ -112,12 +113,12 @@ def test_beats_figures_of_one_clinic_never_reach_someone_who_cannot_see_it(
 
 
 def test_figures_taken_under_other_versions_are_dropped_at_the_next_refresh(two_reviewed, other_clinic):
-    assert snapshots.refresh() == 2 * (1 + 2)  # two pages: every clinic, and each of the two
+    assert snapshots.refresh() == 3 * (1 + 2)  # three pages: every clinic, and each of the two
     before = set(OversightSnapshot.objects.values_list("key", flat=True))
     trial_version("shadow-v9")
-    assert snapshots.refresh() == 6
+    assert snapshots.refresh() == 9
     after = set(OversightSnapshot.objects.values_list("key", flat=True))
-    assert len(after) == 6 and not after & before
+    assert len(after) == 9 and not after & before
 
 
 def test_beat_refreshes_the_figures_on_the_upkeep_queue_with_a_task_the_worker_knows(settings):
@@ -125,3 +126,36 @@ def test_beat_refreshes_the_figures_on_the_upkeep_queue_with_a_task_the_worker_k
     assert entry["task"] == "cases.tasks.refresh_oversight" and entry["task"] in app.tasks
     assert entry["schedule"] == settings.CXR_OVERSIGHT_REFRESH_SECONDS < settings.CXR_OVERSIGHT_MAX_AGE_SECONDS
     assert settings.CELERY_TASK_ROUTES["cases.tasks.refresh_oversight"] == {"queue": "upkeep"}
+
+
+def test_the_thresholds_page_shows_beats_figures_and_says_when_they_were_computed(client, administrator,
+                                                                                  two_reviewed, clinic, staff,
+                                                                                  radiologist):
+    snapshots.refresh()
+    reviewed(clinic, staff, radiologist, "LATE")  # after beat's run: not counted until the next one
+    client.force_login(administrator)
+    page = client.get(THRESHOLDS).content.decode()
+    assert "<td>0 / 2</td>" in page and "Figures as of" in page
+    snapshots.refresh()
+    assert "<td>0 / 3</td>" in client.get(THRESHOLDS).content.decode()
+
+
+def test_thresholds_fitted_under_another_target_are_not_shown_after_a_restart(client, administrator, two_reviewed,
+                                                                               clinic, staff, radiologist, settings):
+    snapshots.refresh()
+    reviewed(clinic, staff, radiologist, "LATE")
+    settings.CXR_OPERATING_POINT_SENSITIVITY = 0.9
+    client.force_login(administrator)
+    page = client.get(THRESHOLDS).content.decode()
+    assert "<td>0 / 3</td>" in page and "Figures computed now" in page
+
+
+def test_beats_thresholds_of_one_clinic_never_reach_someone_who_cannot_see_it(
+        client, two_reviewed, clinic, other_clinic, other_staff, other_radiologist, one_clinic_auditor):
+    for number in range(3):
+        reviewed(other_clinic, other_staff, other_radiologist, f"O{number}")
+    snapshots.refresh()
+    client.force_login(one_clinic_auditor)
+    page = client.get(THRESHOLDS).content.decode()
+    assert "<td>0 / 2</td>" in page and "Figures as of" in page and "Riverside" not in page
+    assert client.get(THRESHOLDS, {"clinic": other_clinic.pk}).status_code == 404

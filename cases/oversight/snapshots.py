@@ -1,9 +1,10 @@
 """The oversight pages' figures, computed in the background and read by the pages.
 
-Both pages aggregate every case of their scope (0.7-0.9 s of database work at 100,000 cases);
+The versions and weeks pages aggregate every case of their scope (0.7-0.9 s of database work at 100,000 cases);
 beat's `refresh_oversight` computes them for every scope an administrator usually looks at (all
 clinics, and each clinic) and stores them as `OversightSnapshot` rows, so a page request reads
-one row. A page shows a snapshot at most CXR_OVERSIGHT_MAX_AGE_SECONDS old and says when it was
+one row. The COVID-19 thresholds per clinic (every reviewed case's score, 5.9 s at 1,000,000 cases) are
+kept the same way. A page shows a snapshot at most CXR_OVERSIGHT_MAX_AGE_SECONDS old and says when it was
 computed; a scope beat does not cover, a stale snapshot, or one taken under other model versions
 (activation, a trial started or ended) is computed on the request, as before.
 
@@ -27,6 +28,7 @@ from classifier.models import ModelVersion
 from ..models import Clinic, OversightSnapshot
 from . import drift, versions
 from .clinics import ClinicWeeks, week_start, weekly_figures
+from .operating_points import ClinicProposal, proposals
 from .trials import trial_comparisons
 
 log = logging.getLogger(__name__)
@@ -61,17 +63,25 @@ def compute_weeks(clinics) -> list[ClinicWeeks]:
     return per_clinic
 
 
-PAGES = {"versions": compute_versions, "weeks": compute_weeks}
+def compute_points(clinics) -> list[ClinicProposal]:
+    """The COVID-19 thresholds per clinic: every reviewed case's score read and sorted (seconds at 1,000,000)."""
+    return proposals(Clinic.objects.all() if clinics is None else clinics)
+
+
+PAGES = {"versions": compute_versions, "weeks": compute_weeks, "points": compute_points}
 
 
 def depends_on() -> str:
     """What the figures depend on besides the cases: which versions are active or on trial (with each
-    trial's scope and start), and (per week) the week the window ends in. Read once per request, and
+    trial's scope and start), (per week) the week the window ends in, and the thresholds' settings (a
+    restart with another target shows no proposal fitted to the old one). Read once per request, and
     once per refresh."""
     versions = list(ModelVersion.objects.filter(active=True).values_list("pk", flat=True).order_by("pk")) + [
         (-pk, clinics, sample, str(started)) for pk, clinics, sample, started in ModelVersion.objects.filter(
             on_trial=True).values_list("pk", "trial_clinics", "trial_sample_percent", "trial_started").order_by("pk")]
-    return f"{versions}|{week_start(timezone.localdate())}"
+    thresholds = (settings.CXR_COVID_PRIORITY_THRESHOLD, settings.CXR_OPERATING_POINT_SENSITIVITY,
+                  settings.CXR_OPERATING_POINT_MIN_CASES)
+    return f"{versions}|{week_start(timezone.localdate())}|{thresholds}"
 
 
 def snapshot_key(page: str, clinic_ids: list[int] | None, dependencies: str) -> str:
@@ -97,7 +107,7 @@ def figures(page: str, clinics) -> Figures:
 
 
 def refresh() -> int:
-    """Beat's task: compute both pages for every clinic and for each one; returns snapshots written.
+    """Beat's task: compute every page for every clinic and for each one; returns snapshots written.
     Snapshots taken under other versions or in an earlier week are deleted."""
     began, dependencies = time.perf_counter(), depends_on()
     scopes = [None] + [[pk] for pk in Clinic.objects.order_by("pk").values_list("pk", flat=True)]

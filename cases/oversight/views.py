@@ -19,7 +19,6 @@ from ..access import can_audit, can_manage_models, clinics_for, role_required, s
 from ..models import Clinic
 from . import activation, agreement, snapshots, versions
 from .clinics import METRICS
-from .operating_points import proposals
 
 audit_required = role_required(can_audit)
 
@@ -109,6 +108,7 @@ def confirm_activation(request, version_id):
 def show_operating_points(request):
     """Each clinic's fitted COVID-19 threshold, proposed beside the one every clinic uses now."""
     visible, selected, clinics = oversight_scope(request)
+    figures = snapshots.figures("points", clinics)
     return render_private(request, "oversight/operating_points.html", {
-        "proposals": proposals(visible if clinics is None else clinics), "clinics": visible, "selected": selected,
+        "proposals": figures.value, "figures": figures, "clinics": visible, "selected": selected,
         "target": settings.CXR_OPERATING_POINT_SENSITIVITY, "minimum": settings.CXR_OPERATING_POINT_MIN_CASES})

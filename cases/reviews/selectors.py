@@ -11,8 +11,9 @@ prediction), so a page is one query over one table plus a count, whatever the nu
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
+from django.core.paginator import Page
+from django.db import connection
+from django.db.models import FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
@@ -22,6 +23,7 @@ from classifier.labels import LABELS, display_name
 from ..audit.selectors import start_of_day
 from ..classification.reasons import REASONS, UNCERTAIN
 from ..models import Case, Prediction, Review
+from ..paging import COUNT_CAP, CappedPaginator
 from ..validation.selectors import is_exposed, latest_prediction  # noqa: F401  (latest_prediction re-exported)
 
 PAGE_SIZE = 25
@@ -105,24 +107,27 @@ def worklist_page(user, *, filters: WorklistFilters, page_number, counts: dict[s
 
     Sorting only ids lets the database read nothing but the case_worklist index while it
     orders every waiting case; the full rows and their patients are fetched for 25 cases.
-    When only the status filters, the page's `status_counts` already hold the total (counting
-    100,000 cases costs tens of milliseconds): pass them and the count query is skipped.
+    The count stops a page past the asked one (cases/paging.py: "Page 1 of 40+" on a long queue). When
+    only the status filters, the page's `status_counts` already say the total (exact below their cap, "more
+    than the cap" above it): pass them and the count query is skipped, but on pages past the cap.
     """
     ordered = worklist_for(user, filters=filters)
-    paginator = Paginator(ordered.values_list("pk", flat=True), PAGE_SIZE)
-    total = known_total(filters, counts)
-    if total is not None:
-        paginator.count = total  # a cached_property: this value replaces the query
+    paginator = CappedPaginator(ordered.values_list("pk", flat=True), PAGE_SIZE)
+    known = known_total(filters, counts)
+    if known is not None:
+        paginator.know(known[0], exact=known[1])
     page = paginator.get_page(page_number)
     page.object_list = list(ordered.filter(pk__in=list(page.object_list)).select_related("patient", "clinic"))
     return page
 
 
-def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> int | None:
-    """The number of cases the filters select, when the per-status counts say it."""
+def known_total(filters: WorklistFilters, counts: dict[str, int] | None) -> tuple[int, bool] | None:
+    """The number of cases the filters select, when the per-status counts say it, and whether exactly (every
+    count under its cap) or only as a lower bound."""
     if counts is None or filters.clinic or filters.label or filters.submitted_from or filters.submitted_to:
         return None
-    return counts.get(filters.status, 0) if filters.status else sum(counts.values())
+    selected = [counts.get(filters.status, 0)] if filters.status else list(counts.values())
+    return sum(selected), all(count <= COUNT_CAP for count in selected)
 
 
 def with_outcome(cases: QuerySet[Case]) -> QuerySet[Case]:
@@ -177,8 +182,20 @@ def _outcome_news(case: Case) -> str:
 
 
 def status_counts(user) -> dict[str, int]:
-    """Cases per status in this radiologist's clinics, every status present (zero if none)."""
-    rows = Case.objects.visible_to(user).order_by().values("status").annotate(n=Count("id"))
-    counts = {row["status"]: row["n"] for row in rows}
-    return {status: counts.get(status, 0) for status in Case.Status.values}
+    """Cases per status in this radiologist's clinics, every status present (zero if none), each counted no
+    further than COUNT_CAP + 1 (`count_text` shows it as "1,000+"): with a million cases, an exact count of
+    the reviewed archive read every row for a figure nobody acts on.
 
+    One query: a capped count per status, each a subquery built from the same read rule
+    (`visible_to`) that walks the status's index entries and stops at the cap.
+    """
+    visible = Case.objects.visible_to(user).order_by()
+    parts, params = [], []
+    for status in Case.Status.values:
+        sql, sql_params = visible.filter(status=status).values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) capped)")
+        params.extend(sql_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return dict(zip(Case.Status.values, row))

@@ -13,6 +13,7 @@ from ..access import can_review, role_required
 from ..audit.actors import Actor
 from ..intake.selectors import earlier_cases
 from ..models import Case
+from ..paging import count_text
 from ..validation.selectors import validating_clinics
 from .forms import AmendForm, FirstImpressionForm, ReviewForm, WorklistFilterForm
 from .selectors import outcomes_for, result_for, status_counts, with_outcome, worklist_page
@@ -32,7 +33,7 @@ def show_worklist(request):
     page = worklist_page(request.user, filters=filters, page_number=request.GET.get("page"), counts=counts)
     return render(request, "cases/worklist.html", {
         "form": form, "page": page, "filters": filters, "threshold": settings.CXR_COVID_PRIORITY_THRESHOLD,
-        "counts": [(status, name, counts[status]) for status, name in Case.Status.choices],
+        "counts": [(status, name, count_text(counts[status])) for status, name in Case.Status.choices],
         "validating": validating_clinics(access.clinics_for(request.user)),
     })
 
