@@ -49,6 +49,11 @@ def test_run_starts_the_site_with_demo_logins_and_stops_every_child_on_sigint(tm
         assert "Association Rejected" in echo.stderr and "Calling AE Title Not Recognized" in echo.stderr, echo.stderr
         started = descendants(run.pid)
         assert len(started) >= 3  # redis (unless one already answered), worker, beat, gunicorn and its workers
+        # As someone starting it would: wait for the logins, printed once the workers are ready (a loaded
+        # machine takes longer than the web server to get there).
+        deadline = time.monotonic() + 120
+        while "CXR Triage is running at" not in (tmp_path / "run.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
     finally:
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=60) == 0
