@@ -117,8 +117,8 @@ def main() -> None:
 
     def report() -> str:
         one = statistics.median(cpu["one POST"])
-        rows = [[label, f"{statistics.median(values):.2f}", f"{statistics.median(values) / one:.3f}"]
-                for label, values in cpu.items()]
+        rows = [[label, f"{statistics.median(values):.2f}", f"{statistics.median(values) / one:.3f}",
+                 " ".join(f"{value:.2f}" for value in values)] for label, values in cpu.items()]
         parts = [stamp()]
         if rows_link:
             parts += [f"A {size / 1e6:.1f} MB DICOM over a relay emulating {args.kbit:g} kbit/s each way; "
@@ -130,7 +130,7 @@ def main() -> None:
         parts += [
             f"Server CPU per case ({args.mb:g} MB DICOM; gunicorn's processes, median of {args.runs} runs, loopback; "
             "the clients send the film in one PATCH):",
-            table(["upload", "CPU s per case", "ratio to one POST"], rows),
+            table(["upload", "CPU s per case", "ratio to one POST", "each run (s)"], rows),
             "Targets: filed once, bytes sent <= 1.05 x the file, no user action; the resumable path <= 1.05 x the "
             "CPU of one POST.",
         ]
