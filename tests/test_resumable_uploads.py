@@ -313,3 +313,20 @@ def test_a_whole_film_patch_cut_mid_way_keeps_its_bytes_and_the_rest_sent_later_
     assert (last.status_code, last["Upload-Offset"]) == (204, str(len(film)))
     assert Case.objects.get().image_sha256 == hashlib.sha256(film).hexdigest()
     assert [p.name for p in settings.CXR_STORAGE_DIR.rglob("*.tus")] == []
+
+
+def test_the_same_image_for_the_same_patient_is_refused_until_the_sender_says_to_file_it_again(client, token):
+    film = png_bytes(256, seed=6)
+    headers = as_token(token)
+    digest = hashlib.sha256(film).hexdigest()
+    first = create(client, headers, length=len(film), sha256=digest, submission=str(uuid.uuid4()))["Location"]
+    assert send(client, first, headers, film, offset=0).status_code == 204
+
+    again = create(client, headers, length=len(film), sha256=digest, submission=str(uuid.uuid4()),
+                   ask_duplicate="true")["Location"]
+    refused = send(client, again, headers, film, offset=0)
+    assert refused.status_code == 422 and "same image" in refused.json()["detail"] and Case.objects.count() == 1
+
+    confirmed = create(client, headers, length=len(film), sha256=digest, submission=str(uuid.uuid4()),
+                       ask_duplicate="true", file_again="true")["Location"]
+    assert send(client, confirmed, headers, film, offset=0).status_code == 204 and Case.objects.count() == 2

@@ -225,8 +225,9 @@ def _finish(upload: Upload, *, viewer, actor: Actor) -> Case:
     Storage errors (StorageUnavailable) leave the upload as it was, for the same retry.
     """
     data = storage.path_of(upload.partial_name).read_bytes()
+    sha256 = storage.sha256_of(data)
     digest = upload.metadata.get(DIGEST)
-    if digest is not None and storage.sha256_of(data) != digest.lower():
+    if digest is not None and sha256 != digest.lower():
         terminate(upload)
         raise ChecksumMismatch("The film that arrived is not the one sent (its SHA-256 differs: it was damaged "
                                "on the way). Nothing was kept: send it again.")
@@ -250,7 +251,7 @@ def _finish(upload: Upload, *, viewer, actor: Actor) -> Case:
                 # The new-case page asks before filing the same image for the same patient again (issue 27):
                 # refused here, the page posts the plain form, whose answer asks the question.
                 if same_image_lately(viewer, clinic=form.cleaned_data["clinic"], mrn=form.cleaned_data["mrn"],
-                                     sha256=storage.sha256_of(data)) is not None:
+                                     sha256=sha256) is not None:
                     _refuse(upload, "The same image was filed for this patient a few minutes ago.")
             case, _ = api.submit_through_api(viewer=viewer, actor=actor, form=form, key=key, fingerprint=fingerprint)
     except api.IdempotencyConflict:
