@@ -20,6 +20,7 @@ send pieces with one: such a piece is kept only whole and matching.
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import os
 import time
@@ -255,6 +256,8 @@ def _finish(upload: Upload, *, viewer, actor: Actor) -> Case:
                 if same_image_lately(viewer, clinic=form.cleaned_data["clinic"], mrn=form.cleaned_data["mrn"],
                                      sha256=sha256) is not None:
                     _refuse(upload, "The same image was filed for this patient a few minutes ago.")
+            # The film's SHA-256 is known (computed above): submit_case need not hash 20 MB again.
+            form.cleaned_data["image"] = dataclasses.replace(form.cleaned_data["image"], sha256=sha256)
             case, _ = api.submit_through_api(viewer=viewer, actor=actor, form=form, key=key, fingerprint=fingerprint)
     except api.IdempotencyConflict:
         _refuse(upload, "This submission id was used before for another film or other details.")
