@@ -295,6 +295,12 @@ CXR_DUPLICATE_IMAGE_MINUTES = env_int("CXR_DUPLICATE_IMAGE_MINUTES", 30)
 # A resumable upload (tus) left unfinished this long after its last chunk is removed by the orphan sweep:
 # long enough for a clinic's link to be down over a weekend.
 CXR_UPLOAD_EXPIRY_SECONDS = env_int("CXR_UPLOAD_EXPIRY_SECONDS", 4 * 24 * 3600)
+# While one request sends a film (the clients send it in one PATCH), the bytes so far are synced and the
+# offset recorded once at least this many bytes and this many seconds have passed since the last time:
+# a server killed mid-film loses at most that much of it, and a fast link (the whole film within the
+# seconds) costs no extra commit at all.
+CXR_UPLOAD_CHECKPOINT_BYTES = env_int("CXR_UPLOAD_CHECKPOINT_BYTES", 1024 * 1024)
+CXR_UPLOAD_CHECKPOINT_SECONDS = env_int("CXR_UPLOAD_CHECKPOINT_SECONDS", 5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -1,6 +1,7 @@
 """The folder forwarder (bin/forward) against a real gunicorn: films dropped in a folder are filed once
 each, across a restart of the forwarder and of the server (killed mid-film), and moved aside."""
 
+import hashlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import pytest
 
 from cases.models import Case, Upload
 from cxrsite.testing.images import png_bytes
+from cxrsite.testing.link import Link
 from cxrsite.testing.stack import database_url, free_port, stop_group, wait_for
 from tests.factories import api_token, integration
 
@@ -122,3 +124,35 @@ def test_a_film_the_server_refuses_is_moved_aside_with_the_reason_and_files_noth
     reason = (folder / "refused" / "broken.png.reason.txt").read_text()
     assert "image" in reason and str(tmp_path) not in reason
     assert (folder / "refused" / "broken.png").exists() and (folder / "sent" / "good.png").exists()
+
+
+def test_a_film_sent_in_one_request_and_cut_mid_way_resumes_from_the_servers_offset_and_is_filed_once(
+        clinic, settings, tmp_path):
+    # The forwarder's default: the whole film in one PATCH with its SHA-256 in the metadata. A relay
+    # carries it slowly and drops for real part-way (every connection closed, new ones refused for 3 s).
+    token = api_token(integration("X-ray room", clinic, may_submit=True))
+    folder = tmp_path / "export"
+    folder.mkdir()
+    film = png_bytes(1600, seed=5)
+    drop(folder, "cut.png", film, mrn="FW-20", age=40, sex="F", view="PA")
+    port = free_port()
+    with gunicorn(port, settings, tmp_path):
+        relay = Link(port, rate=200_000)
+        env = {"PATH": os.environ["PATH"], "CXR_FORWARD_TOKEN": token}
+        running = subprocess.Popen(["/usr/bin/python3", "-I", str(REPO / "bin" / "forward"), "--server",
+                                    f"http://127.0.0.1:{relay.port}", "--folder", str(folder), "--interval", "0.2",
+                                    "--once"], env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, start_new_session=True)
+        wait_for(lambda: relay.up_bytes > len(film) * 0.4, timeout=60, interval=0.01, what="40 % of the film sent")
+        relay.drop(3)
+        wait_for(lambda: Upload.objects.filter(offset__gt=0).exists(), timeout=30, what="the kept bytes recorded")
+        kept = Upload.objects.get().offset
+        output, _ = running.communicate(timeout=120)
+
+    assert running.returncode == 0, output
+    assert 0 < kept < len(film) and f"cut.png: resuming at {kept} of {len(film)} bytes" in output
+    case = Case.objects.get()
+    assert (case.patient.mrn, case.image_sha256) == ("FW-20", hashlib.sha256(film).hexdigest())
+    assert Upload.objects.get().metadata["sha256"] == case.image_sha256
+    assert relay.up_bytes <= 1.05 * len(film)  # the rest, not the film again
+    assert (folder / "sent" / "cut.png").exists()

@@ -4,6 +4,8 @@ caller's alone."""
 
 import base64
 import hashlib
+import socket
+import time
 import uuid
 from datetime import timedelta
 
@@ -234,3 +236,97 @@ def test_the_sweep_removes_an_expired_partial_and_never_a_filed_cases_files(clie
     assert sorted(stored_files(settings)) == sorted([case.image_name, case.display_name,
                                                      Upload.objects.get().partial_name])
     assert AuditEvent.objects.get(action=AuditEvent.Action.FILES_SWEPT).details["expired_uploads"] == 2
+
+
+def test_a_film_whose_sha256_does_not_match_at_the_end_answers_460_and_leaves_nothing(client, token, settings):
+    film = png_bytes(256)
+    headers = as_token(token)
+    url = create(client, headers, length=len(film), sha256=hashlib.sha256(b"another film").hexdigest())["Location"]
+    assert send(client, url, headers, film[:1000], offset=0).status_code == 204
+
+    refused = send(client, url, headers, film[1000:], offset=1000)
+
+    assert refused.status_code == 460 and "send it again" in refused.json()["detail"]
+    assert "/" not in refused.json()["detail"]
+    assert Case.objects.count() == 0 and Upload.objects.count() == 0 and stored_files(settings) == []
+    assert client.head(url, **headers).status_code == 404
+
+
+def test_a_film_whose_sha256_matches_is_filed_and_a_malformed_sha256_is_refused_at_creation(client, token):
+    film = png_bytes(256)
+    headers = as_token(token)
+    refused = create(client, headers, length=len(film), sha256="not-a-digest")
+    assert refused.status_code == 400 and "SHA-256" in refused.json()["detail"] and Upload.objects.count() == 0
+
+    url = create(client, headers, length=len(film), sha256=hashlib.sha256(film).hexdigest().upper())["Location"]
+    assert send(client, url, headers, film, offset=0).status_code == 204
+    assert Case.objects.get().image_sha256 == hashlib.sha256(film).hexdigest()
+
+
+def raw_patch(port: int, path: str, token: str, *, offset: int, length: int) -> socket.socket:
+    """A PATCH that announces `length` bytes; the caller sends what it likes on the socket, then closes it."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall((f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                  f"Authorization: Bearer {token}\r\nContent-Type: application/offset+octet-stream\r\n"
+                  f"Upload-Offset: {offset}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n").encode())
+    return sock
+
+
+def wait_for_offset(upload: Upload, offset: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        upload.refresh_from_db()
+        if upload.offset == offset:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the offset stayed at {upload.offset}, not {offset}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_film_patch_cut_mid_way_keeps_its_bytes_and_the_rest_sent_later_files_one_case(
+        live_server, token, settings):
+    # The clients' path: the film in one PATCH, its SHA-256 in the metadata. The connection really drops:
+    # the client sends part of the body, then closes its socket.
+    settings.CXR_UPLOAD_CHECKPOINT_BYTES, settings.CXR_UPLOAD_CHECKPOINT_SECONDS = 64 * 1024, 0
+    film = png_bytes(1200, seed=4)
+    assert len(film) > 4 * settings.CXR_UPLOAD_CHECKPOINT_BYTES
+    headers = as_token(token)
+    client = Client()
+    url = create(client, headers, length=len(film), sha256=hashlib.sha256(film).hexdigest())["Location"]
+    path = url.split("testserver", 1)[-1]
+    upload = Upload.objects.get()
+    port = int(live_server.url.rsplit(":", 1)[1])
+
+    sock = raw_patch(port, path, token, offset=0, length=len(film))
+    third = len(film) // 3
+    sock.sendall(film[:third])
+    # Still sending: the server records what came every checkpoint, before the request ends.
+    wait_for_offset(upload, third // settings.CXR_UPLOAD_CHECKPOINT_BYTES * settings.CXR_UPLOAD_CHECKPOINT_BYTES)
+    sock.sendall(film[third:2 * third])
+    sock.close()  # the link drops with two thirds of the film sent
+
+    wait_for_offset(upload, 2 * third)
+    assert Case.objects.count() == 0
+    assert offset_of(client, url, headers) == 2 * third
+    last = send(client, url, headers, film[2 * third:], offset=2 * third)
+
+    assert (last.status_code, last["Upload-Offset"]) == (204, str(len(film)))
+    assert Case.objects.get().image_sha256 == hashlib.sha256(film).hexdigest()
+    assert [p.name for p in settings.CXR_STORAGE_DIR.rglob("*.tus")] == []
+
+
+def test_the_same_image_for_the_same_patient_is_refused_until_the_sender_says_to_file_it_again(client, token):
+    film = png_bytes(256, seed=6)
+    headers = as_token(token)
+    digest = hashlib.sha256(film).hexdigest()
+    first = create(client, headers, length=len(film), sha256=digest, submission=str(uuid.uuid4()))["Location"]
+    assert send(client, first, headers, film, offset=0).status_code == 204
+
+    again = create(client, headers, length=len(film), sha256=digest, submission=str(uuid.uuid4()),
+                   ask_duplicate="true")["Location"]
+    refused = send(client, again, headers, film, offset=0)
+    assert refused.status_code == 422 and "same image" in refused.json()["detail"] and Case.objects.count() == 1
+
+    confirmed = create(client, headers, length=len(film), sha256=digest, submission=str(uuid.uuid4()),
+                       ask_duplicate="true", file_again="true")["Location"]
+    assert send(client, confirmed, headers, film, offset=0).status_code == 204 and Case.objects.count() == 2

@@ -67,6 +67,7 @@ class CheckedUpload:
     data: bytes  # the original, stored as it came
     filename: str  # the sender's name for it, kept for display only ("" from a DICOM node)
     header: DicomHeader | None = None  # for a DICOM file
+    sha256: str = ""  # the data's, when the caller has it already (a resumable upload checks it): not again
 
 
 def check_size(size: int) -> None:

@@ -74,7 +74,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
     """
     image, data = upload.image, upload.data
     display = display_png(image, data)
-    sha256 = storage.sha256_of(data)
+    sha256 = upload.sha256 or storage.sha256_of(data)
     written: list[str] = []
     committed = False
 

@@ -1,5 +1,7 @@
-// The new-case form over a poor link: the film goes up in 1 MB pieces by the tus protocol (/uploads/,
-// tus-js-client, vendored in static/vendor/), with its progress in bytes and percent. When the link
+// The new-case form over a poor link: the film goes up by the tus protocol (/uploads/, tus-js-client,
+// vendored in static/vendor/) in one request, with its progress in bytes and percent, and its SHA-256 in
+// the metadata, which the server checks once the last byte is in (pieces cost the server a request
+// each; it keeps the bytes that arrived before a drop, so one request resumes as well). When the link
 // drops the upload waits and goes on by itself when it is back, from the last byte the server kept;
 // after a reload, choosing the same file again resumes it (tus-js-client keeps its address). With no
 // link at all (offline, or the server unreachable) the case is kept in this browser (static/cxr/offline_store.js) and sent from this page
@@ -46,13 +48,25 @@
     text.textContent = message;
   }
 
-  function metadataOf(chosen) {
+  // The film's SHA-256 in hex; "" where the browser cannot (no Web Crypto outside HTTPS): the server
+  // then files the film unchecked, as a plain post's.
+  function digestOf(chosen) {
+    if (!window.crypto || !crypto.subtle || !chosen.arrayBuffer) return Promise.resolve("");
+    return chosen.arrayBuffer().then(function (bytes) {
+      return crypto.subtle.digest("SHA-256", bytes);
+    }).then(function (digest) {
+      return Array.from(new Uint8Array(digest), function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+    }).catch(function () { return ""; });
+  }
+
+  function metadataOf(chosen, digest) {
     const data = new FormData(form);  // a disabled field (the one clinic there is) is left out, as in a post
     // The form's one-time key (issue 27) names the submission, so Back then Submit answers with the case
     // already filed, whichever way the film went; the page asks before filing the same image again.
     const key = form.querySelector("input[name=submission_key]");
     const metadata = {filename: chosen.name, submission: key && key.value ? "form:" + key.value : newId(),
                       ask_duplicate: "true"};
+    if (digest) metadata.sha256 = digest;
     if (data.get("file_again")) metadata.file_again = "true";
     FIELDS.forEach(function (name) {
       const value = data.get(name);
@@ -82,7 +96,7 @@
   function send(film, metadata, on) {
     const upload = new tus.Upload(film, {
       endpoint: form.dataset.uploadEndpoint,
-      chunkSize: 1024 * 1024,
+      chunkSize: Infinity,  // one request: the server keeps what came if it is cut
       retryDelays: [0, 1000, 3000],
       metadata: metadata,
       headers: {"X-CSRFToken": csrf},
@@ -117,9 +131,8 @@
     return upload;
   }
 
-  function start(chosen) {
-    button.disabled = true;
-    const upload = send(chosen, metadataOf(chosen), {
+  function start(chosen, digest) {
+    const upload = send(chosen, metadataOf(chosen, digest), {
       progress: function (sent, total) {
         const percent = total ? Math.floor(sent * 100 / total) : 0;
         bar.value = percent;
@@ -204,7 +217,10 @@
     const chosen = file.files && file.files[0];
     if (plainPost || event.defaultPrevented || !chosen) return;  // no file: the server says what is missing
     event.preventDefault();
-    if (!navigator.onLine && window.cxrOffline) capture(chosen, metadataOf(chosen)); else start(chosen);
+    button.disabled = true;
+    digestOf(chosen).then(function (digest) {
+      if (!navigator.onLine && window.cxrOffline) capture(chosen, metadataOf(chosen, digest)); else start(chosen, digest);
+    });
   });
   window.addEventListener("cxr-outbox-closed", function () {
     window.clearTimeout(waiting);
