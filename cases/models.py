@@ -828,3 +828,16 @@ class Upload(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+
+
+class Profile(models.Model):
+    """A person's own settings that follow them across logins and devices: for now, the language of
+    their pages, emails and text messages (blank: the browser's)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    # No choices= here: which languages are switched on is a deployment setting (CXR_LANGUAGES), and a
+    # language switched off later must not make old rows invalid; cxrsite.language falls back for those.
+    language = models.CharField("language", max_length=10, blank=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"

@@ -127,10 +127,13 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The cookie or the browser's language; the signed-in user's own choice replaces it below.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "cxrsite.language.users_own_language",
     "cxrsite.middleware.no_store_for_signed_in_users",
     "cxrsite.middleware.refresh_idle_session",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -155,6 +158,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cases.context_processors.roles",
                 "cxrsite.idle.session_idle_seconds",
+                "django.template.context_processors.i18n",
+                "cxrsite.language.switcher",
             ],
         },
     },
@@ -254,8 +259,28 @@ CONTENT_SECURITY_POLICY = {
 # The admin needs no exception: its one inline code, a <style> in admin/change_list.html, appears
 # only when a ModelAdmin turns off both action bars, which none here does (tests/test_browser_csp.py).
 
-# Internationalisation
+# Internationalisation. English is the source language; the catalogues live in locale/ (LOCALE_PATHS)
+# and locale/GLOSSARY.md fixes the clinical terms. A user's language is their profile's (Profile.language),
+# else the language cookie set by the switcher, else the browser's Accept-Language (cxrsite/language.py).
 LANGUAGE_CODE = "en-gb"
+# Every language the product ships, in its own name (the switcher shows these). Arabic is the one
+# right-to-left catalogue and is partial (locale/ar/README.md), so it is off unless CXR_LANGUAGES names it.
+ALL_LANGUAGES = {
+    "en-gb": "English",
+    "fr": "Français",
+    "pt": "Português",
+    "es": "Español",
+    "sw": "Kiswahili",
+    "ar": "العربية",
+}
+CXR_LANGUAGES = [code.strip() for code in env_str("CXR_LANGUAGES", "en-gb,fr,pt,es,sw").split(",") if code.strip()]
+_unknown_languages = set(CXR_LANGUAGES) - set(ALL_LANGUAGES)
+if _unknown_languages:
+    raise ImproperlyConfigured(f"CXR_LANGUAGES names languages we have no catalogue for: {sorted(_unknown_languages)}")
+LANGUAGES = [(code, ALL_LANGUAGES[code]) for code in CXR_LANGUAGES]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the choice made on the login page outlives the browser session
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
