@@ -1,19 +1,35 @@
-"""The display image: the one derived copy of a film that browsers are shown and the worker reads.
+"""The display image: the one derived copy of a film that browsers are shown and the worker reads;
+and the pixels the models classify (`classification_pixels`).
 
 At most DISPLAY_MAX_SIDE on its long side, so a 7000 px film costs the web server one bounded
 resize and the worker a bounded decode and heatmap (the network's input is 160 px anyway). An
 upload that already is an 8-bit grayscale PNG of a displayable size is kept as it is, with only
 its image chunks (IHDR, IDAT, IEND): no re-encoding, and no text or metadata chunk a user sent.
 The original stays untouched for download.
+
+A JPEG 2000 film (issue 31) is different: decoding all of its 2500 x 3000 pixels takes about a
+second, and the models need a sixteenth of them, which JPEG 2000 stores as a lower resolution level.
+Intake decodes that level only, files the case, and makes the display after the commit while the
+worker classifies the film from the same level; until it is made the case's `display_name` is empty
+and `display_name_of` makes it on first need. The display is the same full-quality PNG either way.
 """
 
 import io
+import logging
 import struct
 import zlib
 
+import numpy as np
 from PIL import Image
 
-from classifier.imaging import DecodedImage
+from classifier.imaging import JPEG_2000_SYNTAXES, WORKING_SIDE, DecodedImage, decode_image
+from classifier.preprocessing import load_grayscale
+
+from .. import storage
+from ..models import Case
+from ..storage.columns import discard
+
+log = logging.getLogger(__name__)
 
 DISPLAY_MAX_SIDE = 2048
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -26,6 +42,8 @@ def display_png(image: DecodedImage, data: bytes) -> bytes:
         kept = image_chunks(data)
         if kept is not None:
             return kept
+    if image.reduced:  # decoded for the models only: the display is made from every pixel of the film
+        image = decode_image(data)
     picture = Image.fromarray(image.pixels)
     if max(picture.size) > DISPLAY_MAX_SIDE:
         # reducing_gap: shrink by whole factors first (cheap), then a true Lanczos filter.
@@ -59,3 +77,52 @@ def image_chunks(data: bytes) -> bytes | None:
     if (colour_type, bit_depth) != (GRAYSCALE, EIGHT_BITS):
         return None
     return PNG_SIGNATURE + b"".join(chunks)
+
+
+def display_name_of(case: Case, *, data: bytes | None = None) -> str:
+    """The storage name of the case's display PNG, made now from the original (or its bytes, `data`)
+    when intake left it for later.
+
+    Claimed by compare-and-set on the empty column, as the heatmap composite is: when two makers race
+    (intake after its commit, a page asking for the image), the loser deletes its own file and uses
+    the winner's.
+    """
+    if case.display_name:
+        return case.display_name
+    if data is None:
+        with storage.open_file(case.image_name) as handle:
+            data = handle.read()
+    name = storage.save_bytes(display_png(decode_image(data), data), ".png")
+    if not Case.objects.filter(pk=case.pk, display_name="").update(display_name=name):
+        discard([name])
+        case.refresh_from_db(fields=["display_name"])
+        return case.display_name
+    case.display_name = name
+    return name
+
+
+def make_display_after_intake(case: Case, data: bytes) -> None:
+    """Best effort, once the case is committed and queued: a display not made here is made on first need."""
+    try:
+        display_name_of(case, data=data)
+    except Exception:  # noqa: BLE001 - the case and its original are safe; only the display waits
+        log.exception("Could not make the display image of case %s now; it is made when first shown", case.pk)
+
+
+def classification_pixels(case: Case) -> np.ndarray:
+    """The 8-bit pixels the models (the served one, the gate, those on trial) classify the case's film from.
+
+    The display's, except for a JPEG 2000 film: its original at a lower resolution level (at least
+    WORKING_SIDE on its shorter side), as intake decoded it. Chosen by the film's transfer syntax, never by
+    whether the display is made yet, so a film always gets the same prediction; within 0.05 of the
+    probabilities of the same film sent uncompressed (tests/test_jpeg2000_films.py).
+    """
+    if case.image_format == "DICOM":
+        import pydicom  # imported only for a DICOM: it is slow to import
+
+        with storage.open_file(case.image_name) as handle:
+            if pydicom.dcmread(handle, stop_before_pixels=True).file_meta.TransferSyntaxUID in JPEG_2000_SYNTAXES:
+                handle.seek(0)
+                return decode_image(handle.read(), at_least_side=WORKING_SIDE).pixels
+    with storage.open_file(display_name_of(case)) as handle:
+        return load_grayscale(handle.read())
