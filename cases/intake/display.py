@@ -9,9 +9,10 @@ The original stays untouched for download.
 
 A JPEG 2000 film (issue 31) is different: decoding all of its 2500 x 3000 pixels takes about a
 second, and the models need a sixteenth of them, which JPEG 2000 stores as a lower resolution level.
-Intake decodes that level only, files the case, and makes the display after the commit while the
-worker classifies the film from the same level; until it is made the case's `display_name` is empty
-and `display_name_of` makes it on first need. The display is the same full-quality PNG either way.
+Intake decodes that level only, files the case, and queues its display for the upkeep worker
+(`make_display`) while the classification worker classifies the film from the same level; until it is
+made the case's `display_name` is empty and `display_name_of` makes it on first need. The display is
+the same full-quality PNG either way.
 """
 
 import io
@@ -101,12 +102,16 @@ def display_name_of(case: Case, *, data: bytes | None = None) -> str:
     return name
 
 
-def make_display_after_intake(case: Case, data: bytes) -> None:
-    """Best effort, once the case is committed and queued: a display not made here is made on first need."""
-    try:
-        display_name_of(case, data=data)
-    except Exception:  # noqa: BLE001 - the case and its original are safe; only the display waits
-        log.exception("Could not make the display image of case %s now; it is made when first shown", case.pk)
+def make_display(case_id: int) -> bool:
+    """The upkeep worker's task, queued by intake after the commit: the display of a film intake decoded at a
+    lower resolution. In a process of its own, not the listener's: a JPEG 2000 decode holds Python's
+    interpreter lock for its whole second (Pillow's and pylibjpeg's alike), which would stop every other
+    association the listener is receiving. False when the case is gone."""
+    case = Case.objects.filter(pk=case_id).first()
+    if case is None:
+        return False
+    display_name_of(case)
+    return True
 
 
 def classification_pixels(case: Case) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from .. import storage
+from .. import queue, storage
 from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
@@ -17,7 +17,7 @@ from ..notifications.services import announce_urgent_case
 from ..text import identifier_key
 from ..workflow import transition
 from .checks import CaseDetails, CheckedUpload
-from .display import display_png, make_display_after_intake
+from .display import display_png
 from .selectors import FORM_KEY_PREFIX, case_filed_with, form_caller
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
        it the outermost, so a caller's rollback cannot orphan the files after we return.
     3. After the commit: the case is queued (on_commit, robust: a broker error is logged and
        the case waits for the reaper as "submitted").
-       Then a JPEG 2000 film's display is made (display.py), while the worker classifies it.
+       Then a JPEG 2000 film's display is queued for the upkeep worker (display.py).
     The files are removed only if that transaction did not commit. Once it has, nothing here
     deletes them, whatever happens next (a hung broker, a request aborted mid-publish).
     With an `origin` the case is attributed to the sending node or integration instead of a user, and a
@@ -114,12 +114,13 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
             if case.urgent:
                 announce_urgent_case(case=case)
             transaction.on_commit(after_commit, robust=True)
+            if display is None:  # after the case's own message: the film is classified first
+                transaction.on_commit(lambda: queue.publish(queue.MAKE_DISPLAY_TASK, case.id, retry=False),
+                                    robust=True)
     except BaseException:
         if not committed:
             discard(written)
         raise
-    if display is None:
-        make_display_after_intake(case, data)
     return case
 
 
