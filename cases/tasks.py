@@ -1,8 +1,8 @@
 """Celery entry points: take an id, call a service. Retries live here, outcomes in the service.
 
 Classification runs on the `classification` queue; upkeep (the reaper, the orphan sweep, the
-planner statistics, the displays of JPEG 2000 films) on its own `upkeep` queue with its own worker (bin/run), so it runs
-while a backlog of cases waits (settings.CELERY_TASK_ROUTES).
+planner statistics, the displays of JPEG 2000 films) on its own `upkeep` queue with its own worker
+(bin/run), so it runs while a backlog of cases waits (settings.CELERY_TASK_ROUTES).
 """
 
 import socket

@@ -16,7 +16,6 @@ the same full-quality PNG either way.
 """
 
 import io
-import logging
 import struct
 import zlib
 
@@ -29,8 +28,6 @@ from classifier.preprocessing import load_grayscale
 from .. import storage
 from ..models import Case
 from ..storage.columns import discard
-
-log = logging.getLogger(__name__)
 
 DISPLAY_MAX_SIDE = 2048
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -80,19 +77,16 @@ def image_chunks(data: bytes) -> bytes | None:
     return PNG_SIGNATURE + b"".join(chunks)
 
 
-def display_name_of(case: Case, *, data: bytes | None = None) -> str:
-    """The storage name of the case's display PNG, made now from the original (or its bytes, `data`)
-    when intake left it for later.
+def display_name_of(case: Case) -> str:
+    """The storage name of the case's display PNG, made now from the original when intake left it for later.
 
     Claimed by compare-and-set on the empty column, as the heatmap composite is: when two makers race
-    (intake after its commit, a page asking for the image), the loser deletes its own file and uses
-    the winner's.
+    (the upkeep worker, a page asking for the image), the loser deletes its own file and uses the winner's.
     """
     if case.display_name:
         return case.display_name
-    if data is None:
-        with storage.open_file(case.image_name) as handle:
-            data = handle.read()
+    with storage.open_file(case.image_name) as handle:
+        data = handle.read()
     name = storage.save_bytes(display_png(decode_image(data), data), ".png")
     if not Case.objects.filter(pk=case.pk, display_name="").update(display_name=name):
         discard([name])
