@@ -209,6 +209,8 @@ class Case(models.Model):
 
     # The image: stored under server-generated names in private storage.
     image_name = models.CharField(max_length=200)
+    # Empty until made, for a JPEG 2000 film: made after the commit, by the upkeep worker or on first need
+    # (cases/intake/display.py).
     display_name = models.CharField(max_length=200)
     image_sha256 = models.CharField(max_length=64)
     image_format = models.CharField(max_length=8)

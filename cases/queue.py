@@ -29,6 +29,8 @@ REQUEUE_UNSENT_RESULTS_TASK = "cases.tasks.requeue_unsent_results"
 REFRESH_OVERSIGHT_TASK = "cases.tasks.refresh_oversight"
 CHECK_CLINIC_DRIFT_TASK = "cases.tasks.check_clinic_drift"
 REQUEUE_DUE_DELIVERIES_TASK = "cases.tasks.requeue_due_deliveries"
+# Upkeep queue too, queued by intake: the display of a JPEG 2000 film (cases/intake/display.py).
+MAKE_DISPLAY_TASK = "cases.tasks.make_display"
 # Integrations queue: what leaves the site (webhooks, notifications), with a worker of its own (bin/run).
 DELIVER_WEBHOOK_TASK = "cases.tasks.deliver_webhook"
 SEND_NOTIFICATION_TASK = "cases.tasks.send_notification"

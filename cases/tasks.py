@@ -1,8 +1,8 @@
 """Celery entry points: take an id, call a service. Retries live here, outcomes in the service.
 
 Classification runs on the `classification` queue; upkeep (the reaper, the orphan sweep, the
-planner statistics) on its own `upkeep` queue with its own worker (bin/run), so it runs
-while a backlog of cases waits (settings.CELERY_TASK_ROUTES).
+planner statistics, the displays of JPEG 2000 films) on its own `upkeep` queue with its own worker
+(bin/run), so it runs while a backlog of cases waits (settings.CELERY_TASK_ROUTES).
 """
 
 import socket
@@ -14,6 +14,7 @@ from django.db import InterfaceError, OperationalError
 from . import queue
 from .classification import faults, services, trials, upkeep
 from .dicom import outbox
+from .intake import display
 from .integrations import webhooks
 from .notifications import services as notifications
 from .oversight import drift, snapshots
@@ -57,6 +58,11 @@ def refresh_planner_statistics() -> bool:
 @shared_task(name=queue.SWEEP_ORPHAN_FILES_TASK)
 def sweep_orphan_files() -> dict[str, int]:
     return sweep.sweep_orphan_files()
+
+
+@shared_task(name=queue.MAKE_DISPLAY_TASK)
+def make_display(case_id: int) -> bool:
+    return display.make_display(case_id)
 
 
 @shared_task(name=queue.SEND_RESULT_TASK, bind=True, max_retries=None)

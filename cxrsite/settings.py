@@ -360,7 +360,7 @@ CELERY_TASK_DEFAULT_QUEUE = "classification"
 CELERY_TASK_ROUTES = {name: {"queue": "upkeep"} for name in (
     "cases.tasks.requeue_stuck_cases", "cases.tasks.refresh_planner_statistics", "cases.tasks.sweep_orphan_files",
     "cases.tasks.requeue_unsent_results", "cases.tasks.check_clinic_drift",
-    "cases.tasks.refresh_oversight", "cases.tasks.requeue_due_deliveries")}
+    "cases.tasks.refresh_oversight", "cases.tasks.requeue_due_deliveries", "cases.tasks.make_display")}
 # Webhooks and notifications leave the site: their own queue and worker (bin/run), so a slow receiver or mail
 # server never holds up classification or the reaper.
 CELERY_TASK_ROUTES |= {name: {"queue": "integrations"} for name in (

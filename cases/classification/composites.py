@@ -8,6 +8,7 @@ storage owner (cases/storage/columns.py), so the orphan sweep never removes it.
 from classifier.preprocessing import load_grayscale
 
 from .. import storage
+from ..intake.display import display_name_of
 from ..models import Prediction
 from ..storage.columns import discard
 from .images import composite_png, is_class_map, read_class_map
@@ -28,7 +29,7 @@ def heatmap_composite(prediction: Prediction) -> str:
         stored = handle.read()
     if not is_class_map(stored):
         return prediction.heatmap_name
-    with storage.open_file(prediction.case.display_name) as handle:
+    with storage.open_file(display_name_of(prediction.case)) as handle:
         pixels = load_grayscale(handle.read())
     name = storage.save_bytes(composite_png(pixels, read_class_map(stored)), ".png")
     if not Prediction.objects.filter(pk=prediction.pk, composite_name="").update(composite_name=name):

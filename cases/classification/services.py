@@ -20,7 +20,6 @@ from django.utils import timezone
 from classifier import gate, inference
 from classifier.imaging import ImageRejected
 from classifier.models import ModelVersion
-from classifier.preprocessing import load_grayscale
 from classifier.registry import model_file, served_gate, served_version
 
 from .. import queue, storage
@@ -29,6 +28,7 @@ from ..audit.actors import Actor
 from ..audit.services import record
 from ..dicom.outbox import queue_results
 from ..integrations import webhooks
+from ..intake.display import classification_pixels
 from ..models import AuditEvent, Case, Prediction
 from ..validation.selectors import is_exposed, new_suggestion
 from ..workflow import transition
@@ -129,8 +129,7 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
     version = None
     try:
         version = served_version()
-        with storage.open_file(claimed.display_name) as handle:
-            pixels = load_grayscale(handle.read())
+        pixels = classification_pixels(claimed)
         verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
         model_loaded(worker_host=worker_host)

@@ -22,13 +22,13 @@ from django.db.models import QuerySet
 from classifier import gate, inference
 from classifier.artifacts import ModelFileError
 from classifier.models import ModelVersion
-from classifier.preprocessing import load_grayscale
 from classifier.registry import model_file, served_gate, trial_versions
 from classifier.signals import rescoring_requested
 
-from .. import queue, storage
+from .. import queue
 from ..audit.actors import Actor
 from ..audit.services import record
+from ..intake.display import classification_pixels
 from ..models import AuditEvent, Case, Prediction, Review
 from .faults import TRANSIENT_ERRORS
 from .services import Outcome
@@ -70,8 +70,7 @@ def score_with_trial(*, case_id: int, version_id: int, worker_host: str) -> str:
         return Outcome.SKIPPED
     actor = Actor.worker(worker_host)
     try:
-        with storage.open_file(case.display_name) as handle:
-            pixels = load_grayscale(handle.read())
+        pixels = classification_pixels(case)
         # The served gate, as on the served path: its verdict says whether this prediction could
         # have been a suggestion, and the comparison leaves out the films it refuses.
         verdict = gate.check(pixels, gate_path=served_gate())

@@ -22,6 +22,7 @@ from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
 from ..classification.composites import heatmap_composite
+from ..intake.display import display_name_of
 from ..models import AuditEvent, Case, DicomResult, Prediction, Review
 from . import results, sending
 from .selectors import result_node
@@ -123,7 +124,7 @@ def build_objects(result: DicomResult) -> DicomResult:
     # no heatmap, or a report with no suggestion (a human read, a clinic validating the AI), leaves the plain film.
     prediction = result.prediction
     with storage.open_file(heatmap_composite(prediction) if prediction is not None and prediction.heatmap_name
-                           else case.display_name) as heatmap:
+                           else display_name_of(case)) as heatmap:
         capture = results.secondary_capture(source=source, heatmap_png=heatmap.read(), series_uid=generate_uid())
     report = results.structured_report(source=source, prediction=result.prediction, review=result.review,
                                        series_uid=generate_uid(), previous=_previous_report(result))

@@ -18,7 +18,7 @@ from datetime import date
 
 from django.conf import settings
 
-from classifier.imaging import DecodedImage, ImageRejected, check_file_size, decode_image
+from classifier.imaging import WORKING_SIDE, DecodedImage, ImageRejected, check_file_size, decode_image
 
 from ..models import Case, Patient
 from ..text import InvisibleCharacters, identifier_key, normalised_identifier
@@ -77,9 +77,10 @@ def check_size(size: int) -> None:
 
 def check_upload(data: bytes, *, filename: str, header: DicomHeader | None = None) -> CheckedUpload:
     """The content checks and limits of every intake path (raises ImageRejected); a DICOM's header
-    is read unless the caller has read it already."""
+    is read unless the caller has read it already. A JPEG 2000 film is decoded at the resolution the
+    models read it at (display.classification_pixels), not whole: its display is made after the case."""
     image = decode_image(data, max_bytes=settings.CXR_UPLOAD_MAX_BYTES, max_pixels=settings.CXR_UPLOAD_MAX_PIXELS,
-                         min_side=settings.CXR_UPLOAD_MIN_SIDE)
+                         min_side=settings.CXR_UPLOAD_MIN_SIDE, at_least_side=WORKING_SIDE)
     if image.format == "DICOM" and header is None:
         header = read_dicom_header(data)
     return CheckedUpload(image=image, data=data, filename=filename, header=header)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from .. import storage
+from .. import queue, storage
 from ..storage.columns import discard
 from ..audit.actors import Actor
 from ..audit.services import record
@@ -65,6 +65,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
        it the outermost, so a caller's rollback cannot orphan the files after we return.
     3. After the commit: the case is queued (on_commit, robust: a broker error is logged and
        the case waits for the reaper as "submitted").
+       Then a JPEG 2000 film's display is queued for the upkeep worker (display.py).
     The files are removed only if that transaction did not commit. Once it has, nothing here
     deletes them, whatever happens next (a hung broker, a request aborted mid-publish).
     With an `origin` the case is attributed to the sending node or integration instead of a user, and a
@@ -73,7 +74,9 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
     Idempotency-Key so); an urgent case tells the radiologists on duty (after the commit).
     """
     image, data = upload.image, upload.data
-    display = display_png(image, data)
+    # A film intake decoded at a lower resolution (JPEG 2000) gets its display after the commit: its full
+    # decode is most of intake's time, and the worker classifies it without one (display.py).
+    display = None if image.reduced else display_png(image, data)
     sha256 = upload.sha256 or storage.sha256_of(data)
     written: list[str] = []
     committed = False
@@ -86,7 +89,7 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
     try:
         try:
             written.append(storage.save_bytes(data, SUFFIX_BY_FORMAT[image.format]))
-            written.append(storage.save_bytes(display, ".png"))
+            written.append(storage.save_bytes(display, ".png") if display is not None else "")
         except OSError as error:
             log.error("Could not store an uploaded image: %s", error)
             raise StorageUnavailable from None
@@ -111,6 +114,9 @@ def submit_case(*, actor: Actor, clinic: Clinic, details: CaseDetails, upload: C
             if case.urgent:
                 announce_urgent_case(case=case)
             transaction.on_commit(after_commit, robust=True)
+            if display is None:  # after the case's own message: the film is classified first
+                transaction.on_commit(lambda: queue.publish(queue.MAKE_DISPLAY_TASK, case.id, retry=False),
+                                    robust=True)
     except BaseException:
         if not committed:
             discard(written)

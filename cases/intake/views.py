@@ -16,6 +16,7 @@ from ..classification.composites import heatmap_composite
 from ..models import AuditEvent, Case, Prediction
 from ..dicom.selectors import results_of
 from ..reviews.selectors import result_for, with_outcome
+from .display import display_name_of
 from .forms import CaseForm, ReplaceImageForm
 from .selectors import case_filed_with, case_list_for, earlier_cases, heatmap_prediction, same_image_lately
 from .services import (CaseNotRefused, StorageUnavailable, replace_case_image, submit_form_case,
@@ -198,4 +199,6 @@ def stored_image_name(case: Case, kind: str, heatmap: Prediction | None) -> str 
         if heatmap is None:
             return None
         return heatmap_composite(heatmap) if kind == "heatmap" else heatmap.heatmap_name
-    return {"display": case.display_name, "original": case.image_name}.get(kind)
+    if kind == "display":
+        return display_name_of(case)
+    return {"original": case.image_name}.get(kind)

@@ -151,10 +151,12 @@ class WorkerConfig:
 class Worker:
     """`celery worker` in its own process group, as `make worker` runs it."""
 
-    def __init__(self, config: WorkerConfig, *, name: str, concurrency: int = 1):
+    def __init__(self, config: WorkerConfig, *, name: str, concurrency: int = 1,
+                 queues: str = "classification,upkeep,integrations"):
         self.config = config
         self.name = name
         self.concurrency = concurrency
+        self.queues = queues
         self.log_path = config.data_dir / f"{name}.log"
         self.process: subprocess.Popen | None = None
 
@@ -169,7 +171,7 @@ class Worker:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "cxrsite", "worker", "--pool=prefork",
-             f"--concurrency={self.concurrency}", "-n", self.node, "-Q", "classification,upkeep,integrations", "--loglevel=INFO",
+             f"--concurrency={self.concurrency}", "-n", self.node, "-Q", self.queues, "--loglevel=INFO",
              "--without-gossip", "--without-mingle",
              *([f"--include={','.join(self.config.include)}"] if self.config.include else [])],
             cwd=BASE_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
