@@ -20,7 +20,7 @@ from django.utils import timezone
 from classifier import gate, inference
 from classifier.imaging import ImageRejected
 from classifier.models import ModelVersion
-from classifier.preprocessing import load_grayscale
+from classifier.preprocessing import load_picture
 from classifier.registry import model_file, served_gate, served_version
 
 from .. import queue, storage
@@ -130,7 +130,7 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
     try:
         version = served_version()
         with storage.open_file(claimed.display_name) as handle:
-            pixels = load_grayscale(handle.read())
+            pixels = load_picture(handle.read())
         verdict = gate.check(pixels, gate_path=served_gate())
         result = inference.classify(pixels, model_path=model_file(version))
         model_loaded(worker_host=worker_host)

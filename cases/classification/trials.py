@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from classifier import gate, inference
 from classifier.artifacts import ModelFileError
 from classifier.models import ModelVersion
-from classifier.preprocessing import load_grayscale
+from classifier.preprocessing import load_picture
 from classifier.registry import model_file, served_gate, trial_versions
 from classifier.signals import rescoring_requested
 
@@ -48,8 +48,11 @@ def start_trials(case_id: int) -> int:
     if not settings.CXR_TRIALS_ENABLED:
         return 0
     try:
+        versions = trial_versions()
+        if not versions:  # most cases: one query, and no read of the case
+            return 0
         case = Case.objects.select_related("clinic").get(pk=case_id)
-        versions = [version for version in trial_versions()
+        versions = [version for version in versions
                     if version.trial_covers(clinic_code=case.clinic.code, case_key=case.public_id)]
         return sum(queue.publish(queue.TRIAL_TASK, case_id, version.pk) for version in versions)
     except Exception:
@@ -71,7 +74,7 @@ def score_with_trial(*, case_id: int, version_id: int, worker_host: str) -> str:
     actor = Actor.worker(worker_host)
     try:
         with storage.open_file(case.display_name) as handle:
-            pixels = load_grayscale(handle.read())
+            pixels = load_picture(handle.read())
         # The served gate, as on the served path: its verdict says whether this prediction could
         # have been a suggestion, and the comparison leaves out the films it refuses.
         verdict = gate.check(pixels, gate_path=served_gate())
