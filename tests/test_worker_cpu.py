@@ -80,3 +80,10 @@ def test_a_case_costs_the_worker_one_query_for_trials_when_none_is_on(served, cl
     with CaptureQueriesContext(connection) as queries:
         assert start_trials(case.pk) == 0
     assert len(queries) == 1
+
+
+def test_writing_a_prediction_reads_the_clinics_live_state_once(served, clinic, staff):
+    case = make_case(clinic, staff, status=Case.Status.QUEUED)
+    with CaptureQueriesContext(connection) as queries:
+        assert classify_case(case.pk, worker_host="worker-1") == "predicted"
+    assert len([query for query in queries if 'FROM "cases_clinicaistate"' in query["sql"]]) == 1
