@@ -267,9 +267,9 @@ right after this code's; only one of the two took classification tasks at a time
 
 
 def describe(checkout: Path) -> str:
-    commit = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%h %s"], stdout=subprocess.PIPE,
+    commit = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%h of %cs"], stdout=subprocess.PIPE,
                             text=True, check=True).stdout.strip()
-    return f"commit {commit[:120]}"
+    return f"commit {commit}"
 
 
 def main() -> None:
