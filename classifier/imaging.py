@@ -135,8 +135,9 @@ def _decode_raster(data: bytes, kind: str, max_pixels: int | None, min_side: int
 
 def decode_picture(data: bytes) -> Image.Image:
     """What `decode_image(data).pixels` holds, as a Pillow image in mode L, for a caller that only
-    shrinks it (the worker). A PNG or JPEG is handed over as decoded: copying a 2048 px film into
-    numpy costs about as much as a third of its decoding, and shrinking it needs no array."""
+    shrinks it (the worker). A PNG or JPEG is handed over as decoded: in the worker, the two whole-film
+    copies into numpy cost 2 to 8 ms per 2048 px film (fresh memory pages each case), beside 7 to 13 ms
+    for the decoding itself, and shrinking needs no array."""
     kind = sniff_format(data) if data else ""
     # DICOM, and every refusal worded as decode_image words it
     pixels = _raster_grayscale(data, kind) if kind in ("PNG", "JPEG") else decode_image(data).pixels
