@@ -87,3 +87,20 @@ def test_writing_a_prediction_reads_the_clinics_live_state_once(served, clinic, 
     with CaptureQueriesContext(connection) as queries:
         assert classify_case(case.pk, worker_host="worker-1") == "predicted"
     assert len([query for query in queries if 'FROM "cases_clinicaistate"' in query["sql"]]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_keeps_its_database_connection_from_one_task_to_the_next(tmp_path):
+    from cases import queue
+    from cxrsite.testing.stack import running_stack, wait_for
+    from tests.worker_probe import DATABASE_CONNECTION_TASK
+
+    used = tmp_path / "connections.txt"
+    with running_stack(include=("tests.worker_probe",)):
+        for count in (1, 2, 3):
+            assert queue.publish(DATABASE_CONNECTION_TASK, str(used))
+            wait_for(lambda: used.exists() and len(used.read_text().split()) == count, timeout=30, interval=0.1,
+                     what=f"task {count} to report its connection")
+    first, *others = used.read_text().split()
+    assert others == [first, first]  # one process, one connection: not a new one per task
