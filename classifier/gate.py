@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from classifier.artifacts import COMMITTED_GATE, ModelFileError
-from classifier.preprocessing import to_model_input
+from classifier.preprocessing import Pixels, as_picture, shape_of, to_model_input
 
 CHEST = "chest"
 
@@ -62,7 +61,7 @@ class GateResult:
         return REASONS[self.reason] if self.reason else ""
 
 
-def gate_input(pixels: np.ndarray, size: int) -> np.ndarray:
+def gate_input(pixels: Pixels, size: int) -> np.ndarray:
     """The one preprocessing path of the gate (training and serving): `to_model_input`, after a
     box reduction of large uploads.
 
@@ -70,20 +69,20 @@ def gate_input(pixels: np.ndarray, size: int) -> np.ndarray:
     box-reduced by an integer factor; images up to 4 x size (all the training images) are
     not reduced, so training sees exactly `to_model_input`.
     """
-    factor = min(np.shape(pixels)) // (2 * size)
+    factor = min(shape_of(pixels)) // (2 * size)
     if factor >= 2:
-        pixels = np.asarray(Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).reduce(factor))
+        pixels = as_picture(pixels).reduce(factor)
     return to_model_input(pixels, size)
 
 
-def rule_scores(pixels: np.ndarray, x: np.ndarray) -> dict[str, float]:
+def rule_scores(pixels: Pixels, x: np.ndarray) -> dict[str, float]:
     """Pixel statistics for the rules: shortest side, contrast (gray levels), neighbour correlation.
 
     Measured on the gate's input `x`: noise stays uncorrelated between neighbouring pixels
     after downscaling (chest films measure above 0.88, per-pixel noise about 0.25).
     """
     levels = x[..., 0].astype(np.float64) * 255
-    return {"min_side": float(min(np.shape(pixels))), "contrast": float(levels.std()),
+    return {"min_side": float(min(shape_of(pixels))), "contrast": float(levels.std()),
             "neighbour_correlation": float(np.mean([_correlation(levels[:, 1:], levels[:, :-1]),
                                                     _correlation(levels[1:], levels[:-1])]))}
 
@@ -162,7 +161,7 @@ class Gate:
         with self._lock:
             return self._runner(pixels=np.ascontiguousarray(x, dtype=np.float32))
 
-    def scores(self, pixels: np.ndarray) -> dict[str, float]:
+    def scores(self, pixels: Pixels) -> dict[str, float]:
         x = gate_input(pixels, self.input_size)
         outputs = self.run(x[np.newaxis])
         network = {name: float(p) for name, p in zip(self.classes, outputs["probabilities"][0])}
@@ -180,7 +179,7 @@ class Gate:
         turned = self.run(np.rot90(x, 2)[np.newaxis])["probabilities"][0][self.classes.index(CHEST)]
         return {"upside_down": upside_down, "turned_back_chest": float(turned)}
 
-    def check(self, pixels: np.ndarray) -> GateResult:
+    def check(self, pixels: Pixels) -> GateResult:
         scores = self.scores(pixels)
         passed, reason = decide(scores, self.thresholds)
         return GateResult(passed=passed, reason=reason, scores=scores, version=self.version)
@@ -202,6 +201,6 @@ def get_gate(gate_path: str | Path = COMMITTED_GATE) -> Gate:
         return _gates[path]
 
 
-def check(pixels: np.ndarray, *, gate_path: str | Path = COMMITTED_GATE) -> GateResult:
-    """Gate 8-bit grayscale pixels (any size, as `decode_image(...).pixels` gives)."""
+def check(pixels: Pixels, *, gate_path: str | Path = COMMITTED_GATE) -> GateResult:
+    """Gate 8-bit grayscale pixels (any size, as `decode_image(...).pixels` or `load_picture` gives)."""
     return get_gate(gate_path).check(pixels)

@@ -20,7 +20,7 @@ from PIL import Image
 from classifier import operating_point
 from classifier.artifacts import ModelFileError, file_sha256, read_metadata
 from classifier.labels import COVID
-from classifier.preprocessing import to_model_input
+from classifier.preprocessing import Pixels, shape_of, to_model_input
 
 OCCLUSION_GRID = 8
 
@@ -103,7 +103,7 @@ class Predictor:
         return operating_point.in_band(probabilities, self.decision_weights or [1.0] * len(self.labels),
                                        self.uncertain_margin)
 
-    def classify(self, pixels: np.ndarray) -> ClassificationResult:
+    def classify(self, pixels: Pixels) -> ClassificationResult:
         started = time.perf_counter()
         x = to_model_input(pixels, self.input_size, equalise=self.equalise)[np.newaxis]
         outputs = self.run(x)
@@ -114,7 +114,7 @@ class Predictor:
             label=self.labels[best],
             probabilities={label: float(p) for label, p in zip(self.labels, probabilities)},
             class_map=class_map(cam),
-            shape=np.shape(pixels),
+            shape=shape_of(pixels),
             model_name=self.metadata["name"],
             model_sha256=self.sha256,
             model_file=str(self.path),
@@ -175,6 +175,6 @@ def get_predictor(model_path: str | Path) -> Predictor:
         return _predictors[path]
 
 
-def classify(pixels: np.ndarray, *, model_path: str | Path) -> ClassificationResult:
-    """Classify 8-bit grayscale pixels with the given model file."""
+def classify(pixels: Pixels, *, model_path: str | Path) -> ClassificationResult:
+    """Classify 8-bit grayscale pixels (an array or a picture) with the given model file."""
     return get_predictor(model_path).classify(pixels)

@@ -140,6 +140,12 @@ def served_gate() -> Path:
 
 
 def trial_versions(served: ModelVersion | None = None) -> list[ModelVersion]:
-    """The versions on silent trial, except the one served now (it already predicts every case)."""
+    """The versions on silent trial, except the one served now (it already predicts every case).
+
+    The served version is looked up only when some version is on trial: the worker asks after every
+    case, and most of the time none is."""
+    on_trial = list(ModelVersion.objects.filter(on_trial=True).order_by("created", "id"))
+    if not on_trial:
+        return []
     served = served or served_version()
-    return list(ModelVersion.objects.filter(on_trial=True).exclude(pk=served.pk).order_by("created", "id"))
+    return [version for version in on_trial if version.pk != served.pk]

@@ -46,3 +46,14 @@ def test_the_section_has_every_figure_and_every_target():
                 "POST wall with the broker down", "worker RSS, largest accepted film"):
         assert f"| {row}" in text
     assert "### SQLite" in text and "PostgreSQL: not measured" in text
+
+
+def test_the_section_shows_the_code_before_beside_this_code_when_it_was_measured():
+    sizes = {str(size): {figure: [1.0, 2.0] for figure in [*cpu.FIGURES, cpu.BEFORE]} for size in cpu.SIZES}
+    sizes["2048"][cpu.BEFORE] = [4.0, 4.0]
+    results = {"sizes": sizes, "real_films": False, "broker down": {"CPU": [1.0], "wall": [2.0]},
+               "worker RSS MB": 200.0}
+    text = cpu.section({"SQLite": results}, runs=2, cases=4, before="commit abc1234 the old worker")
+    assert f"| {cpu.BEFORE_LABEL} |" in text and "commit abc1234 the old worker" in text
+    [row] = [line for line in text.splitlines() if line.startswith("| worker per case, real worker, 2048 px")]
+    assert "the code before (--before): 4 ms (x0.38)" in row

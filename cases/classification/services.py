@@ -30,7 +30,7 @@ from ..dicom.outbox import queue_results
 from ..integrations import webhooks
 from ..intake.display import classification_pixels
 from ..models import AuditEvent, Case, Prediction
-from ..validation.selectors import is_exposed, new_suggestion
+from ..validation.selectors import new_suggestion
 from ..workflow import transition
 from .faults import IMAGE_FAILURE, UNREADABLE, Cause, EnvironmentFault, environment_cause
 from .images import class_map_png
@@ -117,15 +117,15 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
     (classification.upkeep), and after CXR_MAX_ATTEMPTS rounds fails it with that cause.
     """
     actor = Actor.worker(worker_host)
-    case = Case.objects.filter(pk=case_id, status=Status.QUEUED).first()
-    if case is None:
+    queued_at = Case.objects.filter(pk=case_id, status=Status.QUEUED).values_list("status_changed", flat=True).first()
+    if queued_at is None:
         return Outcome.SKIPPED
     with transaction.atomic():
         claimed = transition(case_id, source=Status.QUEUED, target=Status.CLASSIFYING, actor=actor,
                              attempts=F("attempts") + 1)
     if claimed is None:
         return Outcome.SKIPPED
-    queue_wait_ms = (claimed.status_changed - case.status_changed).total_seconds() * 1000
+    queue_wait_ms = (claimed.status_changed - queued_at).total_seconds() * 1000
     version = None
     try:
         version = served_version()
@@ -199,7 +199,7 @@ def write_prediction(case: Case, version: ModelVersion, result, verdict, heatmap
                             "gate": {"passed": verdict.passed, "reason": verdict.reason, "version": verdict.version},
                             "uncertain": result.uncertain,
                             **({"from_trial": True} if from_trial else {})})
-            if is_exposed(prediction):  # to a PACS that asked for AI suggestions, once the clinic is live
+            if new.exposed:  # to a PACS that asked for AI suggestions, once the clinic is live
                 queue_results(case=case, prediction=prediction)
             webhooks.announce(case=case, event=webhooks.Event.PREDICTED)
             written = True

@@ -48,8 +48,11 @@ def start_trials(case_id: int) -> int:
     if not settings.CXR_TRIALS_ENABLED:
         return 0
     try:
+        versions = trial_versions()
+        if not versions:  # most cases: one query, and no read of the case
+            return 0
         case = Case.objects.select_related("clinic").get(pk=case_id)
-        versions = [version for version in trial_versions()
+        versions = [version for version in versions
                     if version.trial_covers(clinic_code=case.clinic.code, case_key=case.public_id)]
         return sum(queue.publish(queue.TRIAL_TASK, case_id, version.pk) for version in versions)
     except Exception:

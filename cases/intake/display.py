@@ -19,11 +19,10 @@ import io
 import struct
 import zlib
 
-import numpy as np
 from PIL import Image
 
 from classifier.imaging import JPEG_2000_SYNTAXES, WORKING_SIDE, DecodedImage, decode_image
-from classifier.preprocessing import load_grayscale
+from classifier.preprocessing import Pixels, load_picture
 
 from .. import storage
 from ..models import Case
@@ -108,7 +107,7 @@ def make_display(case_id: int) -> bool:
     return True
 
 
-def classification_pixels(case: Case) -> np.ndarray:
+def classification_pixels(case: Case) -> Pixels:
     """The 8-bit pixels the models (the served one, the gate, those on trial) classify the case's film from.
 
     The display's, except for a JPEG 2000 film: its original at a lower resolution level (at least
@@ -124,4 +123,4 @@ def classification_pixels(case: Case) -> np.ndarray:
                 handle.seek(0)
                 return decode_image(handle.read(), at_least_side=WORKING_SIDE).pixels
     with storage.open_file(display_name_of(case)) as handle:
-        return load_grayscale(handle.read())
+        return load_picture(handle.read())  # a Pillow image: the gate and model only shrink it, no array copy

@@ -55,6 +55,7 @@ class NewSuggestion:
     label: str  # at the clinic's own threshold if it chose one, else the model's
     threshold: float  # in force at the clinic: its own, or CXR_COVID_PRIORITY_THRESHOLD
     columns: dict  # the worklist columns (`Case.suggestion_fields`): empty unless the clinic is live
+    exposed: bool  # the clinic is live for the version: `is_exposed` of the served prediction written with these
 
 
 def new_suggestion(case: Case, version: ModelVersion, label: str, probabilities: dict,
@@ -66,7 +67,8 @@ def new_suggestion(case: Case, version: ModelVersion, label: str, probabilities:
     just after the pause read its cases would keep its suggestion in the worklist. A silent clinic's columns stay
     empty (its worklist orders by urgency and arrival only); the input gate's refusal is kept (it is about the
     image, and sends it to a human read either way), the model's "uncertain" is not (it is the model's output:
-    it appears when the clinic goes live, `services.expose_columns`).
+    it appears when the clinic goes live, `services.expose_columns`). The live row it reads (and locks) also
+    answers `is_exposed` for the served prediction written in that transaction: no second read.
     """
     row = (ClinicAIState.objects.live().select_for_update()
            .filter(clinic_id=case.clinic_id, model_version_id=version.pk).first())
@@ -78,7 +80,7 @@ def new_suggestion(case: Case, version: ModelVersion, label: str, probabilities:
                    "gate_reason": "" if gate_reason == UNCERTAIN else gate_reason}
     else:
         columns = Case.suggestion_fields(label, probabilities, gate_reason, threshold)
-    return NewSuggestion(label, threshold, columns)
+    return NewSuggestion(label, threshold, columns, exposed=row is not None)
 
 
 def label_at(label: str, probabilities: dict, threshold: float) -> str:

@@ -131,6 +131,7 @@ class WorkerConfig:
     gate_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)  # more settings for the worker (and listener)
     include: tuple[str, ...] = ()  # more task modules for the worker to load (celery worker --include)
+    code_dir: Path = BASE_DIR  # the checkout the worker runs (bench/cpu.py --before: an earlier one)
 
     def env(self) -> dict[str, str]:
         return {
@@ -174,7 +175,7 @@ class Worker:
              f"--concurrency={self.concurrency}", "-n", self.node, "-Q", self.queues, "--loglevel=INFO",
              "--without-gossip", "--without-mingle",
              *([f"--include={','.join(self.config.include)}"] if self.config.include else [])],
-            cwd=BASE_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.config.code_dir, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
         wait_for(self.answers_ping, timeout=60, interval=0.3, what=f"worker {self.node} (log: {self.log_path})")
@@ -184,6 +185,13 @@ class Worker:
         if self.process.poll() is not None:
             raise RuntimeError(f"worker {self.node} exited; log:\n{self.log()}")
         return bool(celery_app.control.ping(destination=[self.node], timeout=0.5))
+
+    def take_tasks(self, taking: bool) -> None:
+        """Start or stop consuming the classification queue (remote control, through the broker this process
+        uses): with two workers on one stack, only the one being measured takes the cases."""
+        control = celery_app.control.add_consumer if taking else celery_app.control.cancel_consumer
+        if not control(settings.CELERY_TASK_DEFAULT_QUEUE, destination=[self.node], reply=True, timeout=10):
+            raise RuntimeError(f"worker {self.node} did not answer the {control.__name__} request")
 
     def kill(self) -> None:
         """SIGKILL the whole worker (parent and pool children): no shutdown, no acks."""
