@@ -95,3 +95,77 @@ def test_the_login_page_reads_in_the_browsers_language_without_sideways_scroll_o
         found += problems_on(page, language, f"login at {viewport['width']} px")
         page.context.close()
     assert found == []
+
+
+# Records each text the viewer's live region takes (as tests/test_browser_keyboard.py does).
+RECORD_VIEWER_STATUS = """() => {
+  window.viewerSaid = [];
+  const region = document.querySelector(".viewer-status");
+  new MutationObserver(() => window.viewerSaid.push(region.textContent))
+    .observe(region, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def pixel(png: bytes, where: str) -> tuple:
+    import io
+
+    from PIL import Image
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    x = 2 if where == "left" else image.width - 3
+    return image.getpixel((x, image.height // 2))
+
+
+def test_right_to_left_the_page_mirrors_but_the_film_does_not_and_everything_works_from_the_keyboard(
+        live_server, chromium, clinic, staff, radiologist):  # noqa: F811
+    from tests.factories import predicted_case
+    case, _ = predicted_case(clinic, staff, "covid", mrn="RTL-1")
+    review = live_server.url + case_url("cases:review", case)
+    films = {}
+    for language in ("en-gb", "ar"):
+        Profile.objects.update_or_create(user=radiologist, defaults={"language": language})
+        page = chromium.new_context(viewport=DESKTOP).new_page()
+        sign_in(page, live_server.url, radiologist.username)
+        page.goto(review)
+        expect(page.locator("#viewer")).to_have_attribute("data-ready", "true")
+        films[language] = page.locator("canvas.viewer-canvas").evaluate("canvas => canvas.toDataURL()")
+        if language == "en-gb":
+            page.context.close()
+            continue
+
+        assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
+        assert page.locator(".navbar-brand").bounding_box()["x"] > DESKTOP["width"] / 2  # starts at the right
+
+        # The viewer from the keyboard: zoom, the heatmap and its opacity.
+        page.evaluate(RECORD_VIEWER_STATUS)
+        zoom_in = page.locator("[data-action=zoom-in]")
+        tab_to(page, zoom_in)
+        page.keyboard.press("Enter")
+        heatmap = page.locator("#viewer-heatmap")
+        tab_to(page, heatmap)
+        page.keyboard.press("Space")
+        expect(heatmap).to_be_checked()
+        expect(page.locator("[data-testid=heatmap-legend]")).to_be_visible()
+        assert len(page.evaluate("window.viewerSaid")) == 2, "zoom and the heatmap were not both announced"
+        opacity = page.locator("input[name=opacity]")
+        tab_to(page, opacity)
+        before = int(opacity.input_value())
+        page.keyboard.press("ArrowUp")
+        assert int(opacity.input_value()) == before + 1
+
+        # The legend's scale reads from the start of the line: cool (grey) at the right, hot (yellow) at the left.
+        scale = page.locator(".heatmap-legend-scale").screenshot()
+        right, left = pixel(scale, "right"), pixel(scale, "left")
+        assert abs(right[0] - right[1]) < 40 and abs(right[1] - right[2]) < 40, f"not grey at the right: {right}"
+        assert left[0] > 200 and left[1] > 200 and left[2] < 80, f"not yellow at the left: {left}"
+
+        # The switcher from the keyboard: back to English.
+        choice = page.locator("#language-choice")
+        tab_to(page, choice, limit=120)
+        page.keyboard.type("English")
+        page.keyboard.press("Tab")
+        press_and_follow(page, "Enter")
+        assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["en-gb", "ltr"]
+        assert Profile.objects.get(user=radiologist).language == "en-gb"
+        page.context.close()
+
+    assert films["ar"] == films["en-gb"], "the film is drawn differently right to left"

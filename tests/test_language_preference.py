@@ -129,3 +129,13 @@ def test_a_profile_language_switched_off_later_falls_back_to_the_browsers(staff)
     Profile.objects.create(user=staff, language="ar")  # Arabic is off by default
     page = signed_in(staff, HTTP_ACCEPT_LANGUAGE="fr").get(reverse("cases:case_list"))
     assert html_lang(page) == "fr"
+
+
+def test_a_deployment_that_names_a_language_without_a_catalogue_or_drops_english_does_not_start(tmp_path):
+    from tests.test_deploy_settings import manage, production_env
+    result = manage("check", env={**production_env(tmp_path), "CXR_LANGUAGES": "en-gb,fr,de"})
+    assert result.returncode != 0 and "no catalogue for: ['de']" in result.stderr
+    result = manage("check", env={**production_env(tmp_path), "CXR_LANGUAGES": "fr,pt"})
+    assert result.returncode != 0 and "CXR_LANGUAGES must keep en-gb" in result.stderr
+    result = manage("check", env={**production_env(tmp_path), "CXR_LANGUAGES": "en-gb,fr,pt,es,sw,ar"})
+    assert result.returncode == 0, result.stderr
