@@ -26,6 +26,7 @@ from ..classification.reasons import UNCERTAIN, reason_text
 from ..models import Case, Prediction, Review
 from ..paging import COUNT_CAP, CappedPaginator
 from ..validation.selectors import is_exposed, latest_prediction  # noqa: F401  (latest_prediction re-exported)
+from ..words import finding_name
 
 PAGE_SIZE = 25
 HUMAN_READ = "human_read"  # the worklist filter for images the input gate refused
