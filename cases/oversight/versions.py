@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, F, FloatField, Func, Window
 from django.db.models.functions import RowNumber
+from django.utils.translation import gettext
 
 from classifier.labels import FINDING_NAMES
 from classifier.models import ModelVersion
@@ -50,7 +51,7 @@ class VersionOversight:
 
     @property
     def role(self) -> str:
-        return "silent trial" if self.trial else "served"
+        return gettext("silent trial") if self.trial else gettext("served")
 
     @property
     def agreement_percent(self) -> str:

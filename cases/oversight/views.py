@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import gettext
 
 from classifier.labels import DISPLAY_NAMES, LABELS
 from classifier.models import ModelVersion
@@ -91,7 +92,8 @@ def confirm_activation(request, version_id):
         except activation.ActivationRefused as refused:
             evidence, error, status = refused.evidence, str(refused), refused.status
         else:
-            messages.success(request, f"{version.name} is now the active model; workers use it from their next case.")
+            messages.success(request, gettext("%(version)s is now the active model; workers use it from their next "
+                                              "case.") % {"version": version.name})
             return redirect("admin:classifier_modelversion_changelist")
     else:
         evidence = activation.activation_evidence(version)

@@ -12,6 +12,7 @@ from django.db.models import BooleanField, FloatField, OuterRef, Q, Subquery, Va
 from django.db.models.expressions import ExpressionWrapper
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
+from django.utils.translation import gettext, gettext_lazy
 
 from classifier.models import ModelVersion
 from classifier.signals import model_activated
@@ -95,8 +96,8 @@ def hide_columns(clinic: Clinic, version: ModelVersion) -> int:
                                                                  covid_priority=False)
 
 
-CHANGED = ("The evidence changed since you opened this page (a review was signed or amended, or cases were "
-           "scored): read it again before you decide.")
+CHANGED = gettext_lazy("The evidence changed since you opened this page (a review was signed or amended, or cases "
+                       "were scored): read it again before you decide.")
 
 
 def go_live(*, clinic: Clinic, version: ModelVersion, choice: str, shown_digest: str, actor: Actor,
@@ -104,12 +105,13 @@ def go_live(*, clinic: Clinic, version: ModelVersion, choice: str, shown_digest:
     """Switch the clinic live for the version at the chosen threshold ("global" or "clinic"), if the evidence
     passes the go-live rule at that threshold and is still what the page showed; audited with that evidence."""
     if choice not in (GLOBAL, CLINIC):
-        raise StateChangeRefused("Choose the global threshold or the clinic's own.")
+        raise StateChangeRefused(gettext("Choose the global threshold or the clinic's own."))
     evidence = evidence_for(clinic, version)
     if evidence.digest != shown_digest:
-        raise StateChangeRefused(CHANGED)
+        raise StateChangeRefused(str(CHANGED))
     if not evidence.ready(choice):
-        raise StateChangeRefused("Not ready: " + "; ".join(evidence.missing_by_choice[choice]) + ".")
+        raise StateChangeRefused(gettext("Not ready: %(missing)s.") % {
+            "missing": "; ".join(evidence.missing_by_choice[choice])})
     threshold = evidence.at_clinic.threshold if choice == CLINIC else None
     return change_state(clinic=clinic, version=version, state=State.LIVE, actor=actor, user=user,
                         covid_threshold=threshold, reason=f"go-live at the {choice} threshold",
