@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_noop
 
 from .. import storage
 from ..access import can_list_cases, can_review, can_submit, case_for, role_required
@@ -22,7 +22,7 @@ from .selectors import case_filed_with, case_list_for, earlier_cases, heatmap_pr
 from .services import (CaseNotRefused, StorageUnavailable, replace_case_image, submit_form_case,
                        withdraw_case)
 
-STORAGE_DOWN = gettext_lazy("The image could not be stored just now, so nothing was saved. Try again in a few "
+STORAGE_DOWN = gettext_noop("The image could not be stored just now, so nothing was saved. Try again in a few "
                             "minutes; if it keeps happening, tell your administrator.")
 
 CASES_PER_PAGE = 25
@@ -77,7 +77,7 @@ def new_case(request):
                                            details=form.details(), upload=form.cleaned_data["image"],
                                            submission_key=key)
             except StorageUnavailable:
-                form.add_error(None, STORAGE_DOWN)
+                form.add_error(None, gettext(STORAGE_DOWN))
                 status = 503
             else:
                 # The tag tells static/cxr/drafts.js that the draft kept of this form is done with.
@@ -164,7 +164,7 @@ def replace_refused_image(request, public_id):
             messages.error(request, str(refusal))
             return redirect("cases:case_detail", public_id=case.public_id)
         except StorageUnavailable:
-            form.add_error(None, STORAGE_DOWN)
+            form.add_error(None, gettext(STORAGE_DOWN))
         else:
             messages.success(request, gettext("The new image was filed as a new case; the first one is kept, "
                                               "withdrawn."))

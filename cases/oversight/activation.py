@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_noop
 
 from classifier.models import ModelVersion
 from classifier.registry import activate_version, served_version
@@ -26,7 +26,7 @@ from classifier.registry import activate_version, served_version
 from .trial_health import TrialHealth, trial_health
 from .trials import TrialComparison, compare_trial
 
-EVIDENCE_CHANGED = gettext_lazy("The evidence changed since you opened this page: the figures below are the new "
+EVIDENCE_CHANGED = gettext_noop("The evidence changed since you opened this page: the figures below are the new "
                                 "ones. Read them again before you activate.")
 
 
@@ -88,7 +88,7 @@ def confirm_activation(*, version: ModelVersion, shown_digest: str, against_ackn
     it; raises ActivationRefused (with the figures as they are now) otherwise."""
     evidence = activation_evidence(version)
     if shown_digest != evidence.digest:
-        raise ActivationRefused(str(EVIDENCE_CHANGED), evidence)
+        raise ActivationRefused(gettext(EVIDENCE_CHANGED), evidence)
     if evidence.refusal:
         raise ActivationRefused(evidence.refusal, evidence)
     if evidence.against and not against_acknowledged:
