@@ -9,6 +9,7 @@ import struct
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import translation
 
 from cases.alerts import mail_administrators
@@ -32,6 +33,7 @@ FRENCH = {
     IMAGE_FAILURE: "L'image n'a pas pu être classée : %(reason)s",
     NOT_AN_IMAGE: "Ce fichier n'est pas une image PNG, JPEG ou DICOM (il ressemble à %(looks_like)s).",
     TEXT: "un fichier texte",
+    "Awaiting review": "En attente de lecture",
 }
 
 
@@ -116,3 +118,12 @@ def test_a_failure_reason_stored_in_english_is_shown_in_the_readers_language(fre
     with translation.override("en-gb"):
         assert shown(stored) == stored
     assert shown("A reason written before any template knew it.") == "A reason written before any template knew it."
+
+
+def test_the_api_stays_in_english_for_a_user_who_reads_the_pages_in_french(french, client, clinic, staff):
+    speaks(staff, "fr")
+    case, _ = predicted_case(clinic, staff, "covid", mrn="FR-2")
+    client.force_login(staff)
+
+    assert client.get(reverse("cases:case_list")).headers["Content-Language"] == "fr"
+    assert client.get(reverse("api:case", args=[case.public_id])).json()["status_display"] == "Awaiting review"
