@@ -50,7 +50,7 @@ def show_oversight(request):
     visible, selected, clinics = oversight_scope(request)
     figures = snapshots.figures("versions", clinics)
     return render_private(request, "oversight/oversight.html", {
-        "summaries": figures.value.summaries, "labels": [DISPLAY_NAMES[label] for label in LABELS],
+        "summaries": figures.value.summaries, "labels": [gettext(DISPLAY_NAMES[label]) for label in LABELS],
         "trials": figures.value.trials, "clinics": visible, "selected": selected, "figures": figures,
         "chart_query": request.GET.urlencode(), "agreement_definition": agreement.DEFINITION,
     })
@@ -99,7 +99,7 @@ def confirm_activation(request, version_id):
         evidence = activation.activation_evidence(version)
     response = render_private(request, "oversight/confirm_activation.html", {
         "version": version, "evidence": evidence, "served": evidence.served, "trial": evidence.trial,
-        "health": evidence.health, "error": error, "labels": [DISPLAY_NAMES[x] for x in LABELS],
+        "health": evidence.health, "error": error, "labels": [gettext(DISPLAY_NAMES[x]) for x in LABELS],
         "pinned": bool(settings.CXR_MODEL_PATH), "bound": settings.CXR_TRIAL_MAX_FAILURE_PERCENT})
     response.status_code = status
     return response
