@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from cases.alerts import mail_administrators
-from cases.models import NotificationChoice, Profile
+from cases.audit.selectors import ACTION_WORDS
+from cases.models import AuditEvent, NotificationChoice, Profile
 from cases.notifications import services
 from cases.notifications.services import SUBJECTS
 from cases.reviews.services import sign_review
@@ -127,3 +128,7 @@ def test_the_api_stays_in_english_for_a_user_who_reads_the_pages_in_french(frenc
 
     assert client.get(reverse("cases:case_list")).headers["Content-Language"] == "fr"
     assert client.get(reverse("api:case", args=[case.public_id])).json()["status_display"] == "Awaiting review"
+
+
+def test_every_audit_action_has_its_words_marked_for_translation():
+    assert set(ACTION_WORDS) == set(AuditEvent.Action.values)

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy
 
 from ..dates import iso_date_field
@@ -20,7 +21,7 @@ class AuditFilterForm(forms.Form):
                                     empty_label=gettext_lazy("All clinics"))
     case = forms.UUIDField(required=False, label=gettext_lazy("Case id"))
     action = forms.ChoiceField(label=gettext_lazy("Action"), choices=[("", gettext_lazy("All actions"))]
-                               + [(a.value, action_words(a.value)) for a in AuditEvent.Action], required=False)
+                               + [(a.value, lazy(action_words, str)(a.value)) for a in AuditEvent.Action], required=False)
     # A day inside either end of the calendar: the filter adds a day to `until`, and a time zone
     # can move a date at the edge past what a datetime holds (a far-future date was a 500).
     since = iso_date_field(gettext_lazy("From"), validators=DATE_RANGE)

@@ -80,8 +80,10 @@ def duration_text(duration: timedelta | None) -> str:
     seconds = round(duration.total_seconds())
     hours, minutes_left = divmod(seconds // 60, 60)
     if hours:
-        return f"{hours} h {minutes_left} min"
-    return f"{minutes_left} min {seconds % 60} s" if minutes_left else f"{seconds} s"
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes_left}
+    if minutes_left:
+        return gettext("%(minutes)s min %(seconds)s s") % {"minutes": minutes_left, "seconds": seconds % 60}
+    return gettext("%(seconds)s s") % {"seconds": seconds}
 
 
 def ratio(part: int, whole: int) -> float | None:
