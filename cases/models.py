@@ -335,7 +335,9 @@ class Prediction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{labels.display_name(self.label)} by {self.model_version.name}"
+        name = labels.display_name(self.label)
+        return gettext("%(label)s by %(model)s") % {"label": gettext(name) if name else "",  # gettext("") is a header
+                                                     "model": self.model_version.name}
 
     @property
     def gives_suggestion(self) -> bool:
