@@ -57,9 +57,13 @@ def _templates() -> list[tuple[str, re.Pattern]]:
 def _pattern(template: str) -> str:
     parts, end = [], 0
     for placeholder in PLACEHOLDER.finditer(template):
-        parts += [re.escape(template[end:placeholder.start()]), f"(?P<{placeholder.group(1)}>.+?)"]
+        parts += [_literal(template[end:placeholder.start()]), f"(?P<{placeholder.group(1)}>.+?)"]
         end = placeholder.end()
-    return "".join([*parts, re.escape(template[end:])])
+    return "".join([*parts, _literal(template[end:])])
+
+
+def _literal(text: str) -> str:
+    return re.escape(text.replace("%%", "%"))  # "%%" is how a template writes the "%" it stored
 
 
 @cache

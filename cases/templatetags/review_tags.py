@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from ..classification.reasons import reason_text
 from ..classification.caveats import VIRAL_PATTERN, caveat_for, staff_label, word_line
 from ..classification.services import is_delayed
-from ..words import finding_name
+from ..words import finding_name, shown
 
 register = template.Library()
 
@@ -81,6 +81,12 @@ def sentence(text: str) -> str:
     """Typed text closed with one full stop: "Rotated film." stays, "Rotated film" gets one (never "..")."""
     text = (text or "").strip().rstrip(";,:").rstrip()
     return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
+@register.filter
+def stored_text(text: str) -> str:
+    """A text stored in English (a failed case's reason) in the reader's language (cases/words.py)."""
+    return shown(text)
 
 
 @register.filter
