@@ -16,8 +16,8 @@ class IsoDateInput(forms.DateInput):
     input_type = "text"
 
     def __init__(self, attrs=None):
-        super().__init__(attrs={"placeholder": gettext_lazy("YYYY-MM-DD"), "pattern": r"\d{4}-\d{2}-\d{2}", "maxlength": "10",
-                                **(attrs or {})}, format=ISO_DATE)
+        super().__init__(attrs={"placeholder": gettext_lazy("YYYY-MM-DD"), "pattern": r"\d{4}-\d{2}-\d{2}",
+                                "maxlength": "10", **(attrs or {})}, format=ISO_DATE)
 
 
 def iso_date_field(label: str, **kwargs) -> forms.DateField:

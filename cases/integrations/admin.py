@@ -63,7 +63,8 @@ class IntegrationAdmin(admin.ModelAdmin):
             "Send it as the header “Authorization: Bearer <token>”. A token that may have leaked is revoked "
             "under API tokens."))
 
-    @admin.action(description=gettext_lazy("Issue a new webhook signing secret for each selected integration (shown once)"),
+    @admin.action(description=gettext_lazy(
+        "Issue a new webhook signing secret for each selected integration (shown once)"),
                   permissions=["change"])
     def issue_webhook_secrets(self, request, queryset):
         actor = Actor.of_request(request)
@@ -99,7 +100,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return "; ".join(f"{timezone.localtime(use.minute):%Y-%m-%d %H:%M}: {use.requests} / {use.throttled} / "
                          f"{use.refused}" for use in uses) or gettext("Never used.")
 
-    @admin.action(description=gettext_lazy("Revoke the selected tokens (refused from the next request on)"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Revoke the selected tokens (refused from the next request on)"),
+                  permissions=["change"])
     def revoke_tokens(self, request, queryset):
         actor = Actor.of_request(request)
         revoked = sum(services.revoke_token(token=token, actor=actor) for token in queryset.select_related("integration"))

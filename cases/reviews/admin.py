@@ -105,9 +105,10 @@ class CaseReviewAdminMixin:
             except ReviewError as error:
                 refused.append(f"{case.patient.mrn}: {error}")
         if signed:
-            self.message_user(request, ngettext(  # English keeps its "(s)"; the plural forms are for other languages
-                "Signed %(count)s review(s) confirming the AI suggestion.",
-                "Signed %(count)s review(s) confirming the AI suggestion.", signed) % {"count": signed}, messages.SUCCESS)
+            # English keeps its "(s)"; the plural forms are for languages that need them.
+            self.message_user(request, ngettext("Signed %(count)s review(s) confirming the AI suggestion.",
+                                                "Signed %(count)s review(s) confirming the AI suggestion.", signed)
+                              % {"count": signed}, messages.SUCCESS)
         if refused:
             self.message_user(request, gettext("Not signed: %(reasons)s") % {"reasons": "; ".join(refused)},
                               messages.WARNING)
