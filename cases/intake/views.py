@@ -26,7 +26,7 @@ STORAGE_DOWN = gettext_noop("The image could not be stored just now, so nothing 
                             "minutes; if it keeps happening, tell your administrator.")
 
 CASES_PER_PAGE = 25
-OFFLINE_VERSION = "2"  # change with the service worker's behaviour or its assets' (2: the film in one PATCH): the old cache is dropped
+OFFLINE_VERSION = "3"  # change with the service worker's behaviour or its assets' (2: the film in one PATCH; 3: the translations kept offline): the old cache is dropped
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom"}
 # "heatmap": the film with the heatmap burned in (the printed report, the API); "class-map": the map
 # the review page's viewer colours and scales itself (before issue 31: that same composite).
