@@ -55,6 +55,8 @@ class Clinic(models.Model):
     objects = ClinicQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("clinic")
+        verbose_name_plural = gettext_lazy("clinics")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -109,6 +111,8 @@ class Patient(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("patient")
+        verbose_name_plural = gettext_lazy("patients")
         constraints = [models.UniqueConstraint(fields=["clinic", "mrn_key"], name="one_patient_per_mrn_in_a_clinic")]
 
     def __str__(self) -> str:
@@ -223,6 +227,8 @@ class Case(models.Model):
     objects = CaseQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("case")
+        verbose_name_plural = gettext_lazy("cases")
         ordering = ["-created"]
         indexes = [
             models.Index(fields=["clinic", "status", "-created"], name="case_clinic_status_created"),
@@ -329,6 +335,8 @@ class Prediction(models.Model):
     objects = PredictionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("prediction")
+        verbose_name_plural = gettext_lazy("predictions")
         ordering = ["-created"]
         constraints = [
             models.UniqueConstraint(fields=["case", "model_version"], name="one_prediction_per_case_and_model")
@@ -423,6 +431,8 @@ class Review(models.Model):
     objects = ReviewQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("review")
+        verbose_name_plural = gettext_lazy("reviews")
         ordering = ["signed_at"]
 
     def __str__(self) -> str:
@@ -595,6 +605,8 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("audit event")
+        verbose_name_plural = gettext_lazy("audit events")
         ordering = ["-time", "-id"]
         base_manager_name = "objects"  # related-object paths get the append-only queryset too
         indexes = [
@@ -655,6 +667,8 @@ class Integration(models.Model):
     is_integration = True  # cases.audit.actors: the actor is the integration, not a user
 
     class Meta:
+        verbose_name = gettext_lazy("integration")
+        verbose_name_plural = gettext_lazy("integrations")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -746,6 +760,8 @@ class WebhookEvent(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("webhook event")
+        verbose_name_plural = gettext_lazy("webhook events")
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt"], name="webhook_due")]
 
@@ -812,6 +828,8 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("notification")
+        verbose_name_plural = gettext_lazy("notifications")
         ordering = ["-created", "-id"]
 
     def __str__(self) -> str:

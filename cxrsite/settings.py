@@ -264,7 +264,7 @@ CONTENT_SECURITY_POLICY = {
 # else the language cookie set by the switcher, else the browser's Accept-Language (cxrsite/language.py).
 LANGUAGE_CODE = "en-gb"
 # Every language the product ships, in its own name (the switcher shows these). Arabic is the one
-# right-to-left catalogue and is partial (locale/ar/README.md), so it is off unless CXR_LANGUAGES names it.
+# right-to-left catalogue, a preview (locale/ar/README.md), so it is off unless CXR_LANGUAGES names it.
 ALL_LANGUAGES = {
     "en-gb": "English",
     "fr": "Français",

@@ -1,5 +1,5 @@
 """Every page of every role in each shipped language (French, Portuguese, Spanish, Swahili) and in the
-partial right-to-left Arabic, in Chromium at desktop (1366 px) and phone (390 px) width: the page says its
+right-to-left Arabic preview, in Chromium at desktop (1366 px) and phone (390 px) width: the page says its
 language, nothing scrolls sideways (translations run longer than English), and axe-core finds no critical
 or serious violation. Then, right to left: the page is mirrored but the film is not, and the viewer and the
 language switcher still work from the keyboard alone."""

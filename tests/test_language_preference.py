@@ -139,3 +139,19 @@ def test_a_deployment_that_names_a_language_without_a_catalogue_or_drops_english
     assert result.returncode != 0 and "CXR_LANGUAGES must keep en-gb" in result.stderr
     result = manage("check", env={**production_env(tmp_path), "CXR_LANGUAGES": "en-gb,fr,pt,es,sw,ar"})
     assert result.returncode == 0, result.stderr
+
+
+def test_clinical_dates_stay_iso_while_other_dates_follow_the_language(clinic, staff, administrator):
+    from django.utils import formats, timezone
+    case, _ = predicted_case(clinic, staff, "covid", mrn="LANG-ISO")
+    Profile.objects.create(user=staff, language="fr")
+    html = signed_in(staff).get(reverse("cases:case_detail", args=[case.public_id])).content.decode()
+    assert timezone.localtime(case.created).strftime("%Y-%m-%d %H:%M") in html
+
+    Profile.objects.create(user=administrator, language="fr")
+    html = signed_in(administrator).get(reverse("audit:oversight")).content.decode()
+    with translation.override("fr"):
+        french_day = formats.date_format(timezone.localtime(), "j M Y")
+    with translation.override("en-gb"):
+        english_day = formats.date_format(timezone.localtime(), "j M Y")
+    assert french_day != english_day and french_day in html

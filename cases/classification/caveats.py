@@ -16,7 +16,7 @@ from classifier.operating_point import LIKELY, POSSIBLE, UNLIKELY
 
 ADULT_AGE = 18
 ADULT = gettext_noop("In adults the model cannot tell COVID-19 from other viral pneumonia: it saw viral pneumonia "
-                     "only in young children. Read this suggestion as \u201cviral-pattern pneumonia\u201d.")
+                     "only in young children. Read this suggestion as “viral-pattern pneumonia”.")
 CHILD = gettext_noop("The model saw almost no COVID-19 films of children: for a child it can neither show nor rule "
                      "out COVID-19.")
 
