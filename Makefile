@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test worker bench bench-database browser dicom-tools web-proxy clean
+.PHONY: setup run test worker bench bench-database browser dicom-tools web-proxy gettext catalogues catalogues-update clean
 
 setup: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): requirements.txt build-constraints.txt
 
 # Migrate, seed the demo users once, start Redis (unless REDIS_URL), the workers, the DICOM listener,
 # and the web server: gunicorn behind nginx (bin/run).
-run: setup web-proxy
+run: setup web-proxy catalogues
 	$(BIN)/python bin/run
 
 # One more Celery worker against REDIS_URL and DATABASE_URL (set both to scale out; README).
@@ -41,6 +41,23 @@ dicom-tools:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends orthanc dcmtk dicom3tools; }
 
+# The translations: each locale/<language>/LC_MESSAGES/*.po compiled to the .mo Django reads (not committed),
+# by GNU gettext's msgfmt, which also refuses a translation whose placeholders differ from the English.
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/*.po)
+catalogues: gettext $(PO_FILES:.po=.mo)
+
+%.mo: %.po
+	msgfmt --check-format -o $@ $<
+
+# After marking a string: bring every catalogue up to date (then translate the new entries).
+catalogues-update: setup gettext
+	$(BIN)/python manage.py update_catalogues
+
+gettext:
+	@test -x /usr/bin/msgfmt -a -x /usr/bin/xgettext || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends gettext; }
+
 # nginx receives every request body before gunicorn sees it, so slow clients hold no gunicorn thread.
 # bin/run starts its own nginx with a generated configuration; Debian's nginx service is not used.
 web-proxy:
@@ -48,7 +65,7 @@ web-proxy:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends nginx-light; }
 
-test: setup browser dicom-tools web-proxy
+test: setup browser dicom-tools web-proxy catalogues
 	$(BIN)/python -m pytest
 
 # Every benchmark, each rewriting its own section of BENCHMARKS.md. QUICK=1 for a smoke run

@@ -9,6 +9,7 @@ its own admin classes (reviews.admin, audit.admin); every registration is here, 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.utils.translation import gettext, gettext_lazy
 
 from classifier.models import ModelVersion
 
@@ -43,7 +44,7 @@ class ClinicAdmin(admin.ModelAdmin):
     filter_horizontal = ["members"]
     prepopulated_fields = {"code": ["name"]}
 
-    @admin.display(description="members")
+    @admin.display(description=gettext_lazy("members"))
     def member_count(self, clinic):
         return clinic.members.count()
 
@@ -107,15 +108,15 @@ class PredictionAdmin(ReadOnlyAdmin):
               "heatmap_name", "composite_name", "inference", "queue_wait_ms", "worker_host", "created"]
     readonly_fields = fields
 
-    @admin.display(description="role", ordering="trial")
+    @admin.display(description=gettext_lazy("role"), ordering="trial")
     def role(self, prediction):
-        return "silent trial" if prediction.trial else "served"
+        return gettext("silent trial") if prediction.trial else gettext("served")
 
-    @admin.display(description="input gate")
+    @admin.display(description=gettext_lazy("input gate"))
     def gate(self, prediction):
         return prediction.gate_text
 
-    @admin.display(description="inference (ms)", ordering="inference_ms")
+    @admin.display(description=gettext_lazy("inference (ms)"), ordering="inference_ms")
     def inference(self, prediction):
         return f"{prediction.inference_ms:.1f}"
 
@@ -144,7 +145,7 @@ class CxrUserAdmin(UserAdmin):
     list_display = ["username", "email", "is_active", "is_staff", "role_names"]
     SUPERUSER_ONLY = ("is_superuser", "is_staff", "user_permissions")
 
-    @admin.display(description="roles")
+    @admin.display(description=gettext_lazy("roles"))
     def role_names(self, user):
         return ", ".join(group.name for group in user.groups.all())
 

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F
 from django.db.models.fields.json import KeyTransform
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext, gettext_lazy
 
 from classifier import labels
 
@@ -46,13 +47,16 @@ class Clinic(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
     read_first = models.BooleanField(
-        "read first", default=False,
-        help_text="Radiologists record their own impression of each film before the AI suggestion is shown.")
+        gettext_lazy("read first"), default=False,
+        help_text=gettext_lazy(
+            "Radiologists record their own impression of each film before the AI suggestion is shown."))
     created = models.DateTimeField(auto_now_add=True)
 
     objects = ClinicQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("clinic")
+        verbose_name_plural = gettext_lazy("clinics")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -67,18 +71,19 @@ class DicomNode(models.Model):
     """
 
     name = models.CharField(max_length=100)
-    ae_title = models.CharField("AE title", max_length=16, unique=True)
-    host = models.GenericIPAddressField(help_text="The address it connects from, and results are sent to.")
-    port = models.PositiveIntegerField(null=True, blank=True, help_text="Needed to receive results.")
+    ae_title = models.CharField(gettext_lazy("AE title"), max_length=16, unique=True)
+    host = models.GenericIPAddressField(
+        help_text=gettext_lazy("The address it connects from, and results are sent to."))
+    port = models.PositiveIntegerField(null=True, blank=True, help_text=gettext_lazy("Needed to receive results."))
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="dicom_nodes")
-    may_send = models.BooleanField("may send images", default=True)
+    may_send = models.BooleanField(gettext_lazy("may send images"), default=True)
     receives_results = models.BooleanField(default=False)
-    wants_suggestions = models.BooleanField("also send the AI suggestion before review", default=False)
+    wants_suggestions = models.BooleanField(gettext_lazy("also send the AI suggestion before review"), default=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["clinic", "name"]
-        verbose_name = "DICOM node"
+        verbose_name = gettext_lazy("DICOM node")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.ae_title})"
@@ -87,25 +92,27 @@ class DicomNode(models.Model):
         from django.core.exceptions import ValidationError
 
         if self.receives_results and not self.port:
-            raise ValidationError({"port": "A node that receives results needs a port."})
+            raise ValidationError({"port": gettext("A node that receives results needs a port.")})
 
 
 class Patient(models.Model):
     class Sex(models.TextChoices):
-        FEMALE = "F", "Female"
-        MALE = "M", "Male"
-        OTHER = "O", "Other"
-        UNKNOWN = "U", "Unknown"
+        FEMALE = "F", gettext_lazy("Female")
+        MALE = "M", gettext_lazy("Male")
+        OTHER = "O", gettext_lazy("Other")
+        UNKNOWN = "U", gettext_lazy("Unknown")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
-    mrn = models.CharField("patient number (MRN)", max_length=64)  # as first entered (cases.text)
+    mrn = models.CharField(gettext_lazy("patient number (MRN)"), max_length=64)  # as first entered (cases.text)
     mrn_key = models.CharField(max_length=64, editable=False)  # what matches it: identifier_key(mrn)
     birth_year = models.PositiveSmallIntegerField(null=True, blank=True)
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("patient")
+        verbose_name_plural = gettext_lazy("patients")
         constraints = [models.UniqueConstraint(fields=["clinic", "mrn_key"], name="one_patient_per_mrn_in_a_clinic")]
 
     def __str__(self) -> str:
@@ -136,30 +143,30 @@ class CaseQuerySet(models.QuerySet):
 
 class Case(models.Model):
     class Status(models.TextChoices):
-        SUBMITTED = "submitted", "Submitted"
-        QUEUED = "queued", "Waiting for the classifier"
-        CLASSIFYING = "classifying", "Classifying"
-        PREDICTED = "predicted", "Awaiting review"
-        FAILED = "failed", "Classification failed"
-        REVIEWED = "reviewed", "Reviewed"
-        WITHDRAWN = "withdrawn", "Withdrawn by the clinic"
+        SUBMITTED = "submitted", gettext_lazy("Submitted")
+        QUEUED = "queued", gettext_lazy("Waiting for the classifier")
+        CLASSIFYING = "classifying", gettext_lazy("Classifying")
+        PREDICTED = "predicted", gettext_lazy("Awaiting review")
+        FAILED = "failed", gettext_lazy("Classification failed")
+        REVIEWED = "reviewed", gettext_lazy("Reviewed")
+        WITHDRAWN = "withdrawn", gettext_lazy("Withdrawn by the clinic")
 
     class FailureCause(models.TextChoices):
         """Why classification did not finish: the image itself, or the environment around it.
         Environmental causes are retried (task backoff, then the reaper); the image is not."""
-        IMAGE = "image", "The image could not be read or classified"
-        MODEL = "model", "The model version could not be loaded"
-        STORAGE = "storage", "Image storage could not be read or written"
-        MEMORY = "memory", "The worker ran out of memory"
-        TIME_LIMIT = "time_limit", "Classification took longer than its time limit"
-        DATABASE = "database", "The database was unreachable"
-        BROKER = "broker", "The queue (Redis) was unreachable or lost the message"
-        WORKER_STOPPED = "worker_stopped", "The worker stopped while classifying"
+        IMAGE = "image", gettext_lazy("The image could not be read or classified")
+        MODEL = "model", gettext_lazy("The model version could not be loaded")
+        STORAGE = "storage", gettext_lazy("Image storage could not be read or written")
+        MEMORY = "memory", gettext_lazy("The worker ran out of memory")
+        TIME_LIMIT = "time_limit", gettext_lazy("Classification took longer than its time limit")
+        DATABASE = "database", gettext_lazy("The database was unreachable")
+        BROKER = "broker", gettext_lazy("The queue (Redis) was unreachable or lost the message")
+        WORKER_STOPPED = "worker_stopped", gettext_lazy("The worker stopped while classifying")
 
     class View(models.TextChoices):
-        PA = "PA", "PA"
-        AP = "AP", "AP"
-        LATERAL = "LAT", "Lateral"
+        PA = "PA", gettext_lazy("PA")
+        AP = "AP", gettext_lazy("AP")
+        LATERAL = "LAT", gettext_lazy("Lateral")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="cases")
@@ -173,7 +180,8 @@ class Case(models.Model):
     submitted_via = models.ForeignKey("Integration", on_delete=models.PROTECT, related_name="cases",
                                       null=True, blank=True)
     # A DICOM original's SOP Instance UID: unique, so a resent instance creates nothing new.
-    sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True, null=True, blank=True)
+    sop_instance_uid = models.CharField(gettext_lazy("SOP Instance UID"), max_length=64, unique=True, null=True,
+                                        blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     # A film the input gate refused, withdrawn because the clinic sent a better one: the case filed with it.
     replaced_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
@@ -182,7 +190,7 @@ class Case(models.Model):
     # Clinical context
     symptoms = models.TextField(blank=True)
     onset_date = models.DateField(null=True, blank=True)
-    spo2 = models.PositiveSmallIntegerField("SpO2 (%)", null=True, blank=True)
+    spo2 = models.PositiveSmallIntegerField(gettext_lazy("SpO2 (%)"), null=True, blank=True)
     notes = models.TextField(blank=True)
     view = models.CharField(max_length=3, choices=View.choices, default=View.PA)
     urgent = models.BooleanField(default=False)
@@ -221,6 +229,8 @@ class Case(models.Model):
     objects = CaseQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("case")
+        verbose_name_plural = gettext_lazy("cases")
         ordering = ["-created"]
         indexes = [
             models.Index(fields=["clinic", "status", "-created"], name="case_clinic_status_created"),
@@ -244,7 +254,7 @@ class Case(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Case {self.public_id} ({self.patient.mrn})"
+        return gettext("Case %(id)s (%(mrn)s)") % {"id": self.public_id, "mrn": self.patient.mrn}
 
     @staticmethod
     def suggestion_fields(label: str, probabilities: dict, gate_reason: str = "", threshold: float | None = None
@@ -327,13 +337,17 @@ class Prediction(models.Model):
     objects = PredictionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("prediction")
+        verbose_name_plural = gettext_lazy("predictions")
         ordering = ["-created"]
         constraints = [
             models.UniqueConstraint(fields=["case", "model_version"], name="one_prediction_per_case_and_model")
         ]
 
     def __str__(self) -> str:
-        return f"{labels.display_name(self.label)} by {self.model_version.name}"
+        name = labels.display_name(self.label)
+        return gettext("%(label)s by %(model)s") % {"label": gettext(name) if name else "",  # gettext("") is a header
+                                                     "model": self.model_version.name}
 
     @property
     def gives_suggestion(self) -> bool:
@@ -344,8 +358,10 @@ class Prediction(models.Model):
     @property
     def gate_text(self) -> str:
         if self.gate_passed is None:
-            return "not run"
-        return "passed" if self.gate_passed else f"refused: {self.gate_reason}"
+            return gettext("not run")
+        if self.gate_passed:
+            return gettext("passed")
+        return gettext("refused: %(reason)s") % {"reason": self.gate_reason}
 
 
 class ClinicAIStateQuerySet(models.QuerySet):
@@ -359,9 +375,9 @@ class ClinicAIState(models.Model):
     silent. Changed only by cases/validation/services.py, compare-and-set with its audit row."""
 
     class State(models.TextChoices):
-        SILENT = "silent", "Silent: suggestions are being validated"
-        LIVE = "live", "Live: staff and radiologists see suggestions"
-        PAUSED = "paused", "Paused: suggestions are hidden again"
+        SILENT = "silent", gettext_lazy("Silent: suggestions are being validated")
+        LIVE = "live", gettext_lazy("Live: staff and radiologists see suggestions")
+        PAUSED = "paused", gettext_lazy("Paused: suggestions are hidden again")
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="ai_states")
     model_version = models.ForeignKey("classifier.ModelVersion", on_delete=models.PROTECT, related_name="+")
@@ -377,7 +393,7 @@ class ClinicAIState(models.Model):
 
     class Meta:
         ordering = ["clinic", "model_version"]
-        verbose_name = "clinic AI state"
+        verbose_name = gettext_lazy("clinic AI state")
         constraints = [models.UniqueConstraint(fields=["clinic", "model_version"],
                                                name="one_ai_state_per_clinic_and_version")]
 
@@ -396,11 +412,11 @@ class ReviewQuerySet(models.QuerySet):
 
 class Review(models.Model):
     class Finding(models.TextChoices):
-        COVID = labels.COVID, labels.FINDING_NAMES[labels.COVID]
-        NORMAL = labels.NORMAL, labels.FINDING_NAMES[labels.NORMAL]
-        VIRAL = labels.VIRAL_PNEUMONIA, labels.FINDING_NAMES[labels.VIRAL_PNEUMONIA]
-        OTHER = labels.OTHER, labels.FINDING_NAMES[labels.OTHER]
-        UNUSABLE = labels.UNUSABLE, labels.FINDING_NAMES[labels.UNUSABLE]
+        COVID = labels.COVID, gettext_lazy(labels.FINDING_NAMES[labels.COVID])
+        NORMAL = labels.NORMAL, gettext_lazy(labels.FINDING_NAMES[labels.NORMAL])
+        VIRAL = labels.VIRAL_PNEUMONIA, gettext_lazy(labels.FINDING_NAMES[labels.VIRAL_PNEUMONIA])
+        OTHER = labels.OTHER, gettext_lazy(labels.FINDING_NAMES[labels.OTHER])
+        UNUSABLE = labels.UNUSABLE, gettext_lazy(labels.FINDING_NAMES[labels.UNUSABLE])
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, related_name="reviews")
@@ -417,10 +433,13 @@ class Review(models.Model):
     objects = ReviewQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("review")
+        verbose_name_plural = gettext_lazy("reviews")
         ordering = ["signed_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_finding_display()} by {self.reviewer}"
+        return gettext("%(finding)s by %(reviewer)s") % {"finding": self.get_finding_display(),
+                                                         "reviewer": self.reviewer}
 
 
 class FirstImpression(models.Model):
@@ -436,7 +455,8 @@ class FirstImpression(models.Model):
         constraints = [models.UniqueConstraint(fields=["case", "reader"], name="one_first_impression_per_reader")]
 
     def __str__(self) -> str:
-        return f"{self.get_finding_display()} by {self.reader} (first impression)"
+        return gettext("%(finding)s by %(reader)s (first impression)") % {"finding": self.get_finding_display(),
+                                                                           "reader": self.reader}
 
 
 class DicomResult(models.Model):
@@ -449,10 +469,10 @@ class DicomResult(models.Model):
     """
 
     class Status(models.TextChoices):
-        WAITING = "waiting", "Waiting to be sent"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Sending failed"
-        KEPT = "kept", "Not sent: the clinic has no result node"
+        WAITING = "waiting", gettext_lazy("Waiting to be sent")
+        SENT = "sent", gettext_lazy("Sent")
+        FAILED = "failed", gettext_lazy("Sending failed")
+        KEPT = "kept", gettext_lazy("Not sent: the clinic has no result node")
 
     key = models.CharField(max_length=40, unique=True)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="dicom_results")
@@ -470,7 +490,7 @@ class DicomResult(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
-        verbose_name = "DICOM result"
+        verbose_name = gettext_lazy("DICOM result")
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status})"
@@ -587,6 +607,8 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("audit event")
+        verbose_name_plural = gettext_lazy("audit events")
         ordering = ["-time", "-id"]
         base_manager_name = "objects"  # related-object paths get the append-only queryset too
         indexes = [
@@ -624,18 +646,19 @@ class Integration(models.Model):
     """
 
     class Event(models.TextChoices):
-        PREDICTED = "case.predicted", "case.predicted: an AI suggestion (or a human read) awaits review"
-        SIGNED = "case.signed", "case.signed: a radiologist signed the result"
-        AMENDED = "case.amended", "case.amended: a signed result was amended"
-        FAILED = "case.failed", "case.failed: classification failed"
+        PREDICTED = "case.predicted", gettext_lazy("case.predicted: an AI suggestion (or a human read) awaits review")
+        SIGNED = "case.signed", gettext_lazy("case.signed: a radiologist signed the result")
+        AMENDED = "case.amended", gettext_lazy("case.amended: a signed result was amended")
+        FAILED = "case.failed", gettext_lazy("case.failed: classification failed")
 
     name = models.CharField(max_length=100, unique=True)
     clinics = models.ManyToManyField(Clinic, related_name="integrations", blank=True)
-    active = models.BooleanField(default=True, help_text="Untick to refuse all its tokens and stop its webhooks.")
-    may_submit = models.BooleanField("may submit cases", default=False)
-    may_read = models.BooleanField("may read results", default=True)
+    active = models.BooleanField(
+        default=True, help_text=gettext_lazy("Untick to refuse all its tokens and stop its webhooks."))
+    may_submit = models.BooleanField(gettext_lazy("may submit cases"), default=False)
+    may_read = models.BooleanField(gettext_lazy("may read results"), default=True)
     receives_webhooks = models.BooleanField(default=False)
-    webhook_url = models.URLField(max_length=500, blank=True, help_text="HTTPS in production.")
+    webhook_url = models.URLField(max_length=500, blank=True, help_text=gettext_lazy("HTTPS in production."))
     webhook_events = models.JSONField(default=list, blank=True)
     # The HMAC key of the webhook signatures: kept as it is (signing needs it), shown once when issued.
     webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
@@ -646,6 +669,8 @@ class Integration(models.Model):
     is_integration = True  # cases.audit.actors: the actor is the integration, not a user
 
     class Meta:
+        verbose_name = gettext_lazy("integration")
+        verbose_name_plural = gettext_lazy("integrations")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -677,7 +702,7 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
-        verbose_name = "API token"
+        verbose_name = gettext_lazy("API token")
 
     def __str__(self) -> str:
         return f"cxr_{self.prefix}_… ({self.integration})"
@@ -720,11 +745,11 @@ class WebhookEvent(models.Model):
     claim moves it forward, so two deliveries of one message send once)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting to be delivered"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed: every try refused"
+        PENDING = "pending", gettext_lazy("Waiting to be delivered")
+        DELIVERED = "delivered", gettext_lazy("Delivered")
+        FAILED = "failed", gettext_lazy("Failed: every try refused")
 
-    public_id = models.UUIDField("event id", default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(gettext_lazy("event id"), default=uuid.uuid4, unique=True, editable=False)
     integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="webhook_events_sent")
     event = models.CharField(max_length=20, choices=Integration.Event.choices)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
@@ -737,6 +762,8 @@ class WebhookEvent(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("webhook event")
+        verbose_name_plural = gettext_lazy("webhook events")
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt"], name="webhook_due")]
 
@@ -764,32 +791,32 @@ class NotificationChoice(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 related_name="notification_choice")
-    by_email = models.BooleanField("by email", default=False)
-    by_sms = models.BooleanField("by text message (SMS)", default=False)
-    phone = models.CharField("mobile number", max_length=20, blank=True,
-                             help_text="International format, e.g. +254712345678.")
-    on_duty = models.BooleanField("on duty for urgent cases", default=False)
+    by_email = models.BooleanField(gettext_lazy("by email"), default=False)
+    by_sms = models.BooleanField(gettext_lazy("by text message (SMS)"), default=False)
+    phone = models.CharField(gettext_lazy("mobile number"), max_length=20, blank=True,
+                             help_text=gettext_lazy("International format, e.g. +254712345678."))
+    on_duty = models.BooleanField(gettext_lazy("on duty for urgent cases"), default=False)
 
     def __str__(self) -> str:
-        return f"notifications of {self.user}"
+        return gettext("notifications of %(user)s") % {"user": self.user}
 
 
 class Notification(models.Model):
     """One message to one person on one channel, sent by the worker once (`key` is unique)."""
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SMS = "sms", "SMS"
+        EMAIL = "email", gettext_lazy("Email")
+        SMS = "sms", gettext_lazy("SMS")
 
     class Reason(models.TextChoices):
-        RESULT_SIGNED = "result_signed", "A result was signed"
-        RESULT_AMENDED = "result_amended", "A signed result was amended"
-        URGENT_CASE = "urgent_case", "An urgent case arrived"
+        RESULT_SIGNED = "result_signed", gettext_lazy("A result was signed")
+        RESULT_AMENDED = "result_amended", gettext_lazy("A signed result was amended")
+        URGENT_CASE = "urgent_case", gettext_lazy("An urgent case arrived")
 
     class Status(models.TextChoices):
-        WAITING = "waiting", "Waiting to be sent"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Sending failed"
+        WAITING = "waiting", gettext_lazy("Waiting to be sent")
+        SENT = "sent", gettext_lazy("Sent")
+        FAILED = "failed", gettext_lazy("Sending failed")
 
     key = models.CharField(max_length=80, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -803,10 +830,13 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("notification")
+        verbose_name_plural = gettext_lazy("notifications")
         ordering = ["-created", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_reason_display()} to {self.user} by {self.get_channel_display()}"
+        return gettext("%(reason)s to %(user)s by %(channel)s") % {
+            "reason": self.get_reason_display(), "user": self.user, "channel": self.get_channel_display()}
 
 
 class Upload(models.Model):
@@ -839,7 +869,7 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     # No choices= here: which languages are switched on is a deployment setting (CXR_LANGUAGES), and a
     # language switched off later must not make old rows invalid; cxrsite.language falls back for those.
-    language = models.CharField("language", max_length=10, blank=True)
+    language = models.CharField(gettext_lazy("language"), max_length=10, blank=True)
 
     def __str__(self) -> str:
-        return f"profile of {self.user}"
+        return gettext("profile of %(user)s") % {"user": self.user}

@@ -24,25 +24,29 @@ import numpy as np
 
 from classifier.artifacts import COMMITTED_GATE, ModelFileError
 from classifier.preprocessing import Pixels, as_picture, shape_of, to_model_input
+from classifier.texts import gettext_noop
 
 CHEST = "chest"
 
-# Reason codes, in the order the checks run, with what clinic staff are told.
+# Reason codes, in the order the checks run, with what clinic staff are told (in English: pages translate
+# them, cases/words.py).
 REASONS = {
-    "too_small": "The image is too small to read: it needs at least 128 pixels on each side.",
-    "blank": "The image is blank: one flat shade with nothing to see.",
-    "not_radiograph": "This does not look like a radiograph (a photograph, document, screenshot or noise).",
-    "not_chest": "This looks like a radiograph of another part of the body, not of the chest.",
-    "not_frontal": "This looks like a side (lateral) view of the chest; the classifier needs the frontal "
-                   "(PA or AP) film.",
-    "other_modality": "This looks like another kind of medical image (CT, MRI, ultrasound or similar), "
-                      "not a chest radiograph.",
-    "inverted": "The image looks inverted (bones dark, lungs light); upload it in its original grey scale.",
-    "lungs_cut_off": "The lungs look cut off: upload the whole film, both lungs from top to bottom.",
-    "rotated_or_flipped": "The image looks rotated or flipped (upside down): upload the film upright, as it is "
-                          "read, neck at the top.",
-    "out_of_distribution": "This image is unlike the chest films the classifier was trained on, so it gives "
-                           "no suggestion.",
+    "too_small": gettext_noop("The image is too small to read: it needs at least 128 pixels on each side."),
+    "blank": gettext_noop("The image is blank: one flat shade with nothing to see."),
+    "not_radiograph": gettext_noop(
+        "This does not look like a radiograph (a photograph, document, screenshot or noise)."),
+    "not_chest": gettext_noop("This looks like a radiograph of another part of the body, not of the chest."),
+    "not_frontal": gettext_noop(
+        "This looks like a side (lateral) view of the chest; the classifier needs the frontal (PA or AP) film."),
+    "other_modality": gettext_noop(
+        "This looks like another kind of medical image (CT, MRI, ultrasound or similar), not a chest radiograph."),
+    "inverted": gettext_noop(
+        "The image looks inverted (bones dark, lungs light); upload it in its original grey scale."),
+    "lungs_cut_off": gettext_noop("The lungs look cut off: upload the whole film, both lungs from top to bottom."),
+    "rotated_or_flipped": gettext_noop(
+        "The image looks rotated or flipped (upside down): upload the film upright, as it is read, neck at the top."),
+    "out_of_distribution": gettext_noop(
+        "This image is unlike the chest films the classifier was trained on, so it gives no suggestion."),
 }
 # The network's classes: "chest" and the reasons it can give.
 NETWORK_CLASSES = (CHEST, "not_radiograph", "not_chest", "not_frontal", "other_modality", "inverted",

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
+from classifier.texts import gettext_noop
+
 log = logging.getLogger(__name__)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -26,16 +28,34 @@ DICOM_MAGIC_OFFSET = 128
 
 # What other files people attach by mistake, to say what the file looks like.
 _LOOKALIKES = [
-    (b"%PDF", "a PDF"),
-    (b"GIF8", "a GIF image"),
-    (b"BM", "a BMP image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"PK\x03\x04", "a ZIP archive or Office document"),
-    (b"\xd0\xcf\x11\xe0", "an old Office document"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"%PDF", gettext_noop("a PDF")),
+    (b"GIF8", gettext_noop("a GIF image")),
+    (b"BM", gettext_noop("a BMP image")),
+    (b"II*\x00", gettext_noop("a TIFF image")),
+    (b"MM\x00*", gettext_noop("a TIFF image")),
+    (b"PK\x03\x04", gettext_noop("a ZIP archive or Office document")),
+    (b"\xd0\xcf\x11\xe0", gettext_noop("an old Office document")),
+    (b"\x1f\x8b", gettext_noop("a gzip archive")),
+    (b"\x00\x00\x00\x0cjP  ", gettext_noop("a JPEG 2000 image")),
 ]
+WEBP, HTML, XML, TEXT, OTHER_FILE = (gettext_noop("a WebP image"), gettext_noop("an HTML page"),
+                                     gettext_noop("an XML or SVG file"), gettext_noop("a text file"),
+                                     gettext_noop("some other kind of file"))
+
+# The reasons a file is refused, each a whole sentence with its values as %(name)s (classifier/texts.py).
+EMPTY = gettext_noop("The file is empty.")
+TOO_LARGE = gettext_noop("The file (%(size)s) is larger than the %(limit)s limit.")
+NOT_AN_IMAGE = gettext_noop("This file is not a PNG, JPEG or DICOM image (it looks like %(looks_like)s).")
+TOO_MANY_PIXELS = gettext_noop("The image is %(width)s x %(height)s pixels (%(megapixels)s megapixels); "
+                               "the limit is %(limit)s megapixels.")
+TOO_FEW_PIXELS = gettext_noop("The image is only %(width)s x %(height)s pixels; a chest radiograph needs at "
+                              "least %(min_side)s pixels on each side.")
+BOMB = gettext_noop("The image has too many pixels to be decoded safely.")
+NO_PIXEL_DATA = gettext_noop("This DICOM file contains no image (no pixel data); it may be a report or a "
+                             "worklist entry.")
+UNSUPPORTED_SYNTAX = gettext_noop("This DICOM file uses the %(syntax)s transfer syntax, which is not supported. "
+                                  "Export it uncompressed, RLE, deflated, JPEG or JPEG 2000, or as PNG.")
+DAMAGED = gettext_noop("This %(kind)s file is damaged or incomplete. Export it again, or try another copy.")
 
 
 # Only syntaxes whose decoders are pinned in requirements.txt (pydicom itself; pylibjpeg-libjpeg for
@@ -56,7 +76,11 @@ WORKING_SIDE = 512
 
 
 class ImageRejected(ValueError):
-    """The upload is not an acceptable chest image; str(error) is the user-facing reason."""
+    """The upload is not an acceptable chest image; str(error) is the user-facing reason, in English (pages
+    show it in the reader's language: cases/words.py)."""
+
+    def __init__(self, text: str, **values):
+        super().__init__(text % values if values else text)
 
 
 @dataclass(frozen=True)
@@ -78,7 +102,7 @@ def decode_image(data: bytes, *, max_bytes: int | None = None, max_pixels: int |
     """`at_least_side`: a film that stores lower resolutions of itself (a JPEG 2000 DICOM) is decoded at the
     smallest whose shorter side is still at least this many pixels; any other film, whole."""
     if not data:
-        raise ImageRejected("The file is empty.")
+        raise ImageRejected(EMPTY)
     check_file_size(len(data), max_bytes=max_bytes)
     kind = sniff_format(data)
     if kind == "DICOM":
@@ -92,8 +116,8 @@ def decode_image(data: bytes, *, max_bytes: int | None = None, max_pixels: int |
 def check_file_size(size: int, *, max_bytes: int | None) -> None:
     """Also for callers that know an upload's size before reading it into memory."""
     if max_bytes is not None and size > max_bytes:
-        raise ImageRejected(f"The file ({_size(size, rounding=math.ceil)}) is larger than the "
-                            f"{_size(max_bytes, rounding=math.floor)} limit.")
+        raise ImageRejected(TOO_LARGE, size=_size(size, rounding=math.ceil),
+                            limit=_size(max_bytes, rounding=math.floor))
 
 
 def sniff_format(data: bytes) -> str:
@@ -103,7 +127,7 @@ def sniff_format(data: bytes) -> str:
         return "JPEG"
     if data[DICOM_MAGIC_OFFSET:DICOM_MAGIC_OFFSET + 4] == b"DICM":
         return "DICOM"
-    raise ImageRejected(f"This file is not a PNG, JPEG or DICOM image (it looks like {_looks_like(data)}).")
+    raise ImageRejected(NOT_AN_IMAGE, looks_like=_looks_like(data))
 
 
 def to_8bit(values: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
@@ -130,15 +154,10 @@ def _scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def _check_size(width: int, height: int, max_pixels: int | None, min_side: int | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
-        raise ImageRejected(
-            f"The image is {width} x {height} pixels ({width * height / 1e6:.1f} megapixels); "
-            f"the limit is {max_pixels / 1e6:.1f} megapixels."
-        )
+        raise ImageRejected(TOO_MANY_PIXELS, width=width, height=height,
+                            megapixels=f"{width * height / 1e6:.1f}", limit=f"{max_pixels / 1e6:.1f}")
     if min_side is not None and min(width, height) < min_side:
-        raise ImageRejected(
-            f"The image is only {width} x {height} pixels; a chest radiograph needs at least "
-            f"{min_side} pixels on each side."
-        )
+        raise ImageRejected(TOO_FEW_PIXELS, width=width, height=height, min_side=min_side)
 
 
 def _decode_raster(data: bytes, kind: str, max_pixels: int | None, min_side: int | None) -> np.ndarray:
@@ -171,7 +190,7 @@ def _raster_grayscale(data: bytes, kind: str, *, max_pixels: int | None = None,
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected("The image has too many pixels to be decoded safely.") from None
+        raise ImageRejected(BOMB) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise _damaged(kind, error) from None
     # Phones store JPEGs sideways with an EXIF rotation tag. In place: otherwise every upright film is
@@ -193,13 +212,9 @@ def _decode_dicom(data: bytes, max_pixels: int | None, min_side: int | None,
     except Exception as error:  # pydicom raises many types for malformed files
         raise _damaged("DICOM", error) from None
     if "PixelData" not in ds:
-        raise ImageRejected("This DICOM file contains no image (no pixel data); it may be a report or a "
-                            "worklist entry.")
+        raise ImageRejected(NO_PIXEL_DATA)
     if syntax not in DICOM_TRANSFER_SYNTAXES:
-        raise ImageRejected(
-            f"This DICOM file uses the {syntax.name} transfer syntax, which is not supported. "
-            "Export it uncompressed, RLE, deflated, JPEG or JPEG 2000, or as PNG."
-        )
+        raise ImageRejected(UNSUPPORTED_SYNTAX, syntax=syntax.name)
     header = {"patient_id": str(ds.get("PatientID", "") or "").strip(),
               "view_position": str(ds.get("ViewPosition", "") or "").strip().upper()}
     try:
@@ -297,7 +312,7 @@ def _damaged(kind: str, error: Exception) -> ImageRejected:
     # The library's words ("cannot identify image file", "5 bytes not processed") help whoever
     # reads the log, not the user; they never reach the page.
     log.info("Refused a damaged %s upload: %s: %s", kind, type(error).__name__, error)
-    return ImageRejected(f"This {kind} file is damaged or incomplete. Export it again, or try another copy.")
+    return ImageRejected(DAMAGED, kind=kind)
 
 
 def _looks_like(data: bytes) -> str:
@@ -305,17 +320,17 @@ def _looks_like(data: bytes) -> str:
         if data.startswith(magic):
             return name
     if data[8:12] == b"WEBP" and data.startswith(b"RIFF"):
-        return "a WebP image"
+        return WEBP
     head = data[:512].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script")):
-        return "an HTML page"
+        return HTML
     if head.startswith(b"<?xml") or head.startswith(b"<svg"):
-        return "an XML or SVG file"
+        return XML
     try:
         data[:4096].decode("utf-8")
-        return "a text file"
+        return TEXT
     except UnicodeDecodeError:
-        return "some other kind of file"
+        return OTHER_FILE
 
 
 def _size(size: int, *, rounding) -> str:

@@ -5,6 +5,8 @@ model predicts ("other / indeterminate", and "image not usable" for a film that 
 sidecars use these values.
 """
 
+from classifier.texts import gettext_noop
+
 COVID = "covid"
 NORMAL = "normal"
 VIRAL_PNEUMONIA = "viral_pneumonia"
@@ -14,9 +16,11 @@ UNUSABLE = "unusable"  # the film cannot be read: the clinic is asked to send it
 LABELS = (COVID, NORMAL, VIRAL_PNEUMONIA)  # the model's outputs, in its output order
 FINDINGS = (*LABELS, OTHER, UNUSABLE)  # what a radiologist can sign
 
-DISPLAY_NAMES = {COVID: "COVID-19", NORMAL: "Normal", VIRAL_PNEUMONIA: "Viral Pneumonia"}
-FINDING_NAMES = {**DISPLAY_NAMES, OTHER: "Other / indeterminate",
-                 UNUSABLE: "Image not usable: ask the clinic to resend"}
+# In English, as DICOM, FHIR and the API carry them; pages show them translated (cases/words.py).
+DISPLAY_NAMES = {COVID: gettext_noop("COVID-19"), NORMAL: gettext_noop("Normal"),
+                 VIRAL_PNEUMONIA: gettext_noop("Viral Pneumonia")}
+FINDING_NAMES = {**DISPLAY_NAMES, OTHER: gettext_noop("Other / indeterminate"),
+                 UNUSABLE: gettext_noop("Image not usable: ask the clinic to resend")}
 
 
 def display_name(value: str) -> str:

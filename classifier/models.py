@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 
 class ModelVersion(models.Model):
@@ -34,6 +35,8 @@ class ModelVersion(models.Model):
     trial_started = models.DateTimeField("trial started", null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = gettext_lazy("model version")
+        verbose_name_plural = gettext_lazy("model versions")
         ordering = ["-created"]
         constraints = [models.UniqueConstraint(fields=["active"], condition=Q(active=True), name="one_active_model")]
 

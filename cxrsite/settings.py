@@ -264,7 +264,7 @@ CONTENT_SECURITY_POLICY = {
 # else the language cookie set by the switcher, else the browser's Accept-Language (cxrsite/language.py).
 LANGUAGE_CODE = "en-gb"
 # Every language the product ships, in its own name (the switcher shows these). Arabic is the one
-# right-to-left catalogue and is partial (locale/ar/README.md), so it is off unless CXR_LANGUAGES names it.
+# right-to-left catalogue, a preview (locale/ar/README.md), so it is off unless CXR_LANGUAGES names it.
 ALL_LANGUAGES = {
     "en-gb": "English",
     "fr": "Français",
@@ -277,6 +277,8 @@ CXR_LANGUAGES = [code.strip() for code in env_str("CXR_LANGUAGES", "en-gb,fr,pt,
 _unknown_languages = set(CXR_LANGUAGES) - set(ALL_LANGUAGES)
 if _unknown_languages:
     raise ImproperlyConfigured(f"CXR_LANGUAGES names languages we have no catalogue for: {sorted(_unknown_languages)}")
+if LANGUAGE_CODE not in CXR_LANGUAGES:
+    raise ImproperlyConfigured(f"CXR_LANGUAGES must keep {LANGUAGE_CODE}, the language of the code's own strings")
 LANGUAGES = [(code, ALL_LANGUAGES[code]) for code in CXR_LANGUAGES]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the choice made on the login page outlives the browser session

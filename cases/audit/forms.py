@@ -4,6 +4,8 @@ from datetime import date, timedelta
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from ..dates import iso_date_field
 from ..models import AuditEvent, Clinic
@@ -14,15 +16,16 @@ DATE_RANGE = [MinValueValidator(date.min + timedelta(days=2)), MaxValueValidator
 
 
 class AuditFilterForm(forms.Form):
-    user = forms.CharField(required=False, max_length=150, label="User")
-    clinic = forms.ModelChoiceField(Clinic.objects.all(), required=False, empty_label="All clinics")
-    case = forms.UUIDField(required=False, label="Case id")
-    action = forms.ChoiceField(choices=[("", "All actions")] + [(a.value, action_words(a.value)) for a in AuditEvent.Action],
-                               required=False)
+    user = forms.CharField(required=False, max_length=150, label=gettext_lazy("User"))
+    clinic = forms.ModelChoiceField(Clinic.objects.all(), required=False, label=gettext_lazy("Clinic"),
+                                    empty_label=gettext_lazy("All clinics"))
+    case = forms.UUIDField(required=False, label=gettext_lazy("Case id"))
+    action = forms.ChoiceField(label=gettext_lazy("Action"), choices=[("", gettext_lazy("All actions"))]
+                               + [(a.value, lazy(action_words, str)(a.value)) for a in AuditEvent.Action], required=False)
     # A day inside either end of the calendar: the filter adds a day to `until`, and a time zone
     # can move a date at the edge past what a datetime holds (a far-future date was a 500).
-    since = iso_date_field("From", validators=DATE_RANGE)
-    until = iso_date_field("To", validators=DATE_RANGE)
+    since = iso_date_field(gettext_lazy("From"), validators=DATE_RANGE)
+    until = iso_date_field(gettext_lazy("To"), validators=DATE_RANGE)
 
     def __init__(self, *args, clinics=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -35,7 +38,7 @@ class AuditFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            raise forms.ValidationError("The start date is after the end date.")
+            raise forms.ValidationError(gettext("The start date is after the end date."))
         return data
 
     def filters(self) -> dict:

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from ..models import PATIENT_EDIT_ACTIONS, AuditEvent, Case, Clinic
 
@@ -19,6 +20,56 @@ CSV_CHUNK_ROWS = 2000
 # Spreadsheets run a cell that starts with one of these as a formula; usernames tried at
 # login are attacker-chosen, so such cells are exported with a leading apostrophe.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The audit trail's actions in words (`action_words`), marked here: the codes stay English in the database.
+ACTION_WORDS = {
+    "case_submitted": gettext_noop("Case submitted"),
+    "image_viewed": gettext_noop("Image viewed"),
+    "prediction_written": gettext_noop("Prediction written"),
+    "status_changed": gettext_noop("Status changed"),
+    "classification_failed": gettext_noop("Classification failed"),
+    "case_retried": gettext_noop("Case retried"),
+    "review_confirmed": gettext_noop("Review confirmed"),
+    "review_overridden": gettext_noop("Review overridden"),
+    "review_signed": gettext_noop("Review signed"),
+    "review_amended": gettext_noop("Review amended"),
+    "first_impression_recorded": gettext_noop("First impression recorded"),
+    "case_withdrawn": gettext_noop("Case withdrawn"),
+    "case_image_replaced": gettext_noop("Case image replaced"),
+    "case_edited": gettext_noop("Case edited"),
+    "user_changed": gettext_noop("User changed"),
+    "group_changed": gettext_noop("Group changed"),
+    "clinic_changed": gettext_noop("Clinic changed"),
+    "model_activated": gettext_noop("Model activated"),
+    "login_succeeded": gettext_noop("Login succeeded"),
+    "login_failed": gettext_noop("Login failed"),
+    "access_denied": gettext_noop("Access denied"),
+    "audit_exported": gettext_noop("Audit exported"),
+    "files_swept": gettext_noop("Files swept"),
+    "patients_merged": gettext_noop("Patients merged"),
+    "dicom_association": gettext_noop("Dicom association"),
+    "dicom_instance_received": gettext_noop("Dicom instance received"),
+    "dicom_result_sent": gettext_noop("Dicom result sent"),
+    "dicom_result_failed": gettext_noop("Dicom result failed"),
+    "dicom_result_downloaded": gettext_noop("Dicom result downloaded"),
+    "trial_changed": gettext_noop("Trial changed"),
+    "trial_prediction_written": gettext_noop("Trial prediction written"),
+    "trial_failed": gettext_noop("Trial failed"),
+    "trial_rescoring_started": gettext_noop("Trial rescoring started"),
+    "model_fault": gettext_noop("Model fault"),
+    "clinic_ai_state_changed": gettext_noop("Clinic ai state changed"),
+    "clinic_flagged": gettext_noop("Clinic flagged"),
+    "integration_changed": gettext_noop("Integration changed"),
+    "api_token_issued": gettext_noop("Api token issued"),
+    "api_token_revoked": gettext_noop("Api token revoked"),
+    "api_token_used": gettext_noop("Api token used"),
+    "webhook_secret_issued": gettext_noop("Webhook secret issued"),
+    "webhook_delivered": gettext_noop("Webhook delivered"),
+    "webhook_failed": gettext_noop("Webhook failed"),
+    "webhook_redelivered": gettext_noop("Webhook redelivered"),
+    "notification_sent": gettext_noop("Notification sent"),
+    "notification_failed": gettext_noop("Notification failed"),
+    "history_imported": gettext_noop("History imported"),
+}
 
 
 def start_of_day(day: date) -> datetime:
@@ -50,9 +101,12 @@ def events_matching(*, viewer, user: str = "", clinic: Clinic | None = None, cas
 
 
 def action_words(action: str) -> str:
-    """'review_overridden' -> 'Review overridden': the audit trail in words, on the page and in the CSV."""
+    """'review_overridden' -> 'Review overridden': the audit trail in words, on the page and in the CSV, in the
+    reader's language; an unknown code is shown as it is."""
+    if action in ACTION_WORDS:
+        return gettext(ACTION_WORDS[action])
     try:
-        return AuditEvent.Action(action).label.capitalize()
+        return AuditEvent.Action(action).label.capitalize()  # an action added without its words: still readable
     except ValueError:
         return action
 

@@ -10,6 +10,7 @@ from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django.utils.translation import gettext
 
 from ..access import can_audit, clinics_for, role_required
 from ..models import AuditEvent, Case
@@ -47,7 +48,7 @@ def list_events(request):
 def export_csv(request):
     form, filters = filters_from(request)
     if filters is None:
-        return HttpResponseBadRequest("The filter is not valid.", content_type="text/plain")
+        return HttpResponseBadRequest(gettext("The filter is not valid."), content_type="text/plain")
     # The export covers the events that existed when it was asked for, not its own record.
     last_id = AuditEvent.objects.visible_to(request.user).aggregate(last=Max("id"))["last"] or 0
     record(AuditEvent.Action.AUDIT_EXPORTED, actor=Actor.of_request(request),

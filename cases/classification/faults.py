@@ -7,6 +7,7 @@ see the exception: only a message written for them, and the cause.
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
+from django.utils.translation import gettext_noop
 
 from classifier.artifacts import ModelFileError
 from classifier.imaging import ImageRejected
@@ -27,8 +28,13 @@ ENVIRONMENT_CAUSES = [
 ]
 # Worth retrying in any task: the database or the broker was briefly unreachable, not the image.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, *BROKER_ERRORS)
-IMAGE_FAILURE = "The image could not be classified: {}"
-UNREADABLE = "the stored image could not be read as an X-ray."
+# What a failed case says (Case.failure_reason): stored in English, shown translated (cases/words.py).
+IMAGE_FAILURE = gettext_noop("The image could not be classified: %(reason)s")
+UNREADABLE = gettext_noop("the stored image could not be read as an X-ray.")
+GAVE_UP_ROUNDS = gettext_noop("Gave up after %(rounds)s rounds of retries: %(cause)s.")
+GAVE_UP_ATTEMPTS = gettext_noop("Gave up after %(attempts)s attempts: the worker stopped each time while "
+                                "classifying.")
+STORED_REASONS = (IMAGE_FAILURE, UNREADABLE, GAVE_UP_ROUNDS, GAVE_UP_ATTEMPTS)
 
 
 class EnvironmentFault(Exception):

@@ -12,6 +12,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..alerts import mail_administrators
 from ..audit.actors import Actor
@@ -35,13 +36,15 @@ def model_unavailable(*, worker_host: str, model: str, reason: str) -> bool:
             return False  # another process of this machine opened it a moment ago
         record(AuditEvent.Action.MODEL_FAULT, actor=Actor.worker(worker_host),
                details={"state": "opened", "model_version": model, "reason": reason})
-        transaction.on_commit(lambda: mail_administrators(
-            subject=f"CXR Triage: a worker cannot serve the model {model}",
-            body=(f"The worker on {worker_host} could not load what it needs to serve the model version {model}: "
-                  f"{reason}.\n\n"
-                  "Its cases are not failed: they wait and are retried. Check that the model file is on that "
-                  "machine and readable (or activate another version). /healthz reports \"model\": false until "
-                  "the worker loads a model again; you will not be mailed again about this machine until then.")))
+        values = {"model": model, "worker_host": worker_host, "reason": reason}
+        transaction.on_commit(lambda: mail_administrators(message=lambda: (
+            gettext("CXR Triage: a worker cannot serve the model %(model)s") % values,
+            gettext("The worker on %(worker_host)s could not load what it needs to serve the model version "
+                    "%(model)s: %(reason)s.\n\n"
+                    "Its cases are not failed: they wait and are retried. Check that the model file is on that "
+                    "machine and readable (or activate another version). /healthz reports \"model\": false until "
+                    "the worker loads a model again; you will not be mailed again about this machine until "
+                    "then.") % values)))
     log.error("Worker %s cannot load the model %s: %s", worker_host, model, reason)
     return True
 

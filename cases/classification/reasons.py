@@ -5,13 +5,21 @@ uncertain band (classifier/operating_point.py). One register, read by every page
 gate's verdict and the band apart (`gate_passed`, `uncertain`).
 """
 
+from django.utils.translation import gettext, gettext_noop
+
 from classifier.gate import REASONS as GATE_REASONS
 
 UNCERTAIN = "uncertain"
-UNCERTAIN_TEXT = ("No AI suggestion: uncertain. The model's two likeliest answers are too close to call "
-                  "on films like this one (its uncertain band, fitted on validation films).")
+# In English, as the gate's reasons are: pages look them up in the reader's language (`reason_text`).
+UNCERTAIN_TEXT = gettext_noop("No AI suggestion: uncertain. The model's two likeliest answers are too close to "
+                              "call on films like this one (its uncertain band, fitted on validation films).")
 
 REASONS = {**GATE_REASONS, UNCERTAIN: UNCERTAIN_TEXT}
+
+
+def reason_text(code: str, unknown: str = "") -> str:
+    """Why there is no suggestion, in the reader's language ("" or `unknown` for a code not in REASONS)."""
+    return gettext(REASONS[code]) if code in REASONS else unknown
 
 
 def no_suggestion_reason(*, gate_passed: bool, gate_reason: str | None, uncertain: bool) -> str:

@@ -141,7 +141,7 @@ def classify_case(case_id: int, *, worker_host: str) -> str:
         if cause is None:
             log.exception("Case %s cannot be classified", case_id)
             message = str(error) if isinstance(error, ImageRejected) else UNREADABLE  # never library text
-            fail_case(case_id, source=Status.CLASSIFYING, reason=IMAGE_FAILURE.format(message), cause=Cause.IMAGE,
+            fail_case(case_id, source=Status.CLASSIFYING, reason=IMAGE_FAILURE % {"reason": message}, cause=Cause.IMAGE,
                       actor=actor)
             return Outcome.FAILED
         log.warning("Case %s: %s (%s); retrying", case_id, Cause(cause).label, type(error).__name__)

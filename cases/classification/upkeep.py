@@ -5,11 +5,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ..audit.actors import Actor
 from ..models import Case
-from .faults import Cause
+from .faults import GAVE_UP_ATTEMPTS, GAVE_UP_ROUNDS, Cause
 from ..workflow import transition
 from .services import Status, enqueue_case, fail_case, publish_case
 
@@ -47,7 +47,8 @@ def requeue_stuck_cases() -> dict[str, int]:
 def _requeue_queued(case: Case) -> str:
     cause = case.failure_cause or Cause.BROKER
     if case.requeues >= settings.CXR_MAX_ATTEMPTS:
-        reason = f"Gave up after {case.requeues + 1} rounds of retries: {Cause(cause).label.lower()}."
+        with translation.override(None):  # stored in English (cases/words.py)
+            reason = GAVE_UP_ROUNDS % {"rounds": case.requeues + 1, "cause": str(Cause(cause).label).lower()}
         failed = fail_case(case.pk, source=Status.QUEUED, reason=reason, cause=cause, actor=Actor.system())
         return "failed" if failed else "skipped"
     refreshed = Case.objects.filter(pk=case.pk, status=Status.QUEUED, status_changed=case.status_changed).update(
@@ -58,7 +59,7 @@ def _requeue_queued(case: Case) -> str:
 def _requeue_classifying(case_id: int, attempts: int, changed) -> str:
     system = Actor.system()
     if attempts >= settings.CXR_MAX_ATTEMPTS:
-        reason = f"Gave up after {attempts} attempts: the worker stopped each time while classifying."
+        reason = GAVE_UP_ATTEMPTS % {"attempts": attempts}
         failed = fail_case(case_id, source=Status.CLASSIFYING, reason=reason, cause=Cause.WORKER_STOPPED,
                            actor=system)
         return "failed" if failed else "skipped"

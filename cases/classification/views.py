@@ -5,10 +5,12 @@ from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext
 
 from ..access import can_retry, case_for, role_required
 from ..audit.actors import Actor
 from ..models import Case
+from ..words import shown
 from . import services
 
 FINAL_STATUSES = {Case.Status.PREDICTED, Case.Status.FAILED, Case.Status.REVIEWED, Case.Status.WITHDRAWN}
@@ -23,7 +25,7 @@ def show_status(request, public_id):
         "status_display": case.get_status_display(),
         "final": case.status in FINAL_STATUSES,
         "delayed": services.is_delayed(case),
-        "failure_reason": case.failure_reason,
+        "failure_reason": shown(case.failure_reason),  # stored in English (cases/words.py)
         "html": render_to_string("cases/_status.html", {"case": case, "fragment": True}, request=request),
     })
     response["Cache-Control"] = "private, no-store"
@@ -35,7 +37,7 @@ def show_status(request, public_id):
 def retry_case(request, public_id):
     case = case_for(request, public_id)
     if services.retry_case(case=case, actor=Actor.of_request(request)):
-        messages.success(request, "The case is queued for classification again.")
+        messages.success(request, gettext("The case is queued for classification again."))
     else:
-        messages.info(request, "The case is not failed any more; nothing to retry.")
+        messages.info(request, gettext("The case is not failed any more; nothing to retry."))
     return redirect("cases:case_detail", public_id=case.public_id)

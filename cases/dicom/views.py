@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import gettext
 
 from .. import storage
 from ..access import can_submit, case_for, role_required
@@ -43,7 +44,7 @@ def complete_case_details(request, public_id):
     form = ClinicalDetailsForm(request.POST or None, initial={name: getattr(case, name) for name in CLINICAL_FIELDS})
     if request.method == "POST" and form.is_valid():
         complete_details(case=case, details=form.cleaned_data)
-        messages.success(request, "Clinical details saved.")
+        messages.success(request, gettext("Clinical details saved."))
         return redirect("cases:case_detail", public_id=case.public_id)
     response = render(request, "cases/case_complete.html", {"case": case, "form": form})
     response["Cache-Control"] = "private, no-store"

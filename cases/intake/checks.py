@@ -17,16 +17,30 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from classifier.imaging import WORKING_SIDE, DecodedImage, ImageRejected, check_file_size, decode_image
 
 from ..models import Case, Patient
 from ..text import InvisibleCharacters, identifier_key, normalised_identifier
 
-INVISIBLE = ("The {what} contains invisible or control characters (for example text-direction marks), "
-             "which would make it display differently from what it is. Type it again.")
-UNREADABLE_HEADER = "The dataset could not be read."
-NO_PATIENT_ID = "The dataset has no PatientID to file it under."
+# One whole sentence for each thing a rule can name (never a translated name put into a sentence).
+INVISIBLE = {
+    "patient number": gettext_lazy(
+        "The patient number contains invisible or control characters (for example text-direction marks), "
+        "which would make it display differently from what it is. Type it again."),
+    "patient number in the DICOM file": gettext_lazy(
+        "The patient number in the DICOM file contains invisible or control characters (for example "
+        "text-direction marks), which would make it display differently from what it is. Type it again."),
+}
+DISAGREES = {
+    "patient number": gettext_lazy("The DICOM file says the patient number is “%(from_dicom)s”, not "
+                                   "“%(entered)s”. Check the form and the file."),
+    "view": gettext_lazy("The DICOM file says the view is “%(from_dicom)s”, not “%(entered)s”. "
+                         "Check the form and the file."),
+}
+UNREADABLE_HEADER = gettext_noop("The dataset could not be read.")  # an ImageRejected: shown via cases/words.py
+NO_PATIENT_ID = gettext_lazy("The dataset has no PatientID to file it under.")
 # DICOM ViewPosition (PS3.3 C.8.11.5) to our views; lateral has two codes.
 DICOM_VIEWS = {"PA": Case.View.PA, "AP": Case.View.AP, "LL": Case.View.LATERAL, "RL": Case.View.LATERAL,
                "LATERAL": Case.View.LATERAL, "LAT": Case.View.LATERAL}
@@ -109,15 +123,14 @@ def patient_number(text: str, *, what: str = "patient number") -> str:
     try:
         return normalised_identifier(text)
     except InvisibleCharacters:
-        raise IntakeRefused(INVISIBLE.format(what=what)) from None
+        raise IntakeRefused(str(INVISIBLE[what])) from None
 
 
 def reconciled(entered: str, from_dicom: str, *, what: str) -> str:
     """What was typed, else what the DICOM header says ("" when neither); IntakeRefused when both
     are given and disagree."""
     if entered and from_dicom and identifier_key(entered) != identifier_key(from_dicom):
-        raise IntakeRefused(f"The DICOM file says the {what} is “{from_dicom}”, not “{entered}”. "
-                            "Check the form and the file.")
+        raise IntakeRefused(DISAGREES[what] % {"from_dicom": from_dicom, "entered": entered})
     return entered or from_dicom
 
 
@@ -128,7 +141,8 @@ def birth_year_of(age: int | None, birth_year: int | None, *, today: date | None
         return birth_year
     from_age = (today or date.today()).year - age
     if birth_year is not None and abs(birth_year - from_age) > 1:
-        raise IntakeRefused(f"An age of {age} does not match the birth year {birth_year}.")
+        raise IntakeRefused(gettext("An age of %(age)s does not match the birth year %(birth_year)s.")
+                            % {"age": age, "birth_year": birth_year})
     return birth_year if birth_year is not None else from_age
 
 
@@ -139,9 +153,9 @@ def received_details(header: DicomHeader) -> CaseDetails:
     try:
         mrn = normalised_identifier(header.patient_id)
     except InvisibleCharacters as hidden:
-        raise IntakeRefused(f"The PatientID has {hidden}.") from None
+        raise IntakeRefused(gettext("The PatientID has %(hidden)s.") % {"hidden": hidden}) from None
     if not mrn:
-        raise IntakeRefused(NO_PATIENT_ID)
+        raise IntakeRefused(str(NO_PATIENT_ID))
     return CaseDetails(mrn=mrn, birth_year=header.birth_year, sex=header.sex, view=header.view or Case.View.PA)
 
 

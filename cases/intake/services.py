@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from .. import queue, storage
 from ..storage.columns import discard
@@ -153,15 +154,15 @@ class CaseNotRefused(Exception):
 
 def _check_refused(case: Case) -> None:
     if not case.gate_reason or case.status != Case.Status.PREDICTED:
-        raise CaseNotRefused("Only a case whose image was refused, and that no radiologist has read yet, "
-                             "can be withdrawn or get a new image.")
+        raise CaseNotRefused(gettext("Only a case whose image was refused, and that no radiologist has read yet, "
+                                     "can be withdrawn or get a new image."))
 
 
 def _withdraw(case: Case, *, actor: Actor, action: str, details: dict, **fields) -> None:
     """The compare-and-set move to withdrawn and its one audit event; inside the caller's transaction."""
     if transition(case.pk, source=Case.Status.PREDICTED, target=Case.Status.WITHDRAWN, actor=actor,
                   audited=False, **fields) is None:
-        raise CaseNotRefused("This case was read or withdrawn meanwhile; nothing was changed.")
+        raise CaseNotRefused(gettext("This case was read or withdrawn meanwhile; nothing was changed."))
     record(action, actor=actor, case=case, details={"gate_reason": case.gate_reason, **details})
 
 

@@ -10,6 +10,7 @@ caller's own: another's answers 404. Left out of the OpenAPI schema: tus is its 
 from django.conf import settings
 from django.contrib import messages
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -93,7 +94,7 @@ class UploadView(TusView):
         upload = append(upload=upload, viewer=request.user, actor=Actor.of_request(request), offset=int(offset),
                         stream=request.stream, size=int(size), checksum=request.headers.get("Upload-Checksum"))
         if upload.case_id is not None and not isinstance(request.user, Integration):
-            messages.success(request._request, "Case submitted.")  # on the case page the browser goes to, as from the form
+            messages.success(request._request, gettext("Case submitted."))  # on the case page the browser goes to, as from the form
         return Response(status=status.HTTP_204_NO_CONTENT, headers=upload_headers(upload))
 
     def delete(self, request, public_id):

@@ -31,6 +31,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404, QueryDict
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext
 
 from classifier.imaging import ImageRejected
 
@@ -93,7 +94,8 @@ def metadata_of(header: str) -> dict[str, str]:
         try:
             found[key] = base64.b64decode(value.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise UploadError(f"The metadata value of “{key[:40]}” is not base64 of UTF-8 text.") from None
+            raise UploadError(gettext("The metadata value of “%(key)s” is not base64 of UTF-8 text.")
+                              % {"key": key[:40]}) from None
     return found
 
 
@@ -107,10 +109,10 @@ def create_upload(*, viewer, length: int, metadata: dict[str, str]) -> Upload:
         raise TooLarge(str(error)) from None
     submission = metadata.get(SUBMISSION, "")
     if len(submission) > 255 or not submission.isprintable():
-        raise UploadError("The submission id must be at most 255 printable characters.")
+        raise UploadError(gettext("The submission id must be at most 255 printable characters."))
     digest = metadata.get(DIGEST)
     if digest is not None and not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest.lower())):
-        raise UploadError("The sha256 metadata must be the film's SHA-256 in 64 hexadecimal digits.")
+        raise UploadError(gettext("The sha256 metadata must be the film's SHA-256 in 64 hexadecimal digits."))
     expires = timezone.now() + timedelta(seconds=settings.CXR_UPLOAD_EXPIRY_SECONDS)
     filed = IdempotencyKey.objects.filter(caller=caller_key(viewer), key=submission).first() if submission else None
     if filed is not None:
@@ -144,14 +146,15 @@ def append(*, upload: Upload, viewer, actor: Actor, offset: int, stream, size: i
     chunk is kept only whole and matching.
     """
     if upload.case_id is not None or not upload.partial_name:
-        raise OffsetMismatch("This upload is complete.")
+        raise OffsetMismatch(gettext("This upload is complete."))
     try:
         with storage.writing_partial(upload.partial_name) as handle:
             upload.refresh_from_db()
             if offset != upload.offset:
-                raise OffsetMismatch(f"The upload is at byte {upload.offset}, not {offset}.")
+                raise OffsetMismatch(gettext("The upload is at byte %(at)s, not %(offset)s.") % {"at": upload.offset,
+                                                                                                   "offset": offset})
             if size > upload.length - offset:
-                raise TooLarge("The chunk goes past the upload's length.")
+                raise TooLarge(gettext("The chunk goes past the upload's length."))
             handle.seek(offset)
             if checksum:
                 received = _write_checked(handle, stream, size, checksum)
@@ -164,7 +167,7 @@ def append(*, upload: Upload, viewer, actor: Actor, offset: int, stream, size: i
                 handle.flush()  # read back by _finish (no sync: the case's file is stored synced)
                 _finish(upload, viewer=viewer, actor=actor)
     except storage.PartialBusy:
-        raise Busy("Another request is writing this upload; ask for its offset and try again.") from None
+        raise Busy(gettext("Another request is writing this upload; ask for its offset and try again.")) from None
     except FileNotFoundError:  # terminated or swept meanwhile
         raise Http404("No such upload") from None
     upload.refresh_from_db()
@@ -206,16 +209,17 @@ def _write_as_it_comes(handle, stream, size: int, *, on_checkpoint) -> int:
 def _write_checked(handle, stream, size: int, checksum: str) -> int:
     algorithm, _, expected = checksum.partition(" ")
     if algorithm not in CHECKSUMS:
-        raise UploadError(f"Checksum algorithm “{algorithm[:20]}” is not one of {', '.join(CHECKSUMS)}.")
+        raise UploadError(gettext("Checksum algorithm “%(algorithm)s” is not one of %(known)s.")
+                          % {"algorithm": algorithm[:20], "known": ", ".join(CHECKSUMS)})
     data = stream.read(size) if size else b""
     if len(data) != size:
-        raise UploadError("The chunk arrived incomplete.")
+        raise UploadError(gettext("The chunk arrived incomplete."))
     try:
         matches = base64.b64decode(expected, validate=True) == CHECKSUMS[algorithm](data).digest()
     except binascii.Error:
         matches = False
     if not matches:
-        raise ChecksumMismatch("The chunk's checksum does not match its bytes; send it again.")
+        raise ChecksumMismatch(gettext("The chunk's checksum does not match its bytes; send it again."))
     handle.write(data)
     return size
 
@@ -232,8 +236,8 @@ def _finish(upload: Upload, *, viewer, actor: Actor) -> Case:
     digest = upload.metadata.get(DIGEST)
     if digest is not None and sha256 != digest.lower():
         terminate(upload)
-        raise ChecksumMismatch("The film that arrived is not the one sent (its SHA-256 differs: it was damaged "
-                               "on the way). Nothing was kept: send it again.")
+        raise ChecksumMismatch(gettext("The film that arrived is not the one sent (its SHA-256 differs: it was "
+                                       "damaged on the way). Nothing was kept: send it again."))
     fields = QueryDict(mutable=True)
     for name in DETAIL_FIELDS:
         if name in upload.metadata:
@@ -248,19 +252,19 @@ def _finish(upload: Upload, *, viewer, actor: Actor) -> Case:
             if not form.is_valid():
                 errors = {field: [error["message"] for error in errors]
                           for field, errors in form.errors.get_json_data().items()}
-                _refuse(upload, "The case was not submitted: " + " ".join(
-                    f"{field}: {' '.join(messages)}" for field, messages in errors.items()), errors=errors)
+                _refuse(upload, gettext("The case was not submitted: %(errors)s") % {"errors": " ".join(
+                    f"{field}: {' '.join(messages)}" for field, messages in errors.items())}, errors=errors)
             if upload.metadata.get("ask_duplicate") == "true" and upload.metadata.get("file_again") != "true":
                 # The new-case page asks before filing the same image for the same patient again (issue 27):
                 # refused here, the page posts the plain form, whose answer asks the question.
                 if same_image_lately(viewer, clinic=form.cleaned_data["clinic"], mrn=form.cleaned_data["mrn"],
                                      sha256=sha256) is not None:
-                    _refuse(upload, "The same image was filed for this patient a few minutes ago.")
+                    _refuse(upload, gettext("The same image was filed for this patient a few minutes ago."))
             # The film's SHA-256 is known (computed above): submit_case need not hash 20 MB again.
             form.cleaned_data["image"] = dataclasses.replace(form.cleaned_data["image"], sha256=sha256)
             case, _ = api.submit_through_api(viewer=viewer, actor=actor, form=form, key=key, fingerprint=fingerprint)
     except api.IdempotencyConflict:
-        _refuse(upload, "This submission id was used before for another film or other details.")
+        _refuse(upload, gettext("This submission id was used before for another film or other details."))
     Upload.objects.filter(pk=upload.pk).update(offset=upload.length, case=case, partial_name="")
     discard([upload.partial_name])
     return case

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.translation import gettext, gettext_noop
 
 from .. import storage
 from ..access import can_list_cases, can_review, can_submit, case_for, role_required
@@ -22,11 +23,11 @@ from .selectors import case_filed_with, case_list_for, earlier_cases, heatmap_pr
 from .services import (CaseNotRefused, StorageUnavailable, replace_case_image, submit_form_case,
                        withdraw_case)
 
-STORAGE_DOWN = ("The image could not be stored just now, so nothing was saved. Try again in a few minutes; "
-                "if it keeps happening, tell your administrator.")
+STORAGE_DOWN = gettext_noop("The image could not be stored just now, so nothing was saved. Try again in a few "
+                            "minutes; if it keeps happening, tell your administrator.")
 
 CASES_PER_PAGE = 25
-OFFLINE_VERSION = "2"  # change with the service worker's behaviour or its assets' (2: the film in one PATCH): the old cache is dropped
+OFFLINE_VERSION = "3"  # change with the service worker's behaviour or its assets' (2: the film in one PATCH; 3: the translations kept offline): the old cache is dropped
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom"}
 # "heatmap": the film with the heatmap burned in (the printed report, the API); "class-map": the map
 # the review page's viewer colours and scales itself (before issue 31: that same composite).
@@ -77,11 +78,11 @@ def new_case(request):
                                            details=form.details(), upload=form.cleaned_data["image"],
                                            submission_key=key)
             except StorageUnavailable:
-                form.add_error(None, STORAGE_DOWN)
+                form.add_error(None, gettext(STORAGE_DOWN))
                 status = 503
             else:
                 # The tag tells static/cxr/drafts.js that the draft kept of this form is done with.
-                messages.success(request, "Case submitted.", extra_tags="draft:case-new")
+                messages.success(request, gettext("Case submitted."), extra_tags="draft:case-new")
                 return redirect("cases:case_detail", public_id=case.public_id)
     return render(request, "cases/case_new.html", {
         "form": form, "has_clinic": clinics.exists(), "duplicate": duplicate, "submission_key": key,
@@ -146,7 +147,8 @@ def withdraw_refused_case(request, public_id):
     except CaseNotRefused as refusal:
         messages.error(request, str(refusal))
     else:
-        messages.success(request, "Case withdrawn: it has left the radiologists' worklist. It is kept, with its image.")
+        messages.success(request, gettext("Case withdrawn: it has left the radiologists' worklist. It is kept, "
+                                          "with its image."))
     return redirect("cases:case_detail", public_id=case.public_id)
 
 
@@ -163,9 +165,10 @@ def replace_refused_image(request, public_id):
             messages.error(request, str(refusal))
             return redirect("cases:case_detail", public_id=case.public_id)
         except StorageUnavailable:
-            form.add_error(None, STORAGE_DOWN)
+            form.add_error(None, gettext(STORAGE_DOWN))
         else:
-            messages.success(request, "The new image was filed as a new case; the first one is kept, withdrawn.")
+            messages.success(request, gettext("The new image was filed as a new case; the first one is kept, "
+                                              "withdrawn."))
             return redirect("cases:case_detail", public_id=new.public_id)
     return _case_page(request, case, replace_form=form, status=400)
 

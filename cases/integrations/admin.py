@@ -4,6 +4,7 @@ tokens and webhook secrets (each shown once), and read the webhook delivery log 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ..audit.actors import Actor
 from ..models import ApiToken, ApiTokenUse, Case, WebhookAttempt
@@ -25,7 +26,7 @@ class ReadOnlyInline(admin.TabularInline):
 class ApiTokenInline(ReadOnlyInline):
     model = ApiToken
     fields = readonly_fields = ["prefix", "created", "created_by", "revoked"]
-    verbose_name_plural = "API tokens (issue one with the action on the list; revoke under API tokens)"
+    verbose_name_plural = gettext_lazy("API tokens (issue one with the action on the list; revoke under API tokens)")
 
 
 def shown_once(request, *, title: str, what: str, values: list[tuple[str, str]], note: str) -> TemplateResponse:
@@ -44,33 +45,35 @@ class IntegrationAdmin(admin.ModelAdmin):
     inlines = [ApiTokenInline]
     actions = ["issue_tokens", "issue_webhook_secrets"]
 
-    @admin.display(description="clinics")
+    @admin.display(description=gettext_lazy("clinics"))
     def clinic_codes(self, integration):
         return ", ".join(clinic.code for clinic in integration.clinics.all())
 
     def has_delete_permission(self, request, obj=None):
         return False  # cases and events point at it; untick "active" to stop it
 
-    @admin.action(description="Issue a new API token for each selected integration (shown once)",
+    @admin.action(description=gettext_lazy("Issue a new API token for each selected integration (shown once)"),
                   permissions=["change"])
     def issue_tokens(self, request, queryset):
         actor = Actor.of_request(request)
         issued = [(integration.name, services.issue_token(integration=integration, actor=actor))
                   for integration in queryset]
-        return shown_once(request, title="New API tokens", what="token", values=issued, note=(
+        return shown_once(request, title=gettext("New API tokens"), what="token", values=issued, note=gettext(
             "Copy each token into its system now: it is kept only as a digest and cannot be shown again. "
             "Send it as the header “Authorization: Bearer <token>”. A token that may have leaked is revoked "
             "under API tokens."))
 
-    @admin.action(description="Issue a new webhook signing secret for each selected integration (shown once)",
+    @admin.action(description=gettext_lazy(
+        "Issue a new webhook signing secret for each selected integration (shown once)"),
                   permissions=["change"])
     def issue_webhook_secrets(self, request, queryset):
         actor = Actor.of_request(request)
         issued = [(integration.name, services.issue_webhook_secret(integration=integration, actor=actor))
                   for integration in queryset]
-        return shown_once(request, title="New webhook signing secrets", what="secret", values=issued, note=(
-            "Give each secret to its receiver now: it checks the CXR-Signature header of every webhook with it "
-            "(README, “Webhooks”). Events from now on, retries included, are signed with the new secret."))
+        return shown_once(request, title=gettext("New webhook signing secrets"), what="secret", values=issued,
+                          note=gettext("Give each secret to its receiver now: it checks the CXR-Signature header of "
+                                       "every webhook with it (README, “Webhooks”). Events from now on, retries "
+                                       "included, are signed with the new secret."))
 
 
 class ApiTokenAdmin(admin.ModelAdmin):
@@ -86,22 +89,24 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="last used (minute)")
+    @admin.display(description=gettext_lazy("last used (minute)"))
     def last_used(self, token):
         use = token.uses.first()
         return use.minute if use is not None else "—"
 
-    @admin.display(description="requests per minute, latest first (accepted / throttled / refused)")
+    @admin.display(description=gettext_lazy("requests per minute, latest first (accepted / throttled / refused)"))
     def recent_use(self, token):
         uses = ApiTokenUse.objects.filter(token=token)[:30]
         return "; ".join(f"{timezone.localtime(use.minute):%Y-%m-%d %H:%M}: {use.requests} / {use.throttled} / "
-                         f"{use.refused}" for use in uses) or "Never used."
+                         f"{use.refused}" for use in uses) or gettext("Never used.")
 
-    @admin.action(description="Revoke the selected tokens (refused from the next request on)", permissions=["change"])
+    @admin.action(description=gettext_lazy("Revoke the selected tokens (refused from the next request on)"),
+                  permissions=["change"])
     def revoke_tokens(self, request, queryset):
         actor = Actor.of_request(request)
         revoked = sum(services.revoke_token(token=token, actor=actor) for token in queryset.select_related("integration"))
-        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+        self.message_user(request, ngettext("Revoked %(count)s token(s).", "Revoked %(count)s token(s).", revoked)
+                          % {"count": revoked}, messages.SUCCESS)
 
 
 class WebhookAttemptInline(ReadOnlyInline):
@@ -131,10 +136,12 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(case__in=Case.objects.visible_to(request.user))
 
-    @admin.action(description="Deliver the selected failed events again", permissions=["change"])
+    @admin.action(description=gettext_lazy("Deliver the selected failed events again"), permissions=["change"])
     def deliver_again(self, request, queryset):
         count = webhooks.redeliver(events=queryset, actor=Actor.of_request(request))
-        self.message_user(request, f"{count} failed event(s) will be delivered again.", messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)s failed event(s) will be delivered again.",
+                                            "%(count)s failed event(s) will be delivered again.", count)
+                          % {"count": count}, messages.SUCCESS)
 
 
 class NotificationAdmin(admin.ModelAdmin):

@@ -1,6 +1,7 @@
 """The API's submission, validated by the new-case form's own rules; and the integration admin's form."""
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from ..intake.forms import CaseForm
 from ..models import Clinic, Integration, Patient
@@ -25,7 +26,7 @@ class SubmissionForm(CaseForm):
 
 class IntegrationAdminForm(forms.ModelForm):
     webhook_url = forms.URLField(max_length=500, required=False, assume_scheme="https",
-                                 help_text="Where the webhooks are posted: HTTPS in production.")
+                                 help_text=gettext_lazy("Where the webhooks are posted: HTTPS in production."))
     webhook_events = forms.MultipleChoiceField(choices=Integration.Event.choices, required=False,
                                                widget=forms.CheckboxSelectMultiple)
 
@@ -37,5 +38,6 @@ class IntegrationAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("receives_webhooks") and not cleaned.get("webhook_url"):
-            self.add_error("webhook_url", "An integration that receives webhooks needs the address to post them to.")
+            self.add_error("webhook_url", gettext("An integration that receives webhooks needs the address to post "
+                                                  "them to."))
         return cleaned

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -54,7 +55,17 @@ class NotStored:
         return response
 
 
-class IntegrationAPIView(NotStored, APIView):
+class InEnglish:
+    """The API is for machines: its texts (status and finding names, reasons, errors) stay in English whatever the
+    caller's Accept-Language or profile language, as its field names do (issue 32). The serializers' data is made
+    inside the view, so the override covers it."""
+
+    def dispatch(self, request, *args, **kwargs):
+        with translation.override(None):
+            return super().dispatch(request, *args, **kwargs)
+
+
+class IntegrationAPIView(InEnglish, NotStored, APIView):
     pass
 
 

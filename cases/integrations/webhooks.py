@@ -26,7 +26,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .. import queue
 from ..audit.actors import Actor
@@ -53,7 +53,8 @@ def announce(*, case: Case, event: str) -> list[WebhookEvent]:
     case = Case.objects.select_related("clinic", "patient").get(pk=case.pk)  # as this transaction left it
     if event == Event.PREDICTED and selectors.exposed_prediction(case) is None:
         return []
-    data = {"case": CaseSerializer(case).data}
+    with translation.override(None):  # the body is the API's, in English (integrations/views.py, InEnglish)
+        data = {"case": CaseSerializer(case).data}
     made = []
     for integration in wanted:
         webhook_event = WebhookEvent(integration=integration, event=event, case=case, next_attempt=timezone.now())

@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.utils.translation import gettext
 
 from ..models import NotificationChoice
 
@@ -17,23 +18,23 @@ class NotificationChoiceForm(forms.ModelForm):
     def __init__(self, *args, user, radiologist: bool, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["by_email"].help_text = f"To {user.email}." if user.email else (
-            "Your account has no email address: ask an administrator to add one.")
-        self.fields["on_duty"].help_text = "While ticked you are told of every urgent case of your clinics."
+        self.fields["by_email"].help_text = gettext("To %(email)s.") % {"email": user.email} if user.email else (
+            gettext("Your account has no email address: ask an administrator to add one."))
+        self.fields["on_duty"].help_text = gettext("While ticked you are told of every urgent case of your clinics.")
         if not radiologist:
             del self.fields["on_duty"]
 
     def clean_phone(self):
         phone = re.sub(r"[\s()-]", "", self.cleaned_data["phone"])
         if phone and not MOBILE_NUMBER.match(phone):
-            raise forms.ValidationError("Enter the number in international format, starting with + and the "
-                                        "country code, e.g. +254712345678.")
+            raise forms.ValidationError(gettext("Enter the number in international format, starting with + and the "
+                                                "country code, e.g. +254712345678."))
         return phone
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("by_email") and not self.user.email:
-            self.add_error("by_email", "Your account has no email address: ask an administrator to add one.")
+            self.add_error("by_email", gettext("Your account has no email address: ask an administrator to add one."))
         if cleaned.get("by_sms") and not cleaned.get("phone") and "phone" not in self.errors:
-            self.add_error("phone", "Enter the mobile number the text messages go to.")
+            self.add_error("phone", gettext("Enter the mobile number the text messages go to."))
         return cleaned

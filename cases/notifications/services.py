@@ -14,7 +14,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
+
+from cxrsite.language import language_of
 
 from .. import queue
 from ..audit.actors import Actor
@@ -59,15 +62,21 @@ def publish(notification_id: int) -> bool:
     return queue.publish(queue.SEND_NOTIFICATION_TASK, notification_id)
 
 
+# One whole subject for each reason (never a translated clause put into a sentence).
+SUBJECTS = {Reason.RESULT_SIGNED: gettext_noop("CXR Triage: a radiologist signed the result of a case at %(clinic)s"),
+            Reason.RESULT_AMENDED: gettext_noop("CXR Triage: a radiologist amended the signed result of a case at "
+                                                "%(clinic)s"),
+            Reason.URGENT_CASE: gettext_noop("CXR Triage: an urgent case arrived at %(clinic)s")}
+
+
 def message_for(notification: Notification) -> Message:
-    """What the person reads: the clinic and a link to the case, no patient data."""
+    """What the person reads, in their own language: the clinic and a link to the case, no patient data."""
     case = notification.case
     link = settings.CXR_SITE_URL + reverse("cases:case_detail", args=[case.public_id])
-    happened = {Reason.RESULT_SIGNED: "a radiologist signed the result of a case",
-                Reason.RESULT_AMENDED: "a radiologist amended the signed result of a case",
-                Reason.URGENT_CASE: "an urgent case arrived"}[notification.reason]
-    subject = f"CXR Triage: {happened} at {case.clinic.name}"
-    return Message(subject=subject, text=f"{subject}. Open it: {link}")
+    with translation.override(language_of(notification.user)):
+        subject = gettext(SUBJECTS[notification.reason]) % {"clinic": case.clinic.name}
+        return Message(subject=subject, text=gettext("%(subject)s. Open it: %(link)s") % {"subject": subject,
+                                                                                          "link": link})
 
 
 class NotSent(Exception):
@@ -76,8 +85,8 @@ class NotSent(Exception):
 
 def send_notification(notification_id: int, *, worker_host: str) -> str:
     """Send one notification if nobody has; NotSent to be retried."""
-    notification = Notification.objects.select_related("user__notification_choice", "case__clinic").get(
-        pk=notification_id)
+    notification = Notification.objects.select_related("user__notification_choice", "user__profile",
+                                                       "case__clinic").get(pk=notification_id)
     if notification.status != Status.WAITING:
         return notification.status
     tried = notification.attempts

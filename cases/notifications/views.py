@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext
 
 from ..access import can_review
 from ..models import NotificationChoice
@@ -16,6 +17,6 @@ def choose_notifications(request):
                                   radiologist=can_review(request.user))
     if request.method == "POST" and form.is_valid():
         form.save()  # audited by the receiver for user changes (cases/audit/receivers.py)
-        messages.success(request, "Your notification choices are saved.")
+        messages.success(request, gettext("Your notification choices are saved."))
         return redirect("cases:notifications")
     return render(request, "cases/notifications.html", {"form": form})

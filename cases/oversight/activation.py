@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
 from classifier.models import ModelVersion
 from classifier.registry import activate_version, served_version
@@ -25,8 +26,8 @@ from classifier.registry import activate_version, served_version
 from .trial_health import TrialHealth, trial_health
 from .trials import TrialComparison, compare_trial
 
-EVIDENCE_CHANGED = ("The evidence changed since you opened this page: the figures below are the new ones. "
-                    "Read them again before you activate.")
+EVIDENCE_CHANGED = gettext_noop("The evidence changed since you opened this page: the figures below are the new "
+                                "ones. Read them again before you activate.")
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,17 @@ class ActivationEvidence:
     def refusal(self) -> str | None:
         name, health = self.version.name, self.health
         if self.version.pk == self.served.pk:
-            return f"{name} is already the served version."
+            return gettext("%(name)s is already the served version.") % {"name": name}
         bound = settings.CXR_TRIAL_MAX_FAILURE_PERCENT
         if health.failure_percent is not None and health.failure_percent > bound:
-            return (f"{name}'s trial failed on {health.failures_text} since it started: more than the {bound:g}% "
-                    "allowed (CXR_TRIAL_MAX_FAILURE_PERCENT). The audit trail's trial_failed events name the cases; "
-                    "once served, a version that fails on the workers fails every case.")
+            return gettext("%(name)s's trial failed on %(failures)s since it started: more than the %(bound)s%% "
+                           "allowed (CXR_TRIAL_MAX_FAILURE_PERCENT). The audit trail's trial_failed events name the "
+                           "cases; once served, a version that fails on the workers fails every case.") % {
+                "name": name, "failures": health.failures_text, "bound": f"{bound:g}"}
         if not health.classified_any:
-            return (f"{name} has not classified any case on this deployment's workers. Put it on trial (and score "
-                    "the reviewed past cases) first, so the workers show that they can load and run it.")
+            return gettext("%(name)s has not classified any case on this deployment's workers. Put it on trial (and "
+                           "score the reviewed past cases) first, so the workers show that they can load and run "
+                           "it.") % {"name": name}
         return None
 
 
@@ -85,12 +88,12 @@ def confirm_activation(*, version: ModelVersion, shown_digest: str, against_ackn
     it; raises ActivationRefused (with the figures as they are now) otherwise."""
     evidence = activation_evidence(version)
     if shown_digest != evidence.digest:
-        raise ActivationRefused(EVIDENCE_CHANGED, evidence)
+        raise ActivationRefused(gettext(EVIDENCE_CHANGED), evidence)
     if evidence.refusal:
         raise ActivationRefused(evidence.refusal, evidence)
     if evidence.against and not against_acknowledged:
-        raise ActivationRefused("The evidence is against this version: tick the box to say you activate it "
-                                "all the same.", evidence, status=400)
+        raise ActivationRefused(gettext("The evidence is against this version: tick the box to say you activate it "
+                                        "all the same."), evidence, status=400)
     details = {**evidence.details, **({"activated_against_the_evidence": True} if evidence.against else {})}
     activate_version(version, user=user, evidence=details)
     return evidence

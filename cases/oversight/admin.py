@@ -8,6 +8,7 @@ nothing from cases); this subclass adds what needs them, and cases/admin.py regi
 from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from classifier.admin import ModelVersionAdmin
 from classifier.models import ModelVersion
@@ -23,9 +24,9 @@ class TrialForm(forms.ModelForm):
     code (a trial that would score nothing) cannot be saved."""
 
     trial_clinics = forms.MultipleChoiceField(
-        label="trial clinics", required=False, widget=forms.CheckboxSelectMultiple,
-        help_text="The clinics whose new cases the trial also classifies; none ticked: every clinic.",
-        error_messages={"invalid_choice": "No clinic has the code %(value)s."})
+        label=gettext_lazy("trial clinics"), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("The clinics whose new cases the trial also classifies; none ticked: every clinic."),
+        error_messages={"invalid_choice": gettext_lazy("No clinic has the code %(value)s.")})
 
     class Meta:
         model = ModelVersion
@@ -40,7 +41,7 @@ class TrialForm(forms.ModelForm):
     def clean_trial_clinics(self) -> str:
         codes = ",".join(sorted(self.cleaned_data["trial_clinics"]))
         if len(codes) > CODES_LENGTH:
-            raise forms.ValidationError("Too many clinics to list: tick none to cover every clinic.")
+            raise forms.ValidationError(gettext("Too many clinics to list: tick none to cover every clinic."))
         return codes
 
 
@@ -50,7 +51,7 @@ class ModelVersionTrialAdmin(ModelVersionAdmin):
                     "short_sha256", "created")
     readonly_fields = (*ModelVersionAdmin.readonly_fields, "trial_started")
 
-    @admin.display(description="silent trial")
+    @admin.display(description=gettext_lazy("silent trial"))
     def trial_health(self, version):
         if not version.on_trial and version.trial_started is None:
             return "–"

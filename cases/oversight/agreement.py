@@ -7,14 +7,15 @@ refused the film, or the model was in its uncertain band) is left out of both: a
 """
 
 from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.utils.translation import gettext_lazy
 
 from ..models import PredictionQuerySet, Review
 
-DEFINITION = ("Agreement with radiologists: of the reviewed cases on which the model gave a suggestion, the share "
-              "whose final finding (the review in force) is the suggested label. Override rate: of the first "
-              "signatures that answered a suggestion, the share that disagreed. A case with no suggestion (the "
-              "input gate refused the image, or the model was uncertain) counts neither as agreement nor as override. Served predictions and "
-              "a silent trial's are counted apart, by the role the version had when it wrote them.")
+DEFINITION = gettext_lazy("Agreement with radiologists: of the reviewed cases on which the model gave a suggestion, the share "
+                          "whose final finding (the review in force) is the suggested label. Override rate: of the first "
+                          "signatures that answered a suggestion, the share that disagreed. A case with no suggestion (the "
+                          "input gate refused the image, or the model was uncertain) counts neither as agreement nor as override. Served predictions and "
+                          "a silent trial's are counted apart, by the role the version had when it wrote them.")
 
 AGREES = Q(finding=F("suggestion__label"))
 # Conditions on a review: it answered a suggestion; and disagreed with it.

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Count, F, Func, IntegerField, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from classifier.labels import COVID
 
@@ -26,9 +27,9 @@ from .versions import Seconds, duration_text, percent
 
 # metric -> (numerator field, denominator field, name shown)
 METRICS = {
-    "agreement": ("agreed", "compared", "Agreement with radiologists"),
-    "override_rate": ("overridden", "first_reviews", "Override rate"),
-    "covid_rate": ("covid_suggested", "predicted", "COVID-19 suggestion rate"),
+    "agreement": ("agreed", "compared", gettext_lazy("Agreement with radiologists")),
+    "override_rate": ("overridden", "first_reviews", gettext_lazy("Override rate")),
+    "covid_rate": ("covid_suggested", "predicted", gettext_lazy("COVID-19 suggestion rate")),
 }
 
 

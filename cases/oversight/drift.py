@@ -14,6 +14,8 @@ from datetime import date
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import dateformat
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from ..alerts import mail_administrators
 from ..audit.actors import Actor
@@ -22,6 +24,15 @@ from ..models import AuditEvent, Clinic
 from .clinics import METRICS, ClinicWeeks, weekly_figures
 from .versions import percent
 
+# One sentence for each metric (never a translated metric's name put into a sentence).
+FLAG_SENTENCES = {
+    "agreement": gettext_noop("%(clinic)s: agreement with radiologists %(rate)s in the week of %(week)s "
+                              "(%(cases)s cases); usual %(usual)s, expected range %(low)s–%(high)s."),
+    "override_rate": gettext_noop("%(clinic)s: override rate %(rate)s in the week of %(week)s (%(cases)s cases); "
+                                  "usual %(usual)s, expected range %(low)s–%(high)s."),
+    "covid_rate": gettext_noop("%(clinic)s: COVID-19 suggestion rate %(rate)s in the week of %(week)s "
+                               "(%(cases)s cases); usual %(usual)s, expected range %(low)s–%(high)s."),
+}
 SIGMAS = 3
 WEEKS_CHECKED = 2  # the last complete week and the current one
 
@@ -43,9 +54,10 @@ class Flag:
                 "high": round(self.high, 4)}
 
     def sentence(self) -> str:
-        return (f"{self.clinic.name}: {METRICS[self.metric][2].lower()} {percent(self.rate)} in the week of "
-                f"{self.week:%d %b %Y} ({self.cases} cases); usual {percent(self.usual)}, "
-                f"expected range {percent(self.low)}–{percent(self.high)}.")
+        values = {"clinic": self.clinic.name, "rate": percent(self.rate), "week": dateformat.format(self.week, "d M Y"),
+                  "cases": self.cases, "usual": percent(self.usual), "low": percent(self.low),
+                  "high": percent(self.high)}
+        return gettext(FLAG_SENTENCES[self.metric]) % values
 
 
 def control_limits(k_baseline: int, n_baseline: int, n_week: int) -> tuple[float, float, float]:
@@ -105,8 +117,10 @@ def check_clinic_drift() -> int:
 
 def mail_flags(flags: list[Flag]) -> None:
     """One message about the new flags; they stay on the page and in the audit trail if the mail server is down."""
-    body = "\n".join(["These clinics' weekly figures left their usual range:", ""]
-                     + [f"- {flag.sentence()}" for flag in flags]
-                     + ["", "The oversight page shows each clinic's weeks. A live clinic's AI suggestions can be "
-                        "paused on its local validation page (/audit/validation/)."])
-    mail_administrators(subject=f"CXR Triage: {len(flags)} clinic figure(s) out of range", body=body)
+    mail_administrators(message=lambda: (
+        ngettext("CXR Triage: %(count)s clinic figure(s) out of range",
+                 "CXR Triage: %(count)s clinic figure(s) out of range", len(flags)) % {"count": len(flags)},
+        "\n".join([gettext("These clinics' weekly figures left their usual range:"), ""]
+                  + [f"- {flag.sentence()}" for flag in flags]
+                  + ["", gettext("The oversight page shows each clinic's weeks. A live clinic's AI suggestions can be "
+                                 "paused on its local validation page (/audit/validation/).")])))

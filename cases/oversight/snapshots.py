@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from classifier.models import ModelVersion
 
@@ -49,7 +50,10 @@ class Figures:
     @property
     def refresh_text(self) -> str:
         seconds = settings.CXR_OVERSIGHT_REFRESH_SECONDS
-        return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
+        # English says "minutes" and "seconds" whatever the number; the plural forms are for other languages.
+        if seconds % 60 == 0:
+            return ngettext("%(count)s minutes", "%(count)s minutes", seconds // 60) % {"count": seconds // 60}
+        return ngettext("%(count)s seconds", "%(count)s seconds", seconds) % {"count": seconds}
 
 
 def compute_versions(clinics) -> VersionsPage:

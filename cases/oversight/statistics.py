@@ -8,6 +8,8 @@ the cases where exactly one of them agrees with the radiologist carry informatio
 "no difference" each such case is equally likely to favour either (a fair binomial).
 """
 
+from django.utils.translation import gettext
+
 from dataclasses import dataclass
 
 from classifier.labels import COVID, FINDING_NAMES, FINDINGS, LABELS
@@ -114,11 +116,15 @@ class Comparison:
     @property
     def verdict(self) -> str:
         if self.cases == 0:
-            return "No reviewed case has been scored by both versions yet."
-        better = "the trial version" if self.only_trial_agrees > self.only_served_agrees else "the served version"
+            return gettext("No reviewed case has been scored by both versions yet.")
+        p_value = f"{self.p_value:.3g}"
         if self.p_value < 1 - CONFIDENCE:
-            return f"The difference is more than chance (McNemar p = {self.p_value:.3g}): {better} agrees more often."
-        return f"The difference could be chance (McNemar p = {self.p_value:.3g})."
+            if self.only_trial_agrees > self.only_served_agrees:
+                return gettext("The difference is more than chance (McNemar p = %(p)s): the trial version agrees more "
+                               "often.") % {"p": p_value}
+            return gettext("The difference is more than chance (McNemar p = %(p)s): the served version agrees more "
+                           "often.") % {"p": p_value}
+        return gettext("The difference could be chance (McNemar p = %(p)s).") % {"p": p_value}
 
     def as_details(self) -> dict:
         """What the administrator saw, for the audit trail."""

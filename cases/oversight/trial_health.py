@@ -10,6 +10,8 @@ when no start is recorded): trial predictions written, and `trial_failed` events
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext, ngettext
+
 from classifier.models import ModelVersion
 
 from ..models import AuditEvent, Clinic, Prediction
@@ -38,22 +40,33 @@ class TrialHealth:
     @property
     def failures_text(self) -> str:
         if not self.failures:
-            return "none"
-        return f"{self.failures} of {self.attempts} cases tried ({self.failure_percent:.1f}%)"
+            return gettext("none")
+        return gettext("%(failures)s of %(attempts)s cases tried (%(percent)s%%)") % {
+            "failures": self.failures, "attempts": self.attempts, "percent": f"{self.failure_percent:.1f}"}
 
     @property
     def clinics_text(self) -> str:
         if not self.clinic_codes:
-            return "every clinic"
-        unknown = f" (no clinic has the code {', '.join(self.unknown_codes)})" if self.unknown_codes else ""
-        return ", ".join(self.clinic_codes) + unknown
+            return gettext("every clinic")
+        if self.unknown_codes:
+            return gettext("%(codes)s (no clinic has the code %(unknown)s)") % {
+                "codes": ", ".join(self.clinic_codes), "unknown": ", ".join(self.unknown_codes)}
+        return ", ".join(self.clinic_codes)
 
     @property
     def summary(self) -> str:
         """One line for a list: scope, predictions and failures."""
-        since = f"since {self.started:%Y-%m-%d %H:%M}" if self.started else "so far"
-        return (f"{self.clinics_text}, {self.sample_percent}% of new cases; {since}: {self.predictions} "
-                f"prediction{'s' if self.predictions != 1 else ''}, failures {self.failures_text}")
+        values = {"clinics": self.clinics_text, "percent": self.sample_percent, "count": self.predictions,
+                  "failures": self.failures_text}
+        if self.started:
+            return ngettext("%(clinics)s, %(percent)s%% of new cases; since %(started)s: %(count)s prediction, "
+                            "failures %(failures)s",
+                            "%(clinics)s, %(percent)s%% of new cases; since %(started)s: %(count)s predictions, "
+                            "failures %(failures)s", self.predictions) % {**values,
+                                                                          "started": f"{self.started:%Y-%m-%d %H:%M}"}
+        return ngettext("%(clinics)s, %(percent)s%% of new cases; so far: %(count)s prediction, failures %(failures)s",
+                        "%(clinics)s, %(percent)s%% of new cases; so far: %(count)s predictions, failures %(failures)s",
+                        self.predictions) % values
 
     def as_details(self) -> dict:
         return {"on_trial": self.on_trial, "started": self.started.isoformat() if self.started else None,

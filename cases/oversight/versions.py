@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, F, FloatField, Func, Window
 from django.db.models.functions import RowNumber
+from django.utils.translation import gettext
 
 from classifier.labels import FINDING_NAMES
 from classifier.models import ModelVersion
@@ -50,7 +51,7 @@ class VersionOversight:
 
     @property
     def role(self) -> str:
-        return "silent trial" if self.trial else "served"
+        return gettext("silent trial") if self.trial else gettext("served")
 
     @property
     def agreement_percent(self) -> str:
@@ -79,8 +80,10 @@ def duration_text(duration: timedelta | None) -> str:
     seconds = round(duration.total_seconds())
     hours, minutes_left = divmod(seconds // 60, 60)
     if hours:
-        return f"{hours} h {minutes_left} min"
-    return f"{minutes_left} min {seconds % 60} s" if minutes_left else f"{seconds} s"
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes_left}
+    if minutes_left:
+        return gettext("%(minutes)s min %(seconds)s s") % {"minutes": minutes_left, "seconds": seconds % 60}
+    return gettext("%(seconds)s s") % {"seconds": seconds}
 
 
 def ratio(part: int, whole: int) -> float | None:

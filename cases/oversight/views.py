@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import gettext
 
 from classifier.labels import DISPLAY_NAMES, LABELS
 from classifier.models import ModelVersion
@@ -49,7 +50,7 @@ def show_oversight(request):
     visible, selected, clinics = oversight_scope(request)
     figures = snapshots.figures("versions", clinics)
     return render_private(request, "oversight/oversight.html", {
-        "summaries": figures.value.summaries, "labels": [DISPLAY_NAMES[label] for label in LABELS],
+        "summaries": figures.value.summaries, "labels": [gettext(DISPLAY_NAMES[label]) for label in LABELS],
         "trials": figures.value.trials, "clinics": visible, "selected": selected, "figures": figures,
         "chart_query": request.GET.urlencode(), "agreement_definition": agreement.DEFINITION,
     })
@@ -91,13 +92,14 @@ def confirm_activation(request, version_id):
         except activation.ActivationRefused as refused:
             evidence, error, status = refused.evidence, str(refused), refused.status
         else:
-            messages.success(request, f"{version.name} is now the active model; workers use it from their next case.")
+            messages.success(request, gettext("%(version)s is now the active model; workers use it from their next "
+                                              "case.") % {"version": version.name})
             return redirect("admin:classifier_modelversion_changelist")
     else:
         evidence = activation.activation_evidence(version)
     response = render_private(request, "oversight/confirm_activation.html", {
         "version": version, "evidence": evidence, "served": evidence.served, "trial": evidence.trial,
-        "health": evidence.health, "error": error, "labels": [DISPLAY_NAMES[x] for x in LABELS],
+        "health": evidence.health, "error": error, "labels": [gettext(DISPLAY_NAMES[x]) for x in LABELS],
         "pinned": bool(settings.CXR_MODEL_PATH), "bound": settings.CXR_TRIAL_MAX_FAILURE_PERCENT})
     response.status_code = status
     return response

@@ -5,19 +5,19 @@ Mixed into cases.admin.CaseAdmin, which owns the rest of the case admin and regi
 """
 
 from django.contrib import admin, messages
-
-from classifier.labels import display_name
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from .. import access
 from ..audit.actors import Actor
 from ..models import Case, Prediction, Review
+from ..words import finding_name
 from .forms import LABEL_CHOICES
 from .selectors import HUMAN_READ, with_outcome
 from .services import ReviewError, confirm_review
 
 
 class PredictedLabelFilter(admin.SimpleListFilter):
-    title = "AI suggestion"
+    title = gettext_lazy("AI suggestion")
     parameter_name = "predicted"
 
     def lookups(self, request, model_admin):
@@ -30,7 +30,7 @@ class PredictedLabelFilter(admin.SimpleListFilter):
 
 
 class FinalFindingFilter(admin.SimpleListFilter):
-    title = "final finding"
+    title = gettext_lazy("final finding")
     parameter_name = "finding"
 
     def lookups(self, request, model_admin):
@@ -76,28 +76,28 @@ class CaseReviewAdminMixin:
         # The admin shows each user only the cases they may see, by the rule every page uses.
         return with_outcome(super().get_queryset(request).visible_to(request.user))
 
-    @admin.display(description="AI suggestion", ordering="predicted_label")
+    @admin.display(description=gettext_lazy("AI suggestion"), ordering="predicted_label")
     def ai_suggestion(self, case):
-        return display_name(case.predicted_label) or "—"
+        return finding_name(case.predicted_label) or "—"
 
-    @admin.display(description="confidence", ordering="confidence")
+    @admin.display(description=gettext_lazy("confidence"), ordering="confidence")
     def ai_confidence(self, case):
         return "—" if case.confidence is None else f"{case.confidence:.0%}"
 
-    @admin.display(description="final finding", ordering="final_finding")
+    @admin.display(description=gettext_lazy("final finding"), ordering="final_finding")
     def final_finding(self, case):
-        return display_name(case.final_finding) or "—"
+        return finding_name(case.final_finding) or "—"
 
     def has_review_permission(self, request):
         return access.can_review(request.user)
 
-    @admin.action(description="Confirm the AI suggestion of the selected cases (one signed review each)",
+    @admin.action(description=gettext_lazy("Confirm the AI suggestion of the selected cases (one signed review each)"),
                   permissions=["review"])
     def confirm_selected_predictions(self, request, queryset):
         signed, refused = 0, []
         for case in queryset.select_related("patient"):
             if case.status != Case.Status.PREDICTED:
-                refused.append(f"{case.patient.mrn}: not awaiting review")
+                refused.append(gettext("%(mrn)s: not awaiting review") % {"mrn": case.patient.mrn})
                 continue
             try:
                 confirm_review(case=case, reviewer=request.user, actor=Actor.of_request(request))
@@ -105,6 +105,10 @@ class CaseReviewAdminMixin:
             except ReviewError as error:
                 refused.append(f"{case.patient.mrn}: {error}")
         if signed:
-            self.message_user(request, f"Signed {signed} review(s) confirming the AI suggestion.", messages.SUCCESS)
+            # English keeps its "(s)"; the plural forms are for languages that need them.
+            self.message_user(request, ngettext("Signed %(count)s review(s) confirming the AI suggestion.",
+                                                "Signed %(count)s review(s) confirming the AI suggestion.", signed)
+                              % {"count": signed}, messages.SUCCESS)
         if refused:
-            self.message_user(request, "Not signed: " + "; ".join(refused), messages.WARNING)
+            self.message_user(request, gettext("Not signed: %(reasons)s") % {"reasons": "; ".join(refused)},
+                              messages.WARNING)

@@ -1,6 +1,7 @@
 """Forms of the review pages: worklist filters, signing a review, amending one."""
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from classifier.labels import DISPLAY_NAMES, LABELS
 
@@ -10,16 +11,19 @@ from ..text import without_bidi_controls
 from .selectors import HUMAN_READ, WorklistFilters
 
 ANY_STATUS = "all"
-LABEL_CHOICES = [("", "Any suggestion"), *[(label, DISPLAY_NAMES[label]) for label in LABELS],
-                 (HUMAN_READ, "Needs a human read")]
+LABEL_CHOICES = [("", gettext_lazy("Any suggestion")),
+                 *[(label, gettext_lazy(DISPLAY_NAMES[label])) for label in LABELS],  # marked in classifier/labels.py
+                 (HUMAN_READ, gettext_lazy("Needs a human read"))]
 
 
 class WorklistFilterForm(forms.Form):
-    status = forms.ChoiceField(choices=[*Case.Status.choices, (ANY_STATUS, "Any status")], required=False)
-    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), required=False, empty_label="All my clinics")
-    label = forms.ChoiceField(label="AI suggestion", choices=LABEL_CHOICES, required=False)
-    submitted_from = iso_date_field("Submitted from")
-    submitted_to = iso_date_field("Submitted to")
+    status = forms.ChoiceField(label=gettext_lazy("Status"),
+                               choices=[*Case.Status.choices, (ANY_STATUS, gettext_lazy("Any status"))], required=False)
+    clinic = forms.ModelChoiceField(label=gettext_lazy("Clinic"), queryset=Clinic.objects.none(), required=False,
+                                    empty_label=gettext_lazy("All my clinics"))
+    label = forms.ChoiceField(label=gettext_lazy("AI suggestion"), choices=LABEL_CHOICES, required=False)
+    submitted_from = iso_date_field(gettext_lazy("Submitted from"))
+    submitted_to = iso_date_field(gettext_lazy("Submitted to"))
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,22 +59,23 @@ class BidiFreeNoteMixin:
 class ReviewForm(BidiFreeNoteMixin, forms.Form):
     """Nothing is chosen for the radiologist: a missing finding is refused, never read as agreement."""
 
-    finding = forms.ChoiceField(label="Final finding", choices=Review.Finding.choices, widget=forms.RadioSelect,
-                                error_messages={"required": "Choose a final finding before signing."})
-    note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text="Required when you override the AI suggestion.")
+    finding = forms.ChoiceField(label=gettext_lazy("Final finding"), choices=Review.Finding.choices,
+                                widget=forms.RadioSelect,
+                                error_messages={"required": gettext_lazy("Choose a final finding before signing.")})
+    note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text=gettext_lazy("Required when you override the AI suggestion."))
     prediction = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class FirstImpressionForm(forms.Form):
-    finding = forms.ChoiceField(label="Your first impression", choices=Review.Finding.choices,
+    finding = forms.ChoiceField(label=gettext_lazy("Your first impression"), choices=Review.Finding.choices,
                                 widget=forms.RadioSelect,
-                                error_messages={"required": "Choose your first impression."})
+                                error_messages={"required": gettext_lazy("Choose your first impression.")})
 
 
 class AmendForm(BidiFreeNoteMixin, forms.Form):
-    finding = forms.ChoiceField(label="Amended finding", choices=Review.Finding.choices,
+    finding = forms.ChoiceField(label=gettext_lazy("Amended finding"), choices=Review.Finding.choices,
                                 widget=forms.RadioSelect(attrs={"class": "form-check-input"}))
-    note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    reason = forms.CharField(label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=gettext_lazy("Reason for the amendment"), widget=forms.Textarea(attrs={"rows": 2}))
     review = forms.IntegerField(widget=forms.HiddenInput)

@@ -17,14 +17,16 @@ from django.db.models import FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from classifier.labels import LABELS, display_name
+from classifier.labels import LABELS
 
 from ..audit.selectors import start_of_day
-from ..classification.reasons import REASONS, UNCERTAIN
+from ..classification.reasons import UNCERTAIN, reason_text
 from ..models import Case, Prediction, Review
 from ..paging import COUNT_CAP, CappedPaginator
 from ..validation.selectors import is_exposed, latest_prediction  # noqa: F401  (latest_prediction re-exported)
+from ..words import finding_name
 
 PAGE_SIZE = 25
 HUMAN_READ = "human_read"  # the worklist filter for images the input gate refused
@@ -52,14 +54,14 @@ class CaseResult:
 
     @property
     def human_read(self) -> str:
-        unknown = "The image did not pass the input check."
+        unknown = gettext("The image did not pass the input check.")
         if self.refused_reason:  # the input gate's, even while validating
-            return REASONS.get(self.refused_reason, unknown)
+            return reason_text(self.refused_reason, unknown)
         if self.prediction is None or self.prediction.gives_suggestion:
             return ""
         if self.prediction.gate_passed:
-            return REASONS[UNCERTAIN]
-        return REASONS.get(self.prediction.gate_reason, unknown)
+            return reason_text(UNCERTAIN)
+        return reason_text(self.prediction.gate_reason, unknown)
 
 
 def current_review(case: Case) -> Review | None:
@@ -163,7 +165,7 @@ def outcomes_for(user, public_ids: list[str]) -> list[dict]:
         "status_display": case.get_status_display(),
         "review": case.final_review,
         "key": f"{case.status}:{case.prediction_id or ''}:{case.final_review or ''}",
-        "final": display_name(case.final_finding or ""),
+        "final": finding_name(case.final_finding or ""),
         "amended_at": _local_minute(case.final_amended_at) if case.final_amended_at else "",
         "announce": _outcome_news(case),
     } for case in cases]
@@ -177,8 +179,11 @@ def _outcome_news(case: Case) -> str:
     """One sentence a screen reader hears when a listed case gets its finding or an amendment."""
     if not case.final_finding:
         return ""
-    done = f"amended at {_local_minute(case.final_amended_at)}" if case.final_amended_at else "reviewed"
-    return f"Patient {case.patient.mrn}: {done}, final finding {display_name(case.final_finding)}."
+    values = {"mrn": case.patient.mrn, "finding": finding_name(case.final_finding)}
+    if case.final_amended_at:
+        return gettext("Patient %(mrn)s: amended at %(when)s, final finding %(finding)s.") % {
+            **values, "when": _local_minute(case.final_amended_at)}
+    return gettext("Patient %(mrn)s: reviewed, final finding %(finding)s.") % values
 
 
 def status_counts(user) -> dict[str, int]:

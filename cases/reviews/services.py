@@ -7,6 +7,7 @@ Amendments never change a signed review; they add a new one that points at it.
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from classifier.labels import FINDINGS, UNUSABLE
 
@@ -18,7 +19,7 @@ from ..integrations import webhooks
 from ..notifications.services import announce_result
 from ..models import AuditEvent, Case, FirstImpression, Prediction, Review
 from ..workflow import transition
-from ..validation.selectors import VALIDATING, is_exposed
+from ..validation.selectors import NOTHING_TO_CONFIRM_WHILE_VALIDATING, is_exposed
 from .selectors import current_review, latest_prediction
 
 
@@ -40,12 +41,12 @@ def _check_finding(*, finding: str, note: str, prediction: Prediction | None) ->
     Disagreeing needs a note saying why, except "image not usable" (the reason is the finding itself).
     With no suggestion (the input gate refused the image: a human read) there is nothing to agree with."""
     if finding not in FINDINGS:
-        raise ReviewError("Choose a final finding.")
+        raise ReviewError(gettext("Choose a final finding."))
     if prediction is None:
         return False
     agreed = finding == prediction.label
     if not agreed and finding != UNUSABLE and not note.strip():
-        raise ReviewError("A note is required when you override the AI suggestion.")
+        raise ReviewError(gettext("A note is required when you override the AI suggestion."))
     return agreed
 
 
@@ -63,7 +64,7 @@ def record_first_impression(*, case: Case, reader, finding: str, actor: Actor | 
     (the unique constraint is the compare-and-set: a second one keeps the first)."""
     _check_reviewer(reader, case)
     if finding not in FINDINGS:
-        raise ReviewError("Choose your first impression.")
+        raise ReviewError(gettext("Choose your first impression."))
     try:
         with transaction.atomic():
             impression = FirstImpression.objects.create(case=case, reader=reader, finding=finding)
@@ -76,7 +77,7 @@ def record_first_impression(*, case: Case, reader, finding: str, actor: Actor | 
 
 def _check_reviewer(reviewer, case: Case) -> None:
     if not may_review(reviewer, case):
-        raise ReviewError("You may review only the cases of clinics you serve.")
+        raise ReviewError(gettext("You may review only the cases of clinics you serve."))
 
 
 def sign_review(*, case: Case, reviewer, finding: str, note: str = "", prediction_id: int | None = None,
@@ -92,13 +93,13 @@ def sign_review(*, case: Case, reviewer, finding: str, note: str = "", predictio
     _check_reviewer(reviewer, case)
     latest = latest_prediction(case)
     if latest is None:
-        raise ReviewError("This case has no prediction to review yet.")
+        raise ReviewError(gettext("This case has no prediction to review yet."))
     if prediction_id is not None and prediction_id != latest.pk:
-        raise ReviewConflict("A newer prediction arrived for this case; look at it before signing.")
+        raise ReviewConflict(gettext("A newer prediction arrived for this case; look at it before signing."))
     # A human read, or a blind read at a clinic validating the AI, answers no suggestion.
     suggestion = latest if latest.gives_suggestion and is_exposed(latest) else None
     if needs_first_impression(case, reviewer):
-        raise ReviewError("Record your first impression before signing.")
+        raise ReviewError(gettext("Record your first impression before signing."))
     impression = first_impression_of(case, reviewer) if case.clinic.read_first else None
     agreed = _check_finding(finding=finding, note=note, prediction=suggestion)
     actor = actor or Actor.of_user(reviewer)
@@ -124,11 +125,11 @@ def confirm_review(*, case: Case, reviewer, note: str = "", actor: Actor | None 
     """Sign the latest prediction's own label as the final finding."""
     latest = latest_prediction(case)
     if latest is None:
-        raise ReviewError("This case has no prediction to review yet.")
+        raise ReviewError(gettext("This case has no prediction to review yet."))
     if not latest.gives_suggestion:
-        raise ReviewError("There is no AI suggestion to confirm: the image needs a human read.")
+        raise ReviewError(gettext("There is no AI suggestion to confirm: the image needs a human read."))
     if not is_exposed(latest):
-        raise ReviewError("There is no AI suggestion to confirm: " + VALIDATING)
+        raise ReviewError(str(NOTHING_TO_CONFIRM_WHILE_VALIDATING))
     return sign_review(case=case, reviewer=reviewer, finding=latest.label, note=note, prediction_id=latest.pk,
                        actor=actor)
 
@@ -143,7 +144,7 @@ def amend_review(*, review: Review, reviewer, finding: str, note: str = "", reas
     case = review.case
     _check_reviewer(reviewer, case)
     if not reason.strip():
-        raise ReviewError("Give the reason for the amendment.")
+        raise ReviewError(gettext("Give the reason for the amendment."))
     agreed = _check_finding(finding=finding, note=note or reason, prediction=review.prediction)
     try:
         with transaction.atomic():
@@ -158,7 +159,7 @@ def amend_review(*, review: Review, reviewer, finding: str, note: str = "", reas
             webhooks.announce(case=case, event=webhooks.Event.AMENDED)
             announce_result(case=case, review=amendment)
     except IntegrityError:
-        raise ReviewConflict("This review was already amended by someone else; reload the case.") from None
+        raise ReviewConflict(gettext("This review was already amended by someone else; reload the case.")) from None
     return amendment
 
 
@@ -172,10 +173,10 @@ def signing_action(suggestion: Prediction | None, agreed: bool) -> str:
 def _already_signed(case: Case) -> ReviewError:
     review = current_review(case)
     if review is None:
-        return ReviewError("This case is not awaiting review.")
+        return ReviewError(gettext("This case is not awaiting review."))
     when = timezone.localtime(review.signed_at).strftime("%Y-%m-%d %H:%M")
-    return ReviewConflict(f"{review.reviewer.get_username()} already signed this case at {when}; "
-                          "your review was not saved.")
+    return ReviewConflict(gettext("%(reviewer)s already signed this case at %(when)s; your review was not saved.")
+                          % {"reviewer": review.reviewer.get_username(), "when": when})
 
 
 def _details(review: Review) -> dict:

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.translation import gettext
 
 from .. import access
 from ..access import can_review, role_required
@@ -50,7 +51,7 @@ def review_case(request, public_id):
         done = _signed(request, case, form, lambda: sign_review(
             case=case, reviewer=request.user, finding=form.cleaned_data["finding"], note=form.cleaned_data["note"],
             prediction_id=form.cleaned_data["prediction"], actor=Actor.of_request(request)),
-            message=f"Review signed for patient {case.patient.mrn}.", then=redirect("cases:worklist"),
+            message=gettext("Review signed for patient %(mrn)s.") % {"mrn": case.patient.mrn}, then=redirect("cases:worklist"),
             draft=f"review-{case.public_id}")
         if done is not None:
             return done
@@ -70,7 +71,7 @@ def record_case_impression(request, public_id):
         except ReviewError as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "First impression recorded; the AI suggestion is now shown.")
+            messages.success(request, gettext("First impression recorded; the AI suggestion is now shown."))
             return redirect("cases:review", public_id=case.public_id)
     return _review_page(request, case, result_for(case), impression_form=form, status=400)
 
@@ -82,16 +83,17 @@ def amend_case_review(request, public_id):
     result = result_for(case)
     form = AmendForm(request.POST)
     if result.review is None:
-        messages.error(request, "There is no signed review to amend.")
+        messages.error(request, gettext("There is no signed review to amend."))
         return redirect("cases:review", public_id=case.public_id)
     if form.is_valid():
         if form.cleaned_data["review"] != result.review.pk:
-            messages.error(request, "This review was already amended by someone else; here is the current one.")
+            messages.error(request, gettext("This review was already amended by someone else; here is the current "
+                                            "one."))
             return redirect("cases:review", public_id=case.public_id)
         done = _signed(request, case, form, lambda: amend_review(
             review=result.review, reviewer=request.user, finding=form.cleaned_data["finding"],
             note=form.cleaned_data["note"], reason=form.cleaned_data["reason"], actor=Actor.of_request(request)),
-            message="Amendment signed; the earlier review is kept in the history.",
+            message=gettext("Amendment signed; the earlier review is kept in the history."),
             then=redirect("cases:review", public_id=case.public_id))
         if done is not None:
             return done

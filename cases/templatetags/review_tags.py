@@ -3,20 +3,20 @@
 import math
 
 from django import template
+from django.utils.translation import gettext
 
-from classifier.labels import display_name
-
-from ..classification.reasons import REASONS
-from ..classification.caveats import VIRAL_PATTERN, caveat_for, covid_pattern_name, staff_label
+from ..classification.reasons import reason_text
+from ..classification.caveats import VIRAL_PATTERN, caveat_for, staff_label, word_line
 from ..classification.services import is_delayed
+from ..words import finding_name, shown
 
 register = template.Library()
 
 
 @register.filter
 def label_name(value: str) -> str:
-    """'viral_pneumonia' -> 'Viral Pneumonia'; unknown values are shown as they are."""
-    return display_name(value)
+    """'viral_pneumonia' -> 'Viral Pneumonia' in the reader's language; unknown values are shown as they are."""
+    return finding_name(value)
 
 
 @register.filter
@@ -25,10 +25,11 @@ def percent(probability) -> str:
     "100 %" or "0 %", which no model output can honestly claim (">99 %", "<1 %")."""
     value = 100 * float(probability)
     if value > 99.5:
-        return ">99 %"
+        return gettext(">99 %")
     if value < 0.5:
-        return "<1 %"
-    return f"{math.floor(value + 0.5)} %"  # half up, as people round (not Python's half to even)
+        return gettext("<1 %")
+    # Half up, as people round (not Python's half to even); where the sign goes is the language's.
+    return gettext("%(percent)s %%") % {"percent": math.floor(value + 0.5)}
 
 
 @register.filter
@@ -52,15 +53,15 @@ def staff_suggestion(prediction, case) -> dict:
     """What clinic staff see of a suggestion before review: words, no decimals (issue 27)."""
     birth_year = case.patient.birth_year
     word, label = prediction.covid_word, staff_label(prediction.label, birth_year)
-    return {"label": label, "line": f"{covid_pattern_name(birth_year)}: {word}" if word else "",
+    return {"label": _translated(label), "line": gettext(word_line(word, birth_year)) if word else "",
             # For an adult the label already says what the caveat would (viral-pattern pneumonia).
-            "caveat": "" if label == VIRAL_PATTERN else caveat_for(prediction.label, birth_year)}
+            "caveat": "" if label == VIRAL_PATTERN else _translated(caveat_for(prediction.label, birth_year))}
 
 
 @register.filter
 def staff_label_of(case) -> str:
     """A case's suggested label as clinic staff read it (case list)."""
-    return staff_label(case.predicted_label, case.patient.birth_year) if case.predicted_label else ""
+    return _translated(staff_label(case.predicted_label, case.patient.birth_year)) if case.predicted_label else ""
 
 
 @register.filter
@@ -72,7 +73,7 @@ def delayed(case) -> bool:
 @register.filter
 def caveat(suggestion, case) -> str:
     """What the training data cannot support about this suggestion for this patient ("" if nothing)."""
-    return caveat_for(suggestion.label, case.patient.birth_year) if suggestion is not None else ""
+    return _translated(caveat_for(suggestion.label, case.patient.birth_year)) if suggestion is not None else ""
 
 
 @register.filter
@@ -83,5 +84,17 @@ def sentence(text: str) -> str:
 
 
 @register.filter
+def stored_text(text: str) -> str:
+    """A text stored in English (a failed case's reason) in the reader's language (cases/words.py)."""
+    return shown(text)
+
+
+@register.filter
 def gate_reason_text(reason: str) -> str:
-    return REASONS.get(reason, "")
+    return reason_text(reason)
+
+
+def _translated(text: str) -> str:
+    """A text marked in English (caveats.py, classifier/labels.py) in the reader's language; "" stays "" (gettext
+    of "" is the catalogue's header)."""
+    return gettext(text) if text else ""

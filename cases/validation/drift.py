@@ -10,6 +10,7 @@ and the administrators are mailed once: a paused clinic is not live, so the chec
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from classifier.labels import COVID
 from classifier.registry import served_version
@@ -20,6 +21,14 @@ from ..models import ClinicAIState
 from ..oversight.agreement import compared_reviews
 from ..oversight.operating_points import operating_point
 from . import services
+
+# One sentence for each figure (never a translated figure's name put into a sentence).
+SHORTFALLS = {
+    "sensitivity": gettext_lazy("%(clinic)s: COVID-19 sensitivity %(k)s/%(n)s over its latest reads; even the upper "
+                                "95%% bound %(high)s%% is below the floor %(floor)s%%."),
+    "specificity": gettext_lazy("%(clinic)s: COVID-19 specificity %(k)s/%(n)s over its latest reads; even the upper "
+                                "95%% bound %(high)s%% is below the floor %(floor)s%%."),
+}
 
 
 @dataclass(frozen=True)
@@ -32,8 +41,9 @@ class Shortfall:
     floor: float
 
     def sentence(self) -> str:
-        return (f"{self.clinic_name}: COVID-19 {self.figure} {self.k}/{self.n} over its latest reads; even the upper "
-                f"95% bound {100 * self.high:.1f}% is below the floor {100 * self.floor:.0f}%.")
+        values = {"clinic": self.clinic_name, "k": self.k, "n": self.n, "high": f"{100 * self.high:.1f}",
+                  "floor": f"{100 * self.floor:.0f}"}
+        return SHORTFALLS[self.figure] % values
 
 
 def shortfall(row: ClinicAIState) -> Shortfall | None:
@@ -63,9 +73,13 @@ def pause_falling_clinics() -> int:
                                                     "n": found.n, "upper_bound": round(found.high, 4)})
         paused.append(found)
     if paused:
-        mail_administrators(subject=f"CXR Triage: AI suggestions paused at {len(paused)} clinic(s)", body="\n".join(
-            ["These clinics' AI suggestions were paused: the model falls short of its floors there.", ""]
-            + [f"- {found.sentence()}" for found in paused]
-            + ["", "Staff and radiologists there read without suggestions until someone switches the clinic live "
-               "again on the local validation page."]))
+        mail_administrators(message=lambda: (
+            # English keeps its "(s)"; the plural forms are for languages that need them.
+            ngettext("CXR Triage: AI suggestions paused at %(count)s clinic(s)",
+                     "CXR Triage: AI suggestions paused at %(count)s clinic(s)", len(paused)) % {"count": len(paused)},
+            "\n".join([gettext("These clinics' AI suggestions were paused: the model falls short of its floors there."),
+                       ""]
+                      + [f"- {found.sentence()}" for found in paused]
+                      + ["", gettext("Staff and radiologists there read without suggestions until someone switches "
+                                     "the clinic live again on the local validation page.")])))
     return len(paused)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from classifier.labels import COVID, FINDINGS
 from classifier.models import ModelVersion
@@ -46,7 +47,8 @@ class Turnaround:
     def text(self) -> str:
         if not self.n:
             return "–"
-        return f"median {duration_text(self.median)}, 90th percentile {duration_text(self.p90)} ({self.n} cases)"
+        return gettext("median %(median)s, 90th percentile %(p90)s (%(n)s cases)") % {
+            "median": duration_text(self.median), "p90": duration_text(self.p90), "n": self.n}
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class Evidence:
     def summary(self) -> str:
         """ "ready", or what is missing at the global threshold."""
         if self.ready_choices:
-            return "ready"
+            return gettext("ready")
         return "; ".join(self.missing_by_choice[GLOBAL])
 
     def as_details(self) -> dict:
@@ -204,18 +206,24 @@ def missing(evidence: Evidence, point: OperatingPoint | None, *, own: bool = Fal
     more_positives = settings.CXR_LOCAL_MIN_POSITIVES - evidence.covid_cases
     more_negatives = settings.CXR_LOCAL_MIN_NEGATIVES - evidence.other_cases
     if more_positives > 0:
-        needs.append(f"{more_positives} more reviewed COVID-19 case{'s' if more_positives != 1 else ''}")
+        needs.append(ngettext("%(count)s more reviewed COVID-19 case", "%(count)s more reviewed COVID-19 cases",
+                              more_positives) % {"count": more_positives})
     if more_negatives > 0:
-        needs.append(f"{more_negatives} more reviewed case{'s' if more_negatives != 1 else ''} with other findings")
+        needs.append(ngettext("%(count)s more reviewed case with other findings",
+                              "%(count)s more reviewed cases with other findings", more_negatives)
+                     % {"count": more_negatives})
     if needs or point is None:
-        return needs or ["a threshold of the clinic's own (fitted once there are enough cases)" if own
-                         else "reviewed cases"]
-    for name, proportion, floor in (("sensitivity", point.sensitivity, settings.CXR_LOCAL_MIN_SENSITIVITY),
-                                    ("specificity", point.specificity, settings.CXR_LOCAL_MIN_SPECIFICITY)):
+        return needs or [gettext("a threshold of the clinic's own (fitted once there are enough cases)") if own
+                         else gettext("reviewed cases")]
+    for sentence, proportion, floor in (
+            (gettext_noop("COVID-19 sensitivity's lower 95%% bound %(low)s%% is not above the floor %(floor)s%% "
+                          "(%(k)s/%(n)s)"), point.sensitivity, settings.CXR_LOCAL_MIN_SENSITIVITY),
+            (gettext_noop("COVID-19 specificity's lower 95%% bound %(low)s%% is not above the floor %(floor)s%% "
+                          "(%(k)s/%(n)s)"), point.specificity, settings.CXR_LOCAL_MIN_SPECIFICITY)):
         low = proportion.interval[0]
         if not low > floor:
-            needs.append(f"COVID-19 {name}'s lower 95% bound {100 * low:.1f}% is not above the floor "
-                         f"{100 * floor:.0f}% ({proportion.k}/{proportion.n})")
+            needs.append(gettext(sentence) % {"low": f"{100 * low:.1f}", "floor": f"{100 * floor:.0f}",
+                                              "k": proportion.k, "n": proportion.n})
     return needs
 
 

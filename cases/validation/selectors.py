@@ -11,6 +11,7 @@ be seen asks here: the staff and radiologist pages and the report (`reviews.sele
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from classifier.labels import COVID
 from classifier.models import ModelVersion
@@ -19,7 +20,11 @@ from ..classification.reasons import UNCERTAIN
 from ..models import Case, ClinicAIState, Clinic, Prediction
 
 State = ClinicAIState.State
-VALIDATING = "AI suggestions are being validated at this clinic: radiologists read its films without them."
+VALIDATING = gettext_lazy("AI suggestions are being validated at this clinic: radiologists read its films without "
+                          "them.")
+NOTHING_TO_CONFIRM_WHILE_VALIDATING = gettext_lazy(
+    "There is no AI suggestion to confirm: AI suggestions are being validated at this clinic: radiologists read its "
+    "films without them.")
 
 
 def latest_prediction(case: Case) -> Prediction | None:

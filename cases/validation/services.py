@@ -12,6 +12,7 @@ from django.db.models import BooleanField, FloatField, OuterRef, Q, Subquery, Va
 from django.db.models.expressions import ExpressionWrapper
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from classifier.models import ModelVersion
 from classifier.signals import model_activated
@@ -29,6 +30,12 @@ class StateChangeRefused(Exception):
     """The change cannot be made as asked; the message is for the person who asked."""
 
 
+# One whole sentence for each state (never a translated state's name put into a sentence).
+ALREADY = {State.SILENT: gettext_noop("%(clinic)s is already silent for %(version)s."),
+           State.LIVE: gettext_noop("%(clinic)s is already live for %(version)s."),
+           State.PAUSED: gettext_noop("%(clinic)s is already paused for %(version)s.")}
+
+
 def change_state(*, clinic: Clinic, version: ModelVersion, state: str, actor: Actor, user=None,
                  covid_threshold: float | None = None, reason: str = "", details: dict | None = None) -> ClinicAIState:
     """Set the clinic's state for the version, audited, and bring its worklist columns in line.
@@ -37,8 +44,7 @@ def change_state(*, clinic: Clinic, version: ModelVersion, state: str, actor: Ac
     with transaction.atomic():
         row, _ = ClinicAIState.objects.select_for_update().get_or_create(clinic=clinic, model_version=version)
         if row.state == state and (state != State.LIVE or row.covid_threshold == covid_threshold):
-            raise StateChangeRefused(f"{clinic.name} is already {row.get_state_display().split(':')[0].lower()} "
-                                     f"for {version.name}.")
+            raise StateChangeRefused(gettext(ALREADY[state]) % {"clinic": clinic.name, "version": version.name})
         before = row.state
         row.state, row.changed_by, row.reason = state, user, reason[:200]
         row.covid_threshold = covid_threshold if state == State.LIVE else row.covid_threshold
@@ -95,8 +101,8 @@ def hide_columns(clinic: Clinic, version: ModelVersion) -> int:
                                                                  covid_priority=False)
 
 
-CHANGED = ("The evidence changed since you opened this page (a review was signed or amended, or cases were "
-           "scored): read it again before you decide.")
+CHANGED = gettext_lazy("The evidence changed since you opened this page (a review was signed or amended, or cases "
+                       "were scored): read it again before you decide.")
 
 
 def go_live(*, clinic: Clinic, version: ModelVersion, choice: str, shown_digest: str, actor: Actor,
@@ -104,12 +110,13 @@ def go_live(*, clinic: Clinic, version: ModelVersion, choice: str, shown_digest:
     """Switch the clinic live for the version at the chosen threshold ("global" or "clinic"), if the evidence
     passes the go-live rule at that threshold and is still what the page showed; audited with that evidence."""
     if choice not in (GLOBAL, CLINIC):
-        raise StateChangeRefused("Choose the global threshold or the clinic's own.")
+        raise StateChangeRefused(gettext("Choose the global threshold or the clinic's own."))
     evidence = evidence_for(clinic, version)
     if evidence.digest != shown_digest:
-        raise StateChangeRefused(CHANGED)
+        raise StateChangeRefused(str(CHANGED))
     if not evidence.ready(choice):
-        raise StateChangeRefused("Not ready: " + "; ".join(evidence.missing_by_choice[choice]) + ".")
+        raise StateChangeRefused(gettext("Not ready: %(missing)s.") % {
+            "missing": "; ".join(evidence.missing_by_choice[choice])})
     threshold = evidence.at_clinic.threshold if choice == CLINIC else None
     return change_state(clinic=clinic, version=version, state=State.LIVE, actor=actor, user=user,
                         covid_threshold=threshold, reason=f"go-live at the {choice} threshold",

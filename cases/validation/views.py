@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import gettext
 
 from classifier.registry import served_version
 
@@ -44,13 +45,14 @@ def confirm_clinic(request, clinic_id):
             if request.POST.get("action") == "pause":
                 if not services.pause_clinic(clinic=clinic, actor=actor, user=request.user,
                                              reason=request.POST.get("reason", "")):
-                    raise services.StateChangeRefused(f"{clinic.name} is not live.")
-                messages.success(request, f"{clinic.name} is paused: its staff and radiologists see no AI "
-                                          "suggestion from their next page.")
+                    raise services.StateChangeRefused(gettext("%(clinic)s is not live.") % {"clinic": clinic.name})
+                messages.success(request, gettext("%(clinic)s is paused: its staff and radiologists see no AI "
+                                                  "suggestion from their next page.") % {"clinic": clinic.name})
             else:
                 services.go_live(clinic=clinic, version=version, choice=request.POST.get("choice", ""),
                                  shown_digest=request.POST.get("evidence", ""), actor=actor, user=request.user)
-                messages.success(request, f"{clinic.name} is live for {version.name}.")
+                messages.success(request, gettext("%(clinic)s is live for %(version)s.") % {
+                    "clinic": clinic.name, "version": version.name})
             return redirect("audit:validation_clinic", clinic_id=clinic.pk)
         except services.StateChangeRefused as refused:
             error, status = str(refused), 409

@@ -14,7 +14,7 @@
   function nameEmptyHeaders() {
     document.querySelectorAll(".tabular thead th").forEach(function (th) {
       if (th.textContent.trim()) return;
-      th.appendChild(hiddenText(th.classList.contains("original") ? "Entry" : "Delete (not allowed)"));
+      th.appendChild(hiddenText(th.classList.contains("original") ? gettext("Entry") : gettext("Delete (not allowed)")));
     });
   }
 

@@ -27,9 +27,9 @@
   }
   const NEEDED = [
     {name: "mrn", id: "mrn-needed",
-     text: "Enter the patient number: a PNG or JPEG file does not contain one."},
+     text: gettext("Enter the patient number: a PNG or JPEG file does not contain one.")},
     {name: "view", id: "view-needed",
-     text: "Choose the view (PA, AP or lateral): a PNG or JPEG file does not say which it is."},
+     text: gettext("Choose the view (PA, AP or lateral): a PNG or JPEG file does not say which it is.")},
   ];
 
   function isRaster(chosen) {

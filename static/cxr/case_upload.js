@@ -136,10 +136,11 @@
       progress: function (sent, total) {
         const percent = total ? Math.floor(sent * 100 / total) : 0;
         bar.value = percent;
-        say("Sending the film: " + megabytes(sent) + " of " + megabytes(total) + " MB (" + percent + " %).");
+        say(interpolate(gettext("Sending the film: %(sent)s of %(total)s MB (%(percent)s %)."),
+                        {sent: megabytes(sent), total: megabytes(total), percent: percent}, true));
       },
       filed: function (page) {
-        say("Case submitted.");
+        say(gettext("Case submitted."));
         // The draft kept of this form (static/cxr/drafts.js) is done with, as after a plain post.
         try { window.sessionStorage.removeItem("cxr-draft:" + (form.dataset.keepDraft || "")); } catch (error) { /* none kept */ }
         if (page) window.location.assign(page);
@@ -156,8 +157,8 @@
           capture(chosen, upload.options.metadata);
           return;
         }
-        say("The link is down or the server is busy: the upload goes on by itself when it is back (" +
-            Math.floor(bar.value) + " % sent). Keep this page open.");
+        say(interpolate(gettext("The link is down or the server is busy: the upload goes on by itself when it is back " +
+                                "(%(percent)s % sent). Keep this page open."), {percent: Math.floor(bar.value)}, true));
       },
     });
     upload.findPreviousUploads().then(function (previous) {
@@ -169,7 +170,7 @@
         upload.options.metadata = earlier.metadata;
         sending[earlier.metadata.submission] = upload;
         upload.resumeFromPreviousUpload(earlier);
-        say("Resuming the upload of " + chosen.name + " where it stopped.");
+        say(interpolate(gettext("Resuming the upload of %(name)s where it stopped."), {name: chosen.name}, true));
       }
       upload.start();
     });
@@ -182,8 +183,8 @@
                                           created: new Date().toISOString()});
       form.reset();
       button.disabled = false;
-      say("No link: the case is kept in this browser and sent from this page when the link is back. " +
-          "The outbox lists it.");
+      say(gettext("No link: the case is kept in this browser and sent from this page when the link is back. " +
+                  "The outbox lists it."));
     });
   }
 

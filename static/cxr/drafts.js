@@ -68,12 +68,13 @@
     note.setAttribute("role", "status");
     note.dataset.testid = "draft-restored";
     const hasFile = form.querySelector("input[type=file]");
-    note.append("What you typed before the session ended has been put back." +
-      (hasFile ? " Choose the image file again: browsers do not keep it." : " ") + " ");
+    note.append((hasFile ? gettext("What you typed before the session ended has been put back. Choose the image file again: " +
+                                   "browsers do not keep it.")
+                         : gettext("What you typed before the session ended has been put back.")) + " ");
     const discard = document.createElement("button");
     discard.type = "button";
     discard.className = "btn btn-dark btn-sm ms-1 py-0";
-    discard.textContent = "Discard it";
+    discard.textContent = gettext("Discard it");
     discard.addEventListener("click", function () {
       store.removeItem(PREFIX + form.dataset.keepDraft);
       form.reset();

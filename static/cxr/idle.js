@@ -48,7 +48,7 @@
       box.hidden = true;
       if (returnFocus && document.body.contains(returnFocus)) returnFocus.focus();
     } catch (error) {
-      box.querySelector("p").textContent = "The server could not be reached; try again.";
+      box.querySelector("p").textContent = gettext("The server could not be reached; try again.");
     }
   });
 

@@ -39,10 +39,11 @@
     event.preventDefault();
     const outbox = window.cxrOutbox ? window.cxrOutbox.all() : {};
     const unsent = Object.values(outbox).filter(function (entry) { return entry.state !== "filed"; });
-    if (unsent.length && !window.confirm(
-        unsent.length + " film" + (unsent.length > 1 ? "s have" : " has") + " not been sent yet. Logging out " +
-        "removes " + (unsent.length > 1 ? "them" : "it") + " from this browser, and " +
-        (unsent.length > 1 ? "they" : "it") + " will have to be submitted again. Log out anyway?")) {
+    if (unsent.length && !window.confirm(interpolate(ngettext(
+        "%(n)s film has not been sent yet. Logging out removes it from this browser, and it will have to be " +
+        "submitted again. Log out anyway?",
+        "%(n)s films have not been sent yet. Logging out removes them from this browser, and they will have to be " +
+        "submitted again. Log out anyway?", unsent.length), {n: unsent.length}, true))) {
       return;
     }
     if (window.cxrOutbox) window.cxrOutbox.close();

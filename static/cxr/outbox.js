@@ -7,15 +7,15 @@
   const empty = document.querySelector("[data-outbox-empty]");
   const clear = document.querySelector("[data-outbox-clear]");
   const STATES = {
-    queued: ["Kept in this browser", "Captured with no link. Open New case when the link is back: it is sent from " +
-             "there by itself. Do not log out before: that removes it."],
-    sending: ["Sending", "Keep the new-case page open until it says the case is submitted. If it was closed, open " +
-              "New case, fill it in and choose the same file again: it goes on from where it stopped."],
-    waiting: ["Waiting for the link", "Nothing to do: it goes on by itself when the link is back, while its page is open. " +
-              "If that page was closed, choose the same file again on New case."],
-    refused: ["Refused", "The server refused the film or its details, and the form said why: correct them and submit " +
-              "the case again."],
-    filed: ["Filed", ""],
+    queued: [gettext("Kept in this browser"), gettext("Captured with no link. Open New case when the link is back: it is sent from " +
+             "there by itself. Do not log out before: that removes it.")],
+    sending: [gettext("Sending"), gettext("Keep the new-case page open until it says the case is submitted. If it was closed, open " +
+              "New case, fill it in and choose the same file again: it goes on from where it stopped.")],
+    waiting: [gettext("Waiting for the link"), gettext("Nothing to do: it goes on by itself when the link is back, while its page is open. " +
+              "If that page was closed, choose the same file again on New case.")],
+    refused: [gettext("Refused"), gettext("The server refused the film or its details, and the form said why: correct them and submit " +
+              "the case again.")],
+    filed: [gettext("Filed"), ""],
   };
 
   function cell(row, content) {
@@ -34,18 +34,20 @@
       const row = document.createElement("tr");
       row.dataset.submission = id;
       row.dataset.state = entry.state;
-      const state = STATES[entry.state] || ["Unknown", ""];
+      const state = STATES[entry.state] || [gettext("Unknown"), ""];
       const percent = entry.total ? Math.floor((entry.sent || 0) * 100 / entry.total) : 0;
-      cell(row, entry.name || "(a film)");
+      cell(row, entry.name || gettext("(a film)"));
       cell(row, entry.created ? new Date(entry.created).toLocaleString() : "");
-      cell(row, entry.state === "filed" ? state[0] : state[0] + " (" + percent + " %)");
+      cell(row, entry.state === "filed" ? state[0]
+        : interpolate(gettext("%(state)s (%(percent)s %)"), {state: state[0], percent: percent}, true));
       if (entry.state === "filed" && entry.case) {
         const link = document.createElement("a");
         link.href = entry.case;
-        link.textContent = "Open the case";
+        link.textContent = gettext("Open the case");
         cell(row, link);
       } else {
-        cell(row, entry.reason ? state[1] + " The server said: " + entry.reason : state[1]);
+        cell(row, entry.reason ? interpolate(gettext("%(advice)s The server said: %(reason)s"), {advice: state[1], reason: entry.reason}, true)
+          : state[1]);
       }
       body.appendChild(row);
     });

@@ -122,7 +122,7 @@
           if (outcome.amended_at) {
             const badge = document.createElement("span");
             badge.className = "badge text-bg-warning ms-1";
-            badge.textContent = "amended " + outcome.amended_at;
+            badge.textContent = interpolate(gettext("amended %(signed)s"), {signed: outcome.amended_at}, true);
             cell.append(badge);
           }
           news.push(outcome.announce);

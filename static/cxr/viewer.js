@@ -151,9 +151,9 @@
   // What a screen reader says for each slider: its meaning, not a bare number.
   Viewer.prototype.describeSliders = function () {
     const c = this.controls;
-    c.window.setAttribute("aria-valuetext", "width " + c.window.value);
-    c.level.setAttribute("aria-valuetext", "centre " + c.level.value);
-    if (c.opacity) c.opacity.setAttribute("aria-valuetext", c.opacity.value + "%");
+    c.window.setAttribute("aria-valuetext", interpolate(gettext("width %(width)s"), {width: c.window.value}, true));
+    c.level.setAttribute("aria-valuetext", interpolate(gettext("centre %(centre)s"), {centre: c.level.value}, true));
+    if (c.opacity) c.opacity.setAttribute("aria-valuetext", interpolate(gettext("%(opacity)s%"), {opacity: c.opacity.value}, true));
   };
 
   Viewer.prototype.start = async function () {
@@ -215,7 +215,8 @@
     this.root.dataset.heatmapShown = showHeatmap ? "true" : "false";
     if (this.legend) this.legend.hidden = !showHeatmap;
     // The live region changes only when zoom or the heatmap does: not on every pan or slider step.
-    const message = "Zoom " + this.zoom.toFixed(1) + "×" + (showHeatmap ? ", heatmap on" : "");
+    const zoom = {zoom: this.zoom.toFixed(1)};
+    const message = interpolate(showHeatmap ? gettext("Zoom %(zoom)s×, heatmap on") : gettext("Zoom %(zoom)s×"), zoom, true);
     if (this.status && message !== this.said) {
       this.status.textContent = message;
       this.said = message;
@@ -354,7 +355,7 @@
   if (root) {
     new Viewer(root).start().catch(function (error) {
       const status = root.querySelector(".viewer-status");
-      if (status) status.textContent = "The image could not be loaded.";
+      if (status) status.textContent = gettext("The image could not be loaded.");
       root.dataset.ready = "error";
       throw error;
     });

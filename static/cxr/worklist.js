@@ -82,8 +82,8 @@
     window.scrollTo(window.scrollX, scrollY);
     const urgent = newUrgent(before, live);
     if (urgent.length && announcer) {
-      announcer.textContent = (urgent.length === 1 ? "New urgent case: patient " : "New urgent cases: patients ") +
-        urgent.join(", ") + ".";
+      announcer.textContent = interpolate(ngettext("New urgent case: patient %(patients)s.", "New urgent cases: patients %(patients)s.",
+                                                   urgent.length), {patients: urgent.join(", ")}, true);
     }
     return true;
   }

@@ -5,6 +5,7 @@ import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext
 
 from cases.dicom import listener
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         server = listener.start(host=host, port=port, ae_title=ae_title)
-        self.stdout.write(f"DICOM listener {ae_title} on {host}:{port}")
+        self.stdout.write(gettext("DICOM listener %(ae_title)s on %(host)s:%(port)s") % {
+            "ae_title": ae_title, "host": host, "port": port})
         self.stdout.flush()
         try:
             stop.wait()

@@ -1,6 +1,7 @@
 import socket
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from cases.audit.actors import Actor
 from cases.classification.trials import past_cases_for, rescore_past_cases, score_with_trial
@@ -19,16 +20,18 @@ class Command(BaseCommand):
     def handle(self, *args, version, now, **options):
         trial = ModelVersion.objects.filter(name=version).first()
         if trial is None or not trial.on_trial or trial.active:
-            raise CommandError(f"No version named {version!r} is on trial.")
+            raise CommandError(gettext("No version named %(name)r is on trial.") % {"name": version})
         if not now:
             try:
                 waiting = rescore_past_cases(version=trial, actor=Actor.system())
             except ConnectionError as error:
                 raise CommandError(str(error)) from None
-            self.stdout.write(f"{waiting} reviewed case(s) queued for scoring with {trial.name}.")
+            self.stdout.write(gettext("%(count)s reviewed case(s) queued for scoring with %(version)s.")
+                              % {"count": waiting, "version": trial.name})
             return
         host = socket.gethostname()
         outcomes = [score_with_trial(case_id=pk, version_id=trial.pk, worker_host=host)
                     for pk in past_cases_for(trial).values_list("pk", flat=True)]
-        self.stdout.write(f"{outcomes.count('predicted')} case(s) scored with {trial.name}, "
-                          f"{outcomes.count('failed')} could not be.")
+        self.stdout.write(gettext("%(scored)s case(s) scored with %(version)s, %(failed)s could not be.")
+                          % {"scored": outcomes.count("predicted"), "version": trial.name,
+                             "failed": outcomes.count("failed")})

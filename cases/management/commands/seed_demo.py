@@ -16,6 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from cases.access import ADMIN_GROUP, RADIOLOGIST_GROUP, STAFF_GROUP
 from cases.audit.actors import Actor
@@ -40,10 +41,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         missing = [spec for spec in DEMO_USERS if not User.objects.filter(username=spec[0]).exists()]
         if not missing:
-            self.stdout.write(
+            self.stdout.write(gettext(
                 "Demo data already exists; nothing changed. The passwords were shown when it was created "
                 "(or came from CXR_DEMO_PASSWORD); reset one with `python manage.py changepassword demo_staff`."
-            )
+            ))
             return
         passwords = {username: self._password(variable) for username, _, variable, _, _ in missing}
         with transaction.atomic():
@@ -59,10 +60,11 @@ class Command(BaseCommand):
                 user.groups.add(Group.objects.get(name=group))
                 if member:
                     clinic.members.add(user)
-        self.stdout.write(f"Created the demo clinic “{clinic.name}” (AI suggestions live), “{silent.name}” (silent: "
-                          "suggestions being validated) and these logins (shown only now):")
+        self.stdout.write(gettext("Created the demo clinic “%(clinic)s” (AI suggestions live), “%(silent)s” (silent: "
+                                  "suggestions being validated) and these logins (shown only now):")
+                          % {"clinic": clinic.name, "silent": silent.name})
         for username, group, variable, _, _ in missing:
-            shown = "(from the environment)" if self._configured(variable) else passwords[username]
+            shown = gettext("(from the environment)") if self._configured(variable) else passwords[username]
             self.stdout.write(f"  {group:<15} {username:<17} {shown}")
 
     def _password(self, variable: str) -> str:
@@ -72,7 +74,8 @@ class Command(BaseCommand):
         try:
             validate_password(password)
         except ValidationError as error:
-            raise CommandError(f"The demo password from the environment is too weak: {' '.join(error.messages)}")
+            raise CommandError(gettext("The demo password from the environment is too weak: %(reasons)s")
+                               % {"reasons": " ".join(error.messages)})
         return password
 
     @staticmethod

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext
 
 from cases.storage.sweep import sweep_orphan_files
 
@@ -12,5 +13,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         found = sweep_orphan_files(dry_run=options["dry_run"])
-        verb = "would remove" if options["dry_run"] else "removed"
-        self.stdout.write(f"{verb} {found['orphans']} files ({found['bytes']} bytes)")
+        values = {"count": found["orphans"], "bytes": found["bytes"]}
+        if options["dry_run"]:
+            self.stdout.write(gettext("would remove %(count)s files (%(bytes)s bytes)") % values)
+        else:
+            self.stdout.write(gettext("removed %(count)s files (%(bytes)s bytes)") % values)
