@@ -18,6 +18,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 LANGUAGES = ["fr", "pt", "es", "sw", "ar"]
 
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+# The innermost elements that stick out of the page, to say in the failure what ran too long.
+STICKING_OUT = """() => { const width = document.documentElement.clientWidth;
+  return [...document.body.querySelectorAll("*")].filter(e => { const box = e.getBoundingClientRect();
+      return (box.right > width + 1 || box.left < -1) && ![...e.children].some(c => {
+        const b = c.getBoundingClientRect(); return b.right > width + 1 || b.left < -1; }); })
+    .slice(0, 3).map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join(".")} "${e.textContent.trim().slice(0, 40)}"`); }"""
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +66,7 @@ def problems_on(page, language: str, where: str) -> list[str]:
         found.append(f"{where}: <html lang={lang!r}>")
     sideways = page.evaluate(SIDEWAYS)
     if sideways > 0:
-        found.append(f"{where}: scrolls sideways by {sideways} px")
+        found.append(f"{where}: scrolls sideways by {sideways} px: {page.evaluate(STICKING_OUT)}")
     return found + blocking_violations(page, where)
 
 
@@ -77,8 +83,7 @@ def test_every_page_of_every_role_reads_in_the_language_without_sideways_scroll_
         sign_in(page, live_server.url, user.username)  # in English: the choice is the profile's, below
         Profile.objects.update_or_create(user=user, defaults={"language": language})
         for url in pages_of(role, cases, clinic):
-            page.goto(live_server.url + url)
-            page.wait_for_load_state("networkidle")
+            page.goto(live_server.url + url)  # waits for "load": the deferred scripts have run
             found += problems_on(page, language, f"{url} at {viewport['width']} px")
         page.context.close()
         Profile.objects.filter(user=user).delete()

@@ -10,6 +10,8 @@ from cases.classification.services import classify_case
 from cases.models import AuditEvent, Case, DicomNode, DicomResult, Prediction
 from classifier.artifacts import COMMITTED_MODEL, stored_path
 from classifier.models import ModelVersion
+from cxrsite.testing.dicoms import dicom_bytes
+from cxrsite.testing.images import chest_like_array
 from cxrsite.testing.stack import permissive_gate
 from tests.factories import make_case, trial_predict
 
@@ -24,7 +26,9 @@ def scored_on_trial(clinic, staff, settings, tmp_path):
     DicomNode.objects.create(name="Hillside PACS", ae_title="PACS", host="127.0.0.1", port=11113, clinic=clinic,
                              may_send=False, receives_results=True, wants_suggestions=True)
     case = make_case(clinic, staff, mrn="SEEN-ON-TRIAL", status=Case.Status.QUEUED)
-    Case.objects.filter(pk=case.pk).update(image_format="DICOM")
+    # A real DICOM original (the models read a DICOM's header to choose its pixels: tests/test_jpeg2000_films.py).
+    original = storage.save_bytes(dicom_bytes(chest_like_array(256)), ".dcm")
+    Case.objects.filter(pk=case.pk).update(image_format="DICOM", image_name=original)
     trial_row = trial_predict(case, "covid", version=version)
     Prediction.objects.filter(pk=trial_row.pk).update(gate_passed=None, gate_version="")  # as trials wrote them
     return case, version, trial_row
